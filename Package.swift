@@ -1,0 +1,82 @@
+// swift-tools-version:6.2
+// ocishim: a per-container OCI runtime shim speaking ttrpc on stdio.
+// Layers (docs/ARCHITECTURE.md): ShimProtocol knows frames and messages, ShimCore
+// knows processes and containers, ShimServer is the seam between them.
+import PackageDescription
+
+let package = Package(
+    name: "ocishim",
+    products: [
+        .executable(name: "ocishim", targets: ["ocishim"]),
+        .executable(name: "ocictl", targets: ["ocictl"]),
+        .library(name: "ShimClient", targets: ["ShimClient"]),
+        .library(name: "CShimClient", targets: ["CShimClient"]),
+    ],
+    dependencies: [
+        // No traits: the default BinaryDelimitedStreams trait pulls in full
+        // Foundation, which the shim binary must not link.
+        .package(url: "https://github.com/apple/swift-protobuf.git", exact: "1.39.0", traits: []),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system.git", exact: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log.git", exact: "1.16.2"),
+    ],
+    targets: [
+        // --- C glue -----------------------------------------------------------
+        // Syscalls Swift cannot express well: fork/exec with an fd map,
+        // SCM_RIGHTS, ioctl and prctl varargs, packed epoll_event.
+        .target(name: "CShimSys", path: "Sources/CShimSys"),
+        .systemLibrary(
+            name: "CProtobufC", path: "Sources/CProtobufC", pkgConfig: "libprotobuf-c",
+            providers: [.apt(["libprotobuf-c-dev"])]),
+
+        // --- layers -----------------------------------------------------------
+        .target(
+            name: "ShimProtocol",
+            dependencies: [.product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["README.md"]),
+        .target(
+            name: "ShimSystem",
+            dependencies: ["CShimSys", .product(name: "SystemPackage", package: "swift-system")]),
+        .target(
+            name: "ShimCore",
+            dependencies: ["ShimSystem", .product(name: "Logging", package: "swift-log")]),
+        .target(
+            name: "ShimServer",
+            dependencies: ["ShimProtocol", "ShimCore", "ShimSystem"]),
+        .target(
+            name: "ShimClient",
+            dependencies: ["ShimProtocol", "ShimSystem"]),
+        .target(
+            name: "CShimClient",
+            dependencies: ["CProtobufC"],
+            path: "Sources/CShimClient",
+            cSettings: [.headerSearchPath("generated")]),
+
+        // --- executables ------------------------------------------------------
+        .executableTarget(
+            name: "ocishim",
+            dependencies: [
+                "ShimServer", "ShimCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        .executableTarget(
+            name: "ocictl",
+            dependencies: [
+                "ShimClient", "ShimProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // A C engine in miniature: drives `ocishim serve` through CShimClient.
+        .executableTarget(
+            name: "cshim-interop",
+            dependencies: ["CShimClient"],
+            path: "Tests/CInterop"),
+
+        // --- tests ------------------------------------------------------------
+        .testTarget(name: "ShimProtocolTests", dependencies: ["ShimProtocol"]),
+        .testTarget(name: "ShimSystemTests", dependencies: ["ShimSystem"]),
+        .testTarget(name: "ShimCoreTests", dependencies: ["ShimCore", "ShimSystem"]),
+        .testTarget(
+            name: "ShimIntegrationTests",
+            dependencies: ["ShimClient", "ShimProtocol", "ShimSystem"]),
+    ]
+)

@@ -1,0 +1,70 @@
+import Glibc
+import Logging
+
+/// The shim's own diagnostics (not the container's log): to stderr, or to
+/// syslog when asked, at the level the engine asks for — conmon's
+/// --log-level and --syslog.
+public struct ShimLogHandler: LogHandler {
+    public enum Sink: Sendable { case stderr, syslog }
+
+    public var logLevel: Logger.Level
+    public var metadata: Logger.Metadata = [:]
+    private let sink: Sink
+    private let label: String
+
+    public init(label: String, level: Logger.Level, sink: Sink) {
+        self.label = label
+        self.logLevel = level
+        self.sink = sink
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var text = "\(event.message)"
+        let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+        if !merged.isEmpty {
+            text += " " + merged.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: " ")
+        }
+        switch sink {
+        case .stderr:
+            let line = "ocishim[\(getpid())]: \(event.level): \(text)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        case .syslog:
+            let priority: Int32 = switch event.level {
+            case .trace, .debug: LOG_DEBUG
+            case .info: LOG_INFO
+            case .notice: LOG_NOTICE
+            case .warning: LOG_WARNING
+            case .error: LOG_ERR
+            case .critical: LOG_CRIT
+            }
+            text.withCString { msg in
+                withVaList([msg]) { vsyslog(priority, "%s", $0) }
+            }
+        }
+    }
+
+    /// Installs the handler for the whole process (once, at start-up).
+    public static func bootstrap(level: Logger.Level, sink: Sink) {
+        if sink == .syslog { openlog("ocishim", LOG_PID, LOG_DAEMON) }
+        LoggingSystem.bootstrap { label in ShimLogHandler(label: label, level: level, sink: sink) }
+    }
+
+    /// conmon's level names (plus swift-log's): "debug", "info", "warn", ...
+    public static func parseLevel(_ name: String) -> Logger.Level? {
+        switch name.lowercased() {
+        case "trace": .trace
+        case "debug": .debug
+        case "info": .info
+        case "notice": .notice
+        case "warn", "warning": .warning
+        case "error": .error
+        case "fatal", "panic", "critical": .critical
+        default: nil
+        }
+    }
+}

@@ -1,0 +1,219 @@
+import Glibc
+import Logging
+import ShimProtocol
+import ShimSystem
+
+/// One client of the shim (the engine on stdio, or a socket peer): reads
+/// frames, enforces the ttrpc rules, hands requests to the router and writes
+/// answers without ever blocking the loop.
+public final class Connection {
+    public let label: String
+    private let loop: EventLoop
+    private let router: RPCRouter
+    private let readFD: Int32
+    private let writeFD: Int32
+    private let scratch: ReadScratch
+    private let log: Logger
+    private var decoder = FrameDecoder()
+    private var outbox: [UInt8] = []
+    private var outboxStart = 0
+    private var lastStreamID: UInt32 = 0
+    private var calls: [UInt32: ServerCall] = [:]
+    private var deadlines: [UInt32: EventLoop.TimerToken] = [:]
+    private var watchingWrites = false
+    public private(set) var isOpen = true
+    /// Called once when the connection has closed.
+    var onClose: ((Connection) -> Void)?
+
+    /// A client that stops reading may hold this much unsent output before
+    /// it is disconnected; the shim's memory must not grow without bound.
+    static let outboxLimit = 64 << 20
+
+    init(label: String, readFD: Int32, writeFD: Int32, loop: EventLoop, router: RPCRouter, scratch: ReadScratch, log: Logger) {
+        self.label = label
+        self.readFD = readFD
+        self.writeFD = writeFD
+        self.loop = loop
+        self.router = router
+        self.scratch = scratch
+        self.log = log
+    }
+
+    func start() throws(SystemError) {
+        for fd in Set([readFD, writeFD]) {
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        }
+        try loop.watch(readFD, .readable) { [unowned self] readiness in self.readable(readiness) }
+    }
+
+    public var pendingOutput: Int { outbox.count - outboxStart }
+    public var activeCalls: Int { calls.count }
+
+    // --- input ----------------------------------------------------------------
+
+    private func readable(_ readiness: EventLoop.Readiness) {
+        // Bounded per turn so one busy client cannot starve the others.
+        for _ in 0..<16 {
+            guard isOpen else { return }
+            let n = scratch.bytes.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
+            if n > 0 {
+                decoder.feed(scratch.bytes[0..<n]) { handle($0) }
+                if n < scratch.bytes.count { return }
+                continue
+            }
+            if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
+            let why = n == 0 ? "EOF" : "read error: \(SystemError("read").errno)"
+            if decoder.pendingBytes > 0 {
+                log.warning("\(label): \(why) in the middle of a frame (\(decoder.pendingBytes) bytes discarded)")
+            } else {
+                log.debug("\(label): \(why)")
+            }
+            close()
+            return
+        }
+    }
+
+    private func handle(_ event: FrameDecoder.Event) {
+        switch event {
+        case .oversized(let streamID, let length):
+            respondError(streamID, RPCError(.resourceExhausted,
+                "message length \(length) exceeds maximum message size of \(FrameHeader.maxDataLength)"))
+        case .frame(let frame):
+            handle(frame)
+        }
+    }
+
+    private func handle(_ frame: Frame) {
+        guard frame.streamID % 2 == 1 else {
+            return respondError(frame.streamID, RPCError(.invalidArgument, "StreamID must be odd for client initiated streams"))
+        }
+        switch frame.type {
+        case .request: handleRequest(frame)
+        case .data: handleData(frame)
+        case .response, nil:
+            // Clients do not send responses; unknown types are ignored as
+            // ttrpc does, for compatibility with later protocol versions.
+            log.debug("\(label): ignored frame type \(frame.rawType) on stream \(frame.streamID)")
+        }
+    }
+
+    private func handleRequest(_ frame: Frame) {
+        guard frame.streamID > lastStreamID else {
+            return respondError(frame.streamID, RPCError(.invalidArgument, "StreamID cannot be re-used and must increment"))
+        }
+        lastStreamID = frame.streamID
+        let request: Ttrpc_Request
+        do {
+            request = try Ttrpc_Request(serializedBytes: frame.payload)
+        } catch {
+            return respondError(frame.streamID, RPCError(.invalidArgument, "unmarshal request error: \(error)"))
+        }
+        let kind = router.kind(of: request.method)
+        // A unary request, or a stream whose client sends nothing more.
+        let inputClosed = kind != .bidirectional || frame.flags.contains(.remoteClosed) || !frame.flags.contains(.remoteOpen)
+        let call = ServerCall(streamID: frame.streamID, method: request.method, connection: self, inputClosed: inputClosed)
+        calls[frame.streamID] = call
+        if request.timeoutNano > 0 {
+            deadlines[frame.streamID] = loop.schedule(afterNanos: request.timeoutNano) { [weak call] in
+                guard let call, !call.isFinished else { return }
+                call.fail(RPCError(.deadlineExceeded, "\(request.method): deadline of \(Double(request.timeoutNano) / 1e9)s exceeded"))
+            }
+        }
+        log.trace("\(label): \(request.method)#\(frame.streamID)")
+        router.dispatch(request, call: call)
+    }
+
+    private func handleData(_ frame: Frame) {
+        guard let call = calls[frame.streamID], !call.inputClosed else {
+            return respondError(frame.streamID, RPCError(.invalidArgument, "StreamID is no longer active"))
+        }
+        if !frame.flags.contains(.noData) { call.deliver(frame.payload) }
+        if frame.flags.contains(.remoteClosed) { call.closeInput() }
+    }
+
+    /// An error for a frame that never became (or no longer is) a call.
+    private func respondError(_ streamID: UInt32, _ error: RPCError) {
+        log.debug("\(label): stream \(streamID): \(error)")
+        var response = Ttrpc_Response()
+        response.status = error.status
+        send(Frame(streamID: streamID, type: .response, payload: (try? response.serializedBytes()) ?? []))
+    }
+
+    func callEnded(_ call: ServerCall) {
+        calls[call.streamID] = nil
+        if let timer = deadlines.removeValue(forKey: call.streamID) { loop.cancel(timer) }
+    }
+
+    // --- output ---------------------------------------------------------------
+
+    func send(_ frame: Frame) {
+        guard isOpen else { return }
+        frame.encode(into: &outbox)
+        flush()
+        if pendingOutput > Connection.outboxLimit {
+            log.warning("\(label): client is not reading (\(pendingOutput) bytes pending); disconnecting it")
+            close()
+        }
+    }
+
+    private func flush() {
+        while outboxStart < outbox.count {
+            let n = outbox.withUnsafeBytes { write(writeFD, $0.baseAddress! + outboxStart, $0.count - outboxStart) }
+            if n > 0 {
+                outboxStart += n
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN {
+                watchWrites(true)
+                return
+            }
+            log.debug("\(label): write failed: \(SystemError("write").errno); client gone")
+            close()
+            return
+        }
+        outbox = []
+        outboxStart = 0
+        watchWrites(false)
+    }
+
+    private func watchWrites(_ on: Bool) {
+        guard on != watchingWrites, isOpen else { return }
+        watchingWrites = on
+        if readFD == writeFD {
+            loop.change(writeFD, on ? [.readable, .writable] : .readable)
+        } else if on {
+            try? loop.watch(writeFD, .writable) { [unowned self] _ in self.flush() }
+        } else {
+            loop.unwatch(writeFD)
+        }
+    }
+
+    // --- teardown -------------------------------------------------------------
+
+    /// Drops the client: its calls are cancelled (attach detaches, event
+    /// subscriptions end); nothing of the container is touched.
+    public func close() {
+        guard isOpen else { return }
+        isOpen = false
+        loop.unwatch(readFD)
+        loop.unwatch(writeFD)
+        Glibc.close(readFD)
+        if writeFD != readFD { Glibc.close(writeFD) }
+        for timer in deadlines.values { loop.cancel(timer) }
+        deadlines = [:]
+        let open = calls.values
+        calls = [:]
+        for call in open { call.cancel() }
+        outbox = []
+        outboxStart = 0
+        onClose?(self)
+        onClose = nil
+    }
+}
+
+/// One read buffer shared by every connection of the shim: the loop reads one
+/// fd at a time, and an idle shim should not hold a buffer per client.
+final class ReadScratch {
+    var bytes = [UInt8](repeating: 0, count: 64 << 10)
+}

@@ -1,0 +1,26 @@
+import ShimCore
+import ShimProtocol
+
+extension RPCError {
+    /// The status code an engine sees for a core failure.
+    init(_ error: CoreError) {
+        let code: RPCCode = switch error.kind {
+        case .invalidArgument: .invalidArgument
+        case .failedPrecondition: .failedPrecondition
+        case .notFound: .notFound
+        case .alreadyExists: .alreadyExists
+        case .runtimeFailed: .unknown
+        case .deadlineExceeded: .deadlineExceeded
+        case .unimplemented: .unimplemented
+        case .permissionDenied: .permissionDenied
+        case .resourceExhausted: .resourceExhausted
+        case .internal: .internal
+        }
+        self.init(code, error.message)
+    }
+}
+
+extension Result where Failure == CoreError {
+    /// The same result with its error as a status.
+    var rpc: Result<Success, RPCError> { mapError { RPCError($0) } }
+}

@@ -1,0 +1,113 @@
+import ShimProtocol
+import SwiftProtobuf
+
+/// Maps method names to handlers and decodes their requests. Handlers are
+/// typed; the router alone deals in bytes.
+public final class RPCRouter {
+    typealias Handler = (ServerCall, [UInt8]) -> Void
+
+    private struct Route {
+        let kind: MethodKind
+        let handler: Handler
+    }
+
+    private var routes: [String: Route] = [:]
+
+    public init() {}
+
+    /// The methods with a handler, in shim.proto's order (Hello reports them).
+    public var implementedMethods: [String] {
+        ShimService.methods.map(\.name).filter { routes[$0] != nil }
+    }
+
+    func kind(of method: String) -> MethodKind? { routes[method]?.kind }
+
+    /// A unary handler answers through `reply` exactly once, now or later.
+    public func unary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
+        _ method: String, _ body: @escaping (Request, Reply<Response>) -> Void
+    ) {
+        register(method, .unary, Request.self) { call, request in body(request, Reply(call: call)) }
+    }
+
+    /// A server-stream handler sends messages and ends with finish or fail.
+    public func serverStream<Request: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ method: String, _ body: @escaping (Request, Outbound<Output>) -> Void
+    ) {
+        register(method, .serverStream, Request.self) { call, request in body(request, Outbound(call: call)) }
+    }
+
+    /// A bidirectional handler gets the first message and the call, whose
+    /// onData brings the following ones.
+    public func bidirectional<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
+        _ method: String, _ body: @escaping (Input, Outbound<Output>) -> Void
+    ) {
+        register(method, .bidirectional, Input.self) { call, first in body(first, Outbound(call: call)) }
+    }
+
+    private func register<Request: SwiftProtobuf.Message>(
+        _ method: String, _ kind: MethodKind, _ type: Request.Type, _ body: @escaping (ServerCall, Request) -> Void
+    ) {
+        precondition(ShimService.method(named: method)?.kind == kind, "\(method) is not a \(kind) rpc of shim.proto")
+        routes[method] = Route(kind: kind) { call, payload in
+            let request: Request
+            do {
+                request = try Request(serializedBytes: payload)
+            } catch {
+                call.fail(RPCError(.invalidArgument, "unmarshal request error: \(method): payload is not a valid \(Request.protoMessageName) (\(error))"))
+                return
+            }
+            body(call, request)
+        }
+    }
+
+    /// Routes a decoded ttrpc Request; answers errors itself.
+    func dispatch(_ request: Ttrpc_Request, call: ServerCall) {
+        guard request.service == ShimService.name else {
+            return call.fail(RPCError(.unimplemented, "service \(request.service) (this shim serves \(ShimService.name))"))
+        }
+        guard let route = routes[request.method] else {
+            if ShimService.method(named: request.method) != nil {
+                return call.fail(RPCError(.unimplemented, "method \(request.method) is not implemented by this shim yet"))
+            }
+            return call.fail(RPCError(.unimplemented, "method \(request.method)"))
+        }
+        route.handler(call, [UInt8](request.payload))
+    }
+}
+
+/// The typed answer of a unary call.
+public struct Reply<Response: SwiftProtobuf.Message> {
+    let call: ServerCall
+
+    public func callAsFunction(_ result: Result<Response, RPCError>) {
+        switch result {
+        case .success(let response): ok(response)
+        case .failure(let error): fail(error)
+        }
+    }
+
+    public func ok(_ response: Response) {
+        do {
+            call.reply(try response.serializedBytes())
+        } catch {
+            call.fail(RPCError(.internal, "cannot encode \(Response.protoMessageName): \(error)"))
+        }
+    }
+
+    public func fail(_ error: RPCError) { call.fail(error) }
+
+    public var isFinished: Bool { call.isFinished }
+}
+
+/// The typed sending side of a streaming call.
+public struct Outbound<Output: SwiftProtobuf.Message> {
+    public let call: ServerCall
+
+    public func send(_ message: Output) {
+        guard let bytes: [UInt8] = try? message.serializedBytes() else { return }
+        call.send(bytes)
+    }
+
+    public func finish() { call.finish() }
+    public func fail(_ error: RPCError) { call.fail(error) }
+}

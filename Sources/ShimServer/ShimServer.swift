@@ -1,0 +1,121 @@
+import Glibc
+import Logging
+import ShimCore
+import ShimProtocol
+import ShimSystem
+
+/// The shim process's server: one event loop carrying the clients, the
+/// monitor (signals, reaping) and the runtime core.
+public final class ShimServer {
+    public let loop: EventLoop
+    public let core: RuntimeCore
+    let signals: SignalSource
+    let reaper: ChildReaper
+    let router = RPCRouter()
+    let log = Logger(label: "ocishim.server")
+    private let scratch = ReadScratch()
+    private var connections: [ObjectIdentifier: Connection] = [:]
+    private var handlers: ShimServiceHandlers?
+    private var exitStatus: Int32?
+    private var nextConnectionNumber = 0
+
+    /// Builds the loop, the monitor and the core. Throws start-up errors
+    /// (invalid id, runtime not found, bad cgroup manager) as CoreError.
+    public init(config: ShimConfig) throws {
+        SignalSource.ignore([SIGPIPE, SIGHUP])
+        loop = try EventLoop()
+        signals = try SignalSource(loop: loop)
+        reaper = try ChildReaper(loop: loop, signals: signals)
+        core = try RuntimeCore(config: config, loop: loop, reaper: reaper)
+        let handlers = ShimServiceHandlers(core: core, server: self)
+        handlers.register(on: router)
+        self.handlers = handlers
+        for sig in [SIGTERM, SIGINT] {
+            try signals.on(sig) { [unowned self] delivery in self.terminationSignal(delivery.signal) }
+        }
+    }
+
+    /// Serves the engine on this process's stdin/stdout. Returns false when
+    /// stdio cannot carry a connection (a terminal is fine; /dev/null is not).
+    @discardableResult
+    public func serveStdio() -> Bool {
+        // Keep fds 0 and 1 occupied after the connection closes them, so no
+        // later open() lands on 0/1/2 and gets mistaken for stdio.
+        let readFD = fcntl(0, F_DUPFD_CLOEXEC, 3)
+        let writeFD = fcntl(1, F_DUPFD_CLOEXEC, 3)
+        let devnull = open("/dev/null", O_RDWR)
+        if devnull >= 0 {
+            dup2(devnull, 0)
+            dup2(devnull, 1)
+            if devnull > 2 { close(devnull) }
+        }
+        guard readFD >= 0, writeFD >= 0 else { return false }
+        return add(readFD: readFD, writeFD: writeFD, label: "stdio")
+    }
+
+    /// Adds a client over an fd pair (the same fd twice for a socket).
+    @discardableResult
+    public func add(readFD: Int32, writeFD: Int32, label: String) -> Bool {
+        nextConnectionNumber += 1
+        let connection = Connection(label: label, readFD: readFD, writeFD: writeFD, loop: loop,
+                                    router: router, scratch: scratch, log: log)
+        do {
+            try connection.start()
+        } catch {
+            log.warning("cannot serve \(label): \(error)")
+            close(readFD)
+            if writeFD != readFD { close(writeFD) }
+            return false
+        }
+        connections[ObjectIdentifier(connection)] = connection
+        connection.onClose = { [unowned self] closed in self.connectionClosed(closed) }
+        return true
+    }
+
+    public var clientCount: Int { connections.count }
+
+    /// Runs until the shim is told to exit; returns the exit status.
+    public func run() -> Int32 {
+        exitIfIdle()
+        while exitStatus == nil || !outputFlushed() {
+            loop.turn(maxWaitMillis: exitStatus == nil ? -1 : 50)
+            if let deadline = flushDeadline, Clock.monotonicNanos() > deadline { break }
+        }
+        return exitStatus ?? 0
+    }
+
+    private var flushDeadline: Int64?
+
+    /// Ends the shim once pending answers are written (at most 2 s).
+    func exitSoon(status: Int32, reason: String) {
+        guard exitStatus == nil else { return }
+        log.info("exiting: \(reason)")
+        exitStatus = status
+        flushDeadline = Clock.monotonicNanos() + 2_000_000_000
+    }
+
+    private func outputFlushed() -> Bool {
+        connections.values.allSatisfy { $0.pendingOutput == 0 }
+    }
+
+    private func connectionClosed(_ connection: Connection) {
+        connections[ObjectIdentifier(connection)] = nil
+        log.debug("\(connection.label) disconnected; \(connections.count) client(s) left")
+        exitIfIdle()
+    }
+
+    /// A shim with no container and no client has nothing left to do: it
+    /// exits instead of lingering. With a container it stays, whatever the
+    /// clients do.
+    private func exitIfIdle() {
+        if connections.isEmpty && !core.holdsContainer {
+            exitSoon(status: 0, reason: "no client and no container")
+        }
+    }
+
+    private func terminationSignal(_ signal: Int32) {
+        if !core.holdsContainer {
+            exitSoon(status: 0, reason: "signal \(signal)")
+        }
+    }
+}

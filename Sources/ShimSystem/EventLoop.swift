@@ -1,0 +1,179 @@
+import CShimSys
+import Glibc
+
+/// The shim's one event loop: epoll for fds, a deadline list for timers, and a
+/// queue of work deferred to the next turn. Single-threaded by design; nothing
+/// here is safe to call from another thread.
+public final class EventLoop {
+    public struct Interest: OptionSet, Sendable {
+        public let rawValue: UInt32
+        public init(rawValue: UInt32) { self.rawValue = rawValue }
+        public static let readable = Interest(rawValue: EPOLLIN.rawValue)
+        public static let writable = Interest(rawValue: EPOLLOUT.rawValue)
+    }
+
+    /// What epoll reported for an fd.
+    public struct Readiness: Sendable {
+        public let rawValue: UInt32
+        public var readable: Bool { rawValue & (EPOLLIN.rawValue | EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 }
+        public var writable: Bool { rawValue & (EPOLLOUT.rawValue | EPOLLERR.rawValue) != 0 }
+        /// The peer hung up or the fd is in error: reads will return EOF or fail.
+        public var hangup: Bool { rawValue & (EPOLLHUP.rawValue | EPOLLERR.rawValue) != 0 }
+    }
+
+    public struct TimerToken: Hashable, Sendable {
+        fileprivate let id: UInt64
+    }
+
+    private struct Watch {
+        let generation: UInt32
+        let handler: (Readiness) -> Void
+    }
+
+    private struct Timer {
+        let deadline: Int64
+        let id: UInt64
+        let body: () -> Void
+    }
+
+    private let epfd: Int32
+    private var watches: [Int32: Watch] = [:]
+    private var generation: UInt32 = 0
+    /// Sorted by deadline, soonest last (cheap removal from the end).
+    private var timers: [Timer] = []
+    private var cancelledTimers: Set<UInt64> = []
+    private var nextTimerID: UInt64 = 0
+    private var deferred: [() -> Void] = []
+    private var stopped = false
+
+    public init() throws(SystemError) {
+        epfd = try sysCall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+    }
+
+    deinit { close(epfd) }
+
+    /// Number of fds being watched (for leak checks in tests and stats).
+    public var watchedCount: Int { watches.count }
+
+    /// Calls `handler` whenever `fd` is ready for `interest`. Level-triggered:
+    /// a handler that does not drain its fd is called again next turn. Fails
+    /// with EPERM for fds epoll cannot watch (regular files, /dev/null).
+    public func watch(_ fd: Int32, _ interest: Interest, handler: @escaping (Readiness) -> Void) throws(SystemError) {
+        generation &+= 1
+        let data = UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
+        let op = watches[fd] == nil ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
+        try sysCall("epoll_ctl fd \(fd)") { ocishim_epoll_ctl(epfd, op, fd, interest.rawValue | EPOLLRDHUP.rawValue, data) }
+        watches[fd] = Watch(generation: generation, handler: handler)
+    }
+
+    /// Changes what an already watched fd is watched for.
+    public func change(_ fd: Int32, _ interest: Interest) {
+        guard let w = watches[fd] else { return }
+        let data = UInt64(w.generation) << 32 | UInt64(UInt32(bitPattern: fd))
+        _ = ocishim_epoll_ctl(epfd, EPOLL_CTL_MOD, fd, interest.rawValue | EPOLLRDHUP.rawValue, data)
+    }
+
+    /// Stops watching `fd`. Call before closing it: a closed fd leaves epoll on
+    /// its own only when no duplicate of it exists (for example in a child).
+    public func unwatch(_ fd: Int32) {
+        guard watches.removeValue(forKey: fd) != nil else { return }
+        _ = ocishim_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, 0, 0)
+    }
+
+    public func isWatching(_ fd: Int32) -> Bool { watches[fd] != nil }
+
+    /// Runs `body` once after `nanoseconds` (monotonic clock).
+    @discardableResult
+    public func schedule(afterNanos nanoseconds: Int64, _ body: @escaping () -> Void) -> TimerToken {
+        nextTimerID += 1
+        let timer = Timer(deadline: Clock.monotonicNanos() + max(0, nanoseconds), id: nextTimerID, body: body)
+        let index = timers.firstIndex { $0.deadline < timer.deadline } ?? timers.endIndex
+        timers.insert(timer, at: index)
+        return TimerToken(id: timer.id)
+    }
+
+    @discardableResult
+    public func schedule(afterSeconds seconds: Double, _ body: @escaping () -> Void) -> TimerToken {
+        schedule(afterNanos: Int64(seconds * 1e9), body)
+    }
+
+    public func cancel(_ token: TimerToken) {
+        if timers.contains(where: { $0.id == token.id }) { cancelledTimers.insert(token.id) }
+    }
+
+    /// Runs `body` at the start of the next turn, before waiting for fds.
+    public func soon(_ body: @escaping () -> Void) {
+        deferred.append(body)
+    }
+
+    /// Turns until `stop()`.
+    public func run() {
+        stopped = false
+        while !stopped { turn(maxWaitMillis: -1) }
+    }
+
+    /// Turns until `condition` holds or `timeoutNanos` passes; for tests and
+    /// for clients that block on one answer. Returns whether it holds.
+    @discardableResult
+    public func run(until condition: () -> Bool, timeoutNanos: Int64) -> Bool {
+        let deadline = Clock.monotonicNanos() + timeoutNanos
+        stopped = false
+        while !condition() {
+            let left = deadline - Clock.monotonicNanos()
+            if left <= 0 || stopped { return condition() }
+            turn(maxWaitMillis: Int32(min(left / 1_000_000 + 1, 1000)), unlessDone: condition)
+        }
+        return true
+    }
+
+    public func stop() { stopped = true }
+
+    /// One iteration: deferred work, due timers, then ready fds. Does not
+    /// wait for fds when `unlessDone` already holds after the deferred work.
+    public func turn(maxWaitMillis: Int32) {
+        turn(maxWaitMillis: maxWaitMillis, unlessDone: { false })
+    }
+
+    private func turn(maxWaitMillis: Int32, unlessDone: () -> Bool) {
+        runDeferred()
+        runDueTimers()
+        var wait = maxWaitMillis
+        if !deferred.isEmpty || stopped || unlessDone() {
+            wait = 0
+        } else if let next = timers.last {
+            let ms = (next.deadline - Clock.monotonicNanos() + 999_999) / 1_000_000
+            let timerWait = Int32(clamping: max(0, ms))
+            wait = wait < 0 ? timerWait : min(wait, timerWait)
+        }
+        var events = [ocishim_epoll_event](repeating: ocishim_epoll_event(), count: 32)
+        let n = ocishim_epoll_wait(epfd, &events, Int32(events.count), wait)
+        if n > 0 {
+            for event in events[0..<Int(n)] {
+                let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: event.data))
+                let gen = UInt32(truncatingIfNeeded: event.data >> 32)
+                // A handler earlier in this batch may have closed the fd, or
+                // closed it and registered a new one under the same number.
+                guard let w = watches[fd], w.generation == gen else { continue }
+                w.handler(Readiness(rawValue: event.events))
+            }
+        }
+        runDueTimers()
+    }
+
+    private func runDeferred() {
+        while !deferred.isEmpty {
+            let work = deferred
+            deferred = []
+            for body in work { body() }
+        }
+    }
+
+    private func runDueTimers() {
+        let now = Clock.monotonicNanos()
+        while let next = timers.last, next.deadline <= now {
+            timers.removeLast()
+            if cancelledTimers.remove(next.id) != nil { continue }
+            next.body()
+        }
+    }
+}

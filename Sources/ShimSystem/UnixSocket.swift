@@ -1,0 +1,73 @@
+import CShimSys
+import Glibc
+
+/// AF_UNIX sockets: the shim's control socket and the attach sockets.
+public enum UnixSocket {
+    /// sun_path holds 108 bytes including the terminating NUL.
+    public static let maxPathLength = 107
+
+    public static func connect(path: String, type: Int32) throws(SystemError) -> Int32 {
+        let fd = try sysCall("socket") { socket(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue), 0) }
+        var addr = try address(path)
+        let r = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
+        }
+        if r != 0 {
+            let err = SystemError("connect \(path)")
+            close(fd)
+            throw err
+        }
+        return fd
+    }
+
+    /// Binds and listens at `path` with `mode`; the socket is non-blocking.
+    public static func listen(path: String, type: Int32, mode: mode_t, backlog: Int32 = 64) throws(SystemError) -> Int32 {
+        let fd = try sysCall("socket") { socket(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
+        do throws(SystemError) {
+            var addr = try address(path)
+            // Created with the final mode: no window in which another user
+            // could connect.
+            let old = umask(0o777 & ~mode)
+            let r = withUnsafePointer(to: &addr) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+                }
+            }
+            umask(old)
+            if r != 0 { throw SystemError("bind \(path)") }
+            try sysCall("chmod \(path)") { chmod(path, mode) }
+            try sysCall("listen \(path)") { Glibc.listen(fd, backlog) }
+            return fd
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    /// Accepts one pending peer (non-blocking, close-on-exec); nil if none.
+    public static func accept(_ fd: Int32) throws(SystemError) -> Int32? {
+        while true {
+            let peer = ocishim_accept4(fd, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
+            if peer >= 0 { return peer }
+            if errno == EINTR { continue }
+            if errno == EAGAIN || errno == ECONNABORTED { return nil }
+            throw SystemError("accept")
+        }
+    }
+
+    private static func address(_ path: String) throws(SystemError) -> sockaddr_un {
+        var addr = sockaddr_un()
+        addr.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count <= maxPathLength else {
+            throw SystemError("socket path \(path) is longer than \(maxPathLength) bytes", errno: .fileNameTooLong)
+        }
+        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        return addr
+    }
+}

@@ -1,0 +1,97 @@
+import Glibc
+import XCTest
+@testable import ShimSystem
+
+final class ProcessTests: XCTestCase {
+    var loop: EventLoop!
+    var signals: SignalSource!
+    var reaper: ChildReaper!
+    var runner: CommandRunner!
+
+    override func setUpWithError() throws {
+        loop = try EventLoop()
+        signals = try SignalSource(loop: loop)
+        reaper = try ChildReaper(loop: loop, signals: signals)
+        runner = CommandRunner(loop: loop, reaper: reaper)
+    }
+
+    private func runToEnd(_ command: CommandRunner.Command) throws -> CommandResult {
+        var result: CommandResult?
+        try runner.run(command) { result = $0 }
+        XCTAssertTrue(loop.run(until: { result != nil }, timeoutNanos: 10_000_000_000))
+        return try XCTUnwrap(result)
+    }
+
+    func testOutputIsCapturedAndTheExitStatusReported() throws {
+        let result = try runToEnd(.init(path: "/bin/sh", arguments: ["sh", "-c", "echo out; echo err >&2; exit 3"],
+                                        environment: [], timeoutNanos: 5_000_000_000))
+        XCTAssertEqual(result.stdoutText, "out\n")
+        XCTAssertEqual(result.stderrText, "err\n")
+        XCTAssertEqual(result.termination, .exited(3))
+        XCTAssertEqual(result.termination.exitCode, 3)
+        XCTAssertFalse(result.timedOut)
+    }
+
+    func testAHungCommandIsKilledAtItsDeadline() throws {
+        let start = Clock.monotonicNanos()
+        let result = try runToEnd(.init(path: "/bin/sleep", arguments: ["sleep", "30"], environment: [], timeoutNanos: 200_000_000))
+        XCTAssertTrue(result.timedOut)
+        XCTAssertEqual(result.termination, .signaled(SIGKILL))
+        XCTAssertEqual(result.termination.exitCode, 137, "conmon's 128+signal")
+        XCTAssertLessThan(Clock.monotonicNanos() - start, 5_000_000_000)
+    }
+
+    func testTheChildGetsOnlyTheFdsItIsGiven() throws {
+        // Leave a non-close-on-exec fd open in the parent: it must not leak.
+        let leaky = open("/dev/null", O_RDONLY)
+        defer { close(leaky) }
+        let result = try runToEnd(.init(path: "/bin/ls", arguments: ["ls", "/proc/self/fd"], environment: [], timeoutNanos: 5_000_000_000))
+        // ls itself opens one fd for the directory it lists.
+        let fds = result.stdoutText.split(separator: "\n").compactMap { Int($0) }.sorted()
+        XCTAssertEqual(fds.prefix(3), [0, 1, 2])
+        XCTAssertLessThanOrEqual(fds.count, 4, "fds seen by the child: \(fds)")
+        XCTAssertFalse(fds.contains(Int(leaky)) && leaky > 3, "the parent's fd \(leaky) leaked")
+    }
+
+    func testExtraFdsArriveAtTheirNumbers() throws {
+        let (r, w) = try Pipe.make()
+        defer { close(r) }
+        var command = CommandRunner.Command(path: "/bin/sh", arguments: ["sh", "-c", "echo via-fd-5 >&5"], environment: [], timeoutNanos: 5_000_000_000)
+        command.extraFds = [(5, w)]
+        let result = try runToEnd(command)
+        close(w)
+        XCTAssertEqual(result.termination, .exited(0))
+        let got = try FileSystem.readAll(fd: r, limit: 100, what: "pipe")
+        XCTAssertEqual(String(decoding: got, as: UTF8.self), "via-fd-5\n")
+    }
+
+    func testSignalsAreResetToDefaultsInTheChild() throws {
+        // The test process ignores SIGPIPE like the shim; a child must not.
+        signal(SIGPIPE, SIG_IGN)
+        let result = try runToEnd(.init(path: "/bin/sh", arguments: ["sh", "-c", "grep SigIgn /proc/self/status"], environment: [], timeoutNanos: 5_000_000_000))
+        XCTAssertEqual(result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines), "SigIgn:\t0000000000000000")
+    }
+
+    func testAMissingProgramFailsAtExecWithItsErrno() {
+        XCTAssertThrowsError(try runner.run(.init(path: "/nonexistent/runc", arguments: ["runc"], environment: [], timeoutNanos: 1)) { _ in }) { error in
+            let spawn = error as? SpawnError
+            XCTAssertEqual(spawn?.step, "execve")
+            XCTAssertEqual(spawn?.errno, ENOENT)
+            XCTAssertTrue("\(error)".contains("/nonexistent/runc"))
+        }
+        reaper.reap()
+        var status: Int32 = 0
+        XCTAssertEqual(waitpid(-1, &status, WNOHANG), -1, "no child is left behind")
+    }
+
+    func testAnExitReapedBeforeAnyoneAskedIsKept() throws {
+        var opts = SpawnOptions(path: "/bin/sh", arguments: ["sh", "-c", "exit 7"], environment: [])
+        opts.fds = [(0, 0), (1, 1), (2, 2)]
+        let pid = try Spawner.spawn(opts)
+        XCTAssertTrue(loop.run(until: { self.reaper.hasUnclaimedExit(pid) }, timeoutNanos: 5_000_000_000))
+        var got: Termination?
+        reaper.onExit(of: pid) { got = $0 }
+        XCTAssertTrue(loop.run(until: { got != nil }, timeoutNanos: 1_000_000_000))
+        XCTAssertEqual(got, .exited(7))
+    }
+}
