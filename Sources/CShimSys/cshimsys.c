@@ -92,6 +92,23 @@ static void reset_signal_dispositions(void) {
     }
 }
 
+// A copy of envp with LISTEN_PID=<own pid> (allocating is fine: the parent
+// is single-threaded, so no lock can be held across the fork).
+static char *const *with_listen_pid(char *const *envp) {
+    size_t n = 0;
+    while (envp[n]) n++;
+    char **out = calloc(n + 2, sizeof(char *));
+    static char entry[32];
+    if (!out) return envp;
+    size_t j = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(envp[i], "LISTEN_PID=", 11) != 0) out[j++] = envp[i];
+    snprintf(entry, sizeof(entry), "LISTEN_PID=%d", (int)getpid());
+    out[j++] = entry;
+    out[j] = NULL;
+    return out;
+}
+
 static void child_fail(int pipe_fd, int step) {
     spawn_failure f = {errno, step};
     ssize_t unused = write(pipe_fd, &f, sizeof(f));
@@ -163,7 +180,9 @@ pid_t ocishim_spawn(const ocishim_spawn_attr *a, int *err, const char **failed_s
         if (a->unshare_sys_kernel && unmount_sys_kernel() != 0) child_fail(ep, STEP_UNSHARE);
         if (a->exec_label && a->setexeccon && a->setexeccon(a->exec_label) != 0)
             child_fail(ep, STEP_LABEL);
-        execve(a->path, a->argv, a->envp);
+        char *const *envp = a->envp;
+        if (a->listen_pid_env) envp = with_listen_pid(a->envp);
+        execve(a->path, a->argv, envp);
         child_fail(ep, STEP_EXEC);
     }
     close(errpipe[1]);
@@ -189,6 +208,8 @@ pid_t ocishim_spawn(const ocishim_spawn_attr *a, int *err, const char **failed_s
 pid_t ocishim_fork(void) { return fork(); }
 
 int ocishim_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
+
+int ocishim_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 
 int ocishim_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
 

@@ -11,6 +11,9 @@ public final class FrameConnection {
     private var ready: [Frame] = []
     private var buffer = [UInt8](repeating: 0, count: 64 << 10)
     public private(set) var isClosed = false
+    /// The sending side was closed alone (closeWrite); close() must not close
+    /// that fd number again, it may belong to someone else by then.
+    private var writeClosed = false
     /// Sees every frame sent and received (transcript recording).
     public var observer: ((_ sent: Bool, _ frame: Frame) -> Void)?
 
@@ -25,11 +28,13 @@ public final class FrameConnection {
         guard !isClosed else { return }
         isClosed = true
         Glibc.close(readFD)
-        if writeFD != readFD { Glibc.close(writeFD) }
+        if writeFD != readFD && !writeClosed { Glibc.close(writeFD) }
     }
 
     /// Closes only the sending side (the shim sees EOF), keeps reading.
     public func closeWrite() {
+        guard !writeClosed, !isClosed else { return }
+        writeClosed = true
         if writeFD == readFD {
             shutdown(writeFD, Int32(SHUT_WR))
         } else {

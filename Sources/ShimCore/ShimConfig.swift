@@ -12,6 +12,12 @@ public struct ShimConfig: Sendable {
     /// Seconds any one runtime invocation may take before it is killed.
     public var runtimeTimeoutSeconds: Double = 120
     public var features = RuntimeFeatureLists()
+    /// Socket activation: fds 3..3+listenFDs-1 the engine handed the shim
+    /// (LISTEN_FDS), passed on to the container.
+    public var listenFDs = 0
+    /// Other inherited fds the engine asked the shim to hold open for the
+    /// container's life (e.g. rootless network sync pipes).
+    public var keepFDs: [Int32] = []
 
     public init(containerID: String, stateDir: String, runtime: RuntimeSelection) {
         self.containerID = containerID

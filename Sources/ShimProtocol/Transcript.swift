@@ -45,6 +45,14 @@ public struct TranscriptStep: Sendable, Equatable {
         case send(TranscriptSend)
         /// `<- ...`: what the shim must answer.
         case expect(TranscriptExpect)
+
+        /// A `->` or `<-` line (not a comment or blank line).
+        public var isFrame: Bool {
+            switch self {
+            case .send, .expect: true
+            case .comment, .blank: false
+            }
+        }
     }
 
     public var kind: Kind

@@ -12,7 +12,7 @@ public final class Connection {
     private let router: RPCRouter
     private let readFD: Int32
     private let writeFD: Int32
-    private let scratch: ReadScratch
+    private let scratch: ScratchBuffer
     private let log: Logger
     private var decoder = FrameDecoder()
     private var outbox: [UInt8] = []
@@ -29,7 +29,7 @@ public final class Connection {
     /// it is disconnected; the shim's memory must not grow without bound.
     static let outboxLimit = 64 << 20
 
-    init(label: String, readFD: Int32, writeFD: Int32, loop: EventLoop, router: RPCRouter, scratch: ReadScratch, log: Logger) {
+    init(label: String, readFD: Int32, writeFD: Int32, loop: EventLoop, router: RPCRouter, scratch: ScratchBuffer, log: Logger) {
         self.label = label
         self.readFD = readFD
         self.writeFD = writeFD
@@ -55,10 +55,11 @@ public final class Connection {
         // Bounded per turn so one busy client cannot starve the others.
         for _ in 0..<16 {
             guard isOpen else { return }
-            let n = scratch.bytes.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
+            let buffer = scratch.bytes
+            let n = read(readFD, buffer.baseAddress, buffer.count)
             if n > 0 {
-                decoder.feed(scratch.bytes[0..<n]) { handle($0) }
-                if n < scratch.bytes.count { return }
+                decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { handle($0) }
+                if n < buffer.count { return }
                 continue
             }
             if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
@@ -210,10 +211,4 @@ public final class Connection {
         onClose?(self)
         onClose = nil
     }
-}
-
-/// One read buffer shared by every connection of the shim: the loop reads one
-/// fd at a time, and an idle shim should not hold a buffer per client.
-final class ReadScratch {
-    var bytes = [UInt8](repeating: 0, count: 64 << 10)
 }

@@ -13,9 +13,10 @@ public final class ShimServer {
     let reaper: ChildReaper
     let router = RPCRouter()
     let log = Logger(label: "ocishim.server")
-    private let scratch = ReadScratch()
+    private let scratch = ScratchBuffer()
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var handlers: ShimServiceHandlers?
+    private var lifecycle: LifecycleHandlers?
     private var exitStatus: Int32?
     private var nextConnectionNumber = 0
 
@@ -26,10 +27,14 @@ public final class ShimServer {
         loop = try EventLoop()
         signals = try SignalSource(loop: loop)
         reaper = try ChildReaper(loop: loop, signals: signals)
-        core = try RuntimeCore(config: config, loop: loop, reaper: reaper)
+        core = try RuntimeCore(config: config, loop: loop, reaper: reaper, scratch: scratch)
         let handlers = ShimServiceHandlers(core: core, server: self)
         handlers.register(on: router)
         self.handlers = handlers
+        let lifecycle = LifecycleHandlers(core: core, server: self)
+        lifecycle.register(on: router)
+        self.lifecycle = lifecycle
+        core.onContainerGone = { [unowned self] in self.containerGone() }
         for sig in [SIGTERM, SIGINT] {
             try signals.on(sig) { [unowned self] delivery in self.terminationSignal(delivery.signal) }
         }
@@ -78,7 +83,8 @@ public final class ShimServer {
     public func run() -> Int32 {
         exitIfIdle()
         while exitStatus == nil || !outputFlushed() {
-            loop.turn(maxWaitMillis: exitStatus == nil ? -1 : 50)
+            loop.turn(maxWaitMillis: exitStatus == nil ? -1 : 50,
+                      unlessDone: { exitStatus != nil && outputFlushed() })
             if let deadline = flushDeadline, Clock.monotonicNanos() > deadline { break }
         }
         return exitStatus ?? 0
@@ -113,9 +119,24 @@ public final class ShimServer {
         }
     }
 
+    /// SIGTERM/SIGINT: forwarded to a live container (as conmon does); the
+    /// shim itself exits only when it holds no container.
     private func terminationSignal(_ signal: Int32) {
-        if !core.holdsContainer {
+        if core.terminationSignal(signal) {
             exitSoon(status: 0, reason: "signal \(signal)")
         }
+    }
+
+    /// After Delete: the shim exits once the Delete answer is written, unless
+    /// the engine asked to keep it.
+    var keepShimAfterDelete = false
+
+    private func containerGone() {
+        if keepShimAfterDelete {
+            keepShimAfterDelete = false
+            exitIfIdle()
+            return
+        }
+        loop.soon { [weak self] in self?.exitSoon(status: 0, reason: "container deleted") }
     }
 }

@@ -74,7 +74,7 @@ public final class CommandRunner {
             childFds.append((0, r))
             toCloseAfterSpawn.append(r)
             stdinWriter = w
-        } else {
+        } else if !command.extraFds.contains(where: { $0.child == 0 }) {
             childFds.append((0, devnull))
         }
         if command.captureOutput {

@@ -134,7 +134,10 @@ public final class EventLoop {
         turn(maxWaitMillis: maxWaitMillis, unlessDone: { false })
     }
 
-    private func turn(maxWaitMillis: Int32, unlessDone: () -> Bool) {
+    /// One iteration that does not wait for fds if `unlessDone` holds once
+    /// the deferred work has run (work done there may be what ends a caller's
+    /// loop).
+    public func turn(maxWaitMillis: Int32, unlessDone: () -> Bool) {
         runDeferred()
         runDueTimers()
         var wait = maxWaitMillis

@@ -14,6 +14,8 @@ public struct SpawnOptions {
     public var newSession = false
     public var newProcessGroup = false
     public var unshareSysKernel = false
+    /// Set LISTEN_PID to the child's pid (socket activation).
+    public var listenPidEnvironment = false
     /// SELinux exec label and the setter that applies it (libselinux's
     /// setexeccon, loaded at run time).
     public var execLabel: String?
@@ -57,6 +59,7 @@ public enum Spawner {
                                 attr.new_session = options.newSession ? 1 : 0
                                 attr.new_pgroup = options.newProcessGroup ? 1 : 0
                                 attr.unshare_sys_kernel = options.unshareSysKernel ? 1 : 0
+                                attr.listen_pid_env = options.listenPidEnvironment ? 1 : 0
                                 attr.exec_label = label
                                 attr.setexeccon = options.setExecCon
                                 return ocishim_spawn(&attr, &err, &step)

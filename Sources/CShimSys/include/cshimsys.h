@@ -6,8 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/inotify.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
+#include <sys/vfs.h>
 
 // --- process spawning --------------------------------------------------------
 
@@ -30,6 +33,9 @@ typedef struct {
     // the /sys/kernel mounts removed, as podman does for non-privileged
     // containers whose user namespace does not map the engine's uid.
     int unshare_sys_kernel;
+    // Socket activation: set LISTEN_PID to the child's own pid (it is only
+    // known after fork), as sd_listen_fds() in the runtime checks it.
+    int listen_pid_env;
     // SELinux: label for the exec (setexeccon); NULL or no setter: untouched.
     const char *exec_label;
     int (*setexeccon)(const char *label);
@@ -42,6 +48,9 @@ pid_t ocishim_spawn(const ocishim_spawn_attr *attr, int *err, const char **faile
 
 // pipe2(), which Glibc's Swift module hides behind _GNU_SOURCE.
 int ocishim_pipe2(int fds[2], int flags);
+
+// fcntl(F_SETPIPE_SZ): returns the new capacity or -1.
+int ocishim_set_pipe_size(int fd, int size);
 
 // accept4(), also hidden behind _GNU_SOURCE.
 int ocishim_accept4(int fd, int flags);

@@ -668,6 +668,12 @@ public nonisolated struct Ocishim_V1_CreateRequest: @unchecked Sendable {
     set {_uniqueStorage()._shimPidFile = newValue}
   }
 
+  /// conmon's --persist-dir: also receives the `exit` and `oom` files.
+  public var persistDir: String {
+    get {_storage._persistDir}
+    set {_uniqueStorage()._persistDir = newValue}
+  }
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -2060,7 +2066,7 @@ nonisolated extension Ocishim_V1_IDMapping: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Ocishim_V1_CreateRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CreateRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}bundle\0\u{1}terminal\0\u{1}stdin\0\u{3}leave_stdin_open\0\u{1}log\0\u{3}exit_dir\0\u{3}exit_command\0\u{3}exit_delay_seconds\0\u{3}no_pivot\0\u{3}no_new_keyring\0\u{1}runtime\0\u{3}cgroup_manager\0\u{3}cgroup_parent\0\u{3}no_cgroups\0\u{3}process_label\0\u{3}mount_label\0\u{3}reserve_ports\0\u{1}restore\0\u{3}pid_file\0\u{3}socket_dir\0\u{3}full_attach\0\u{3}uid_mappings\0\u{3}gid_mappings\0\u{3}make_accessible\0\u{1}privileged\0\u{3}detach_keys\0\u{3}shim_pid_file\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}bundle\0\u{1}terminal\0\u{1}stdin\0\u{3}leave_stdin_open\0\u{1}log\0\u{3}exit_dir\0\u{3}exit_command\0\u{3}exit_delay_seconds\0\u{3}no_pivot\0\u{3}no_new_keyring\0\u{1}runtime\0\u{3}cgroup_manager\0\u{3}cgroup_parent\0\u{3}no_cgroups\0\u{3}process_label\0\u{3}mount_label\0\u{3}reserve_ports\0\u{1}restore\0\u{3}pid_file\0\u{3}socket_dir\0\u{3}full_attach\0\u{3}uid_mappings\0\u{3}gid_mappings\0\u{3}make_accessible\0\u{1}privileged\0\u{3}detach_keys\0\u{3}shim_pid_file\0\u{3}persist_dir\0")
 
   fileprivate class _StorageClass {
     var _id: String = String()
@@ -2091,6 +2097,7 @@ nonisolated extension Ocishim_V1_CreateRequest: SwiftProtobuf.Message, SwiftProt
     var _privileged: Bool = false
     var _detachKeys: String = String()
     var _shimPidFile: String = String()
+    var _persistDir: String = String()
 
       // This property is used as the initial default value for new instances of the type.
       // The type itself is protecting the reference to its storage via CoW semantics.
@@ -2129,6 +2136,7 @@ nonisolated extension Ocishim_V1_CreateRequest: SwiftProtobuf.Message, SwiftProt
       _privileged = source._privileged
       _detachKeys = source._detachKeys
       _shimPidFile = source._shimPidFile
+      _persistDir = source._persistDir
     }
   }
 
@@ -2175,6 +2183,7 @@ nonisolated extension Ocishim_V1_CreateRequest: SwiftProtobuf.Message, SwiftProt
         case 26: try { try decoder.decodeSingularBoolField(value: &_storage._privileged) }()
         case 27: try { try decoder.decodeSingularStringField(value: &_storage._detachKeys) }()
         case 28: try { try decoder.decodeSingularStringField(value: &_storage._shimPidFile) }()
+        case 29: try { try decoder.decodeSingularStringField(value: &_storage._persistDir) }()
         default: break
         }
       }
@@ -2271,6 +2280,9 @@ nonisolated extension Ocishim_V1_CreateRequest: SwiftProtobuf.Message, SwiftProt
       if !_storage._shimPidFile.isEmpty {
         try visitor.visitSingularStringField(value: _storage._shimPidFile, fieldNumber: 28)
       }
+      if !_storage._persistDir.isEmpty {
+        try visitor.visitSingularStringField(value: _storage._persistDir, fieldNumber: 29)
+      }
     }
     try unknownFields.traverse(visitor: &visitor)
   }
@@ -2308,6 +2320,7 @@ nonisolated extension Ocishim_V1_CreateRequest: SwiftProtobuf.Message, SwiftProt
         if _storage._privileged != rhs_storage._privileged {return false}
         if _storage._detachKeys != rhs_storage._detachKeys {return false}
         if _storage._shimPidFile != rhs_storage._shimPidFile {return false}
+        if _storage._persistDir != rhs_storage._persistDir {return false}
         return true
       }
       if !storagesAreEqual {return false}

@@ -3770,7 +3770,7 @@ const ProtobufCMessageDescriptor ocishim__v1__idmapping__descriptor =
   (ProtobufCMessageInit) ocishim__v1__idmapping__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__create_request__field_descriptors[28] =
+static const ProtobufCFieldDescriptor ocishim__v1__create_request__field_descriptors[29] =
 {
   {
     "id",
@@ -4108,6 +4108,18 @@ static const ProtobufCFieldDescriptor ocishim__v1__create_request__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "persist_dir",
+    29,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__CreateRequest, persist_dir),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__create_request__field_indices_by_name[] = {
   1,   /* field[1] = bundle */
@@ -4127,6 +4139,7 @@ static const unsigned ocishim__v1__create_request__field_indices_by_name[] = {
   14,   /* field[14] = no_cgroups */
   10,   /* field[10] = no_new_keyring */
   9,   /* field[9] = no_pivot */
+  28,   /* field[28] = persist_dir */
   19,   /* field[19] = pid_file */
   25,   /* field[25] = privileged */
   15,   /* field[15] = process_label */
@@ -4142,7 +4155,7 @@ static const unsigned ocishim__v1__create_request__field_indices_by_name[] = {
 static const ProtobufCIntRange ocishim__v1__create_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 28 }
+  { 0, 29 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__create_request__descriptor =
 {
@@ -4152,7 +4165,7 @@ const ProtobufCMessageDescriptor ocishim__v1__create_request__descriptor =
   "Ocishim__V1__CreateRequest",
   "ocishim.v1",
   sizeof(Ocishim__V1__CreateRequest),
-  28,
+  29,
   ocishim__v1__create_request__field_descriptors,
   ocishim__v1__create_request__field_indices_by_name,
   1,  ocishim__v1__create_request__number_ranges,

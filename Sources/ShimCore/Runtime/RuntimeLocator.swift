@@ -4,17 +4,20 @@ import ShimSystem
 public struct RuntimeSelection: Sendable, Equatable {
     public var name: String
     public var paths: [String]
+    /// Fall back to `$PATH` (a bare name); an explicit path does not.
+    public var searchPath: Bool
 
-    public init(name: String, paths: [String]) {
+    public init(name: String, paths: [String], searchPath: Bool = true) {
         self.name = name
         self.paths = paths
+        self.searchPath = searchPath
     }
 
     /// `--runtime runc` or `--runtime /opt/bin/runc`: a path names itself,
     /// a bare name gets the usual install locations (containers.conf's).
     public init(_ nameOrPath: String, extraPaths: [String] = []) {
         if nameOrPath.contains("/") {
-            self.init(name: FileSystem.basename(of: nameOrPath), paths: [nameOrPath] + extraPaths)
+            self.init(name: FileSystem.basename(of: nameOrPath), paths: [nameOrPath] + extraPaths, searchPath: false)
         } else {
             let dirs = ["/usr/bin", "/usr/sbin", "/usr/local/bin", "/usr/local/sbin", "/sbin", "/bin",
                         "/run/current-system/sw/bin"]
@@ -44,10 +47,10 @@ public enum RuntimeLocator {
             case .error(let err): throw .invalid("cannot stat OCI runtime \(selection.name) at \(path): \(err)")
             }
         }
-        if let found = FileSystem.lookPath(selection.name, path: searchPath) {
+        if selection.searchPath, let found = FileSystem.lookPath(selection.name, path: searchPath) {
             return ResolvedRuntime(name: selection.name, path: found)
         }
-        let tried = selection.paths.isEmpty ? "" : " (tried \(selection.paths.joined(separator: ", ")) and $PATH)"
+        let tried = selection.paths.isEmpty ? "" : " (tried \(selection.paths.joined(separator: ", "))\(selection.searchPath ? " and $PATH" : ""))"
         throw .invalid("no valid executable found for OCI runtime \(selection.name)\(tried)")
     }
 

@@ -1,0 +1,104 @@
+import Glibc
+import ShimSystem
+
+extension Container {
+    /// The reaper saw the init exit: conmon's container_exit_cb and what
+    /// follows it.
+    func exited(_ termination: Termination) {
+        log.info("container \(id): init \(pid) \(termination)")
+        recordExit(code: termination.exitCode, reason: nil)
+    }
+
+    /// Records the exit in the order conmon does: drain stdio into the log,
+    /// notice a last OOM, release the reserved ports, then write the exit
+    /// files, then tell everyone, then run the exit command.
+    func recordExit(code: Int32, reason: String?) {
+        guard exitCode == nil else { return }
+        if let reason { log.warning("container \(id): exit \(code): \(reason)") }
+        io?.drainOutput()
+        logger?.sync()
+        oomWatcher?.flush()
+        oomWatcher?.stop()
+        oomWatcher = nil
+        ports?.release()
+        ports = nil
+        exitCode = code
+        finishedAt = Clock.realtimeNanos()
+        if startPending { markStarted() }
+        writeExitFiles(code)
+        transition(to: .stopped)
+        context.emit(.exited) { [pid] in $0.pid = pid; $0.exitCode = code; $0.message = reason ?? "" }
+        let exit = ContainerExit(exitCode: code, finishedAt: finishedAt, oomKilled: oomKilled)
+        let waiters = exitWaiters.values
+        exitWaiters = [:]
+        for waiter in waiters { waiter(exit) }
+        runExitCommand()
+    }
+
+    func oomDetected() {
+        guard !oomKilled else { return }
+        oomKilled = true
+        log.info("container \(id): OOM event received")
+        writeOOMFiles()
+        context.emit(.oom) { [pid] in $0.pid = pid }
+        onChange?()
+    }
+
+    /// Every output reached EOF (all holders of the container's stdio are gone).
+    func outputFinished() {
+        log.debug("container \(id): output closed")
+        logger?.flush()
+    }
+
+    /// `<exit-dir>/<id>` and `<persist-dir>/exit`: the code as decimal text,
+    /// written atomically so a watcher never reads a partial file.
+    private func writeExitFiles(_ code: Int32) {
+        var targets = [paths.exitFile]
+        if let persist = paths.persistDir { targets.append(FileSystem.join(persist, "exit")) }
+        for path in targets {
+            do {
+                try FileSystem.writeAtomically(path, "\(code)")
+            } catch {
+                log.error("container \(id): cannot write exit file: \(error)")
+            }
+        }
+    }
+
+    /// conmon's write_oom_files: an empty `oom` file in the bundle (conmon's
+    /// working directory) and in the persist dir.
+    private func writeOOMFiles() {
+        var targets = [FileSystem.join(paths.bundle, "oom")]
+        if let persist = paths.persistDir { targets.append(FileSystem.join(persist, "oom")) }
+        for path in targets {
+            let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o666)
+            if fd < 0 { log.warning("failed to write oom file \(path): \(SystemError("open"))") } else { close(fd) }
+        }
+    }
+
+    /// The exit command (podman's cleanup), after the optional delay, in its
+    /// own session so it outlives the shim if it must.
+    private func runExitCommand() {
+        guard let path = options.exitCommand.first else { return }
+        let run = { [self] in
+            var spawn = SpawnOptions(path: path, arguments: options.exitCommand, environment: context.processEnvironment)
+            spawn.newSession = true
+            let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
+            spawn.fds = [(0, devnull), (1, devnull), (2, devnull)]
+            defer { close(devnull) }
+            do {
+                let child = try Spawner.spawn(spawn)
+                log.debug("container \(id): exit command \(path) started as \(child)")
+                context.reaper.onExit(of: child) { [log] termination in
+                    log.debug("exit command \(path): \(termination)")
+                }
+            } catch {
+                log.error("container \(id): cannot run exit command: \(error)")
+            }
+        }
+        if options.exitDelaySeconds > 0 {
+            context.loop.schedule(afterSeconds: Double(options.exitDelaySeconds), run)
+        } else {
+            run()
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import ShimSystem
+
+/// Where the container's files live: the seed's path helpers (exit file,
+/// attach sockets) plus the shim's own files, with engine overrides.
+public struct ContainerPaths: Sendable {
+    public let id: String
+    public let stateDir: String
+    public let bundle: String
+    public let exitDir: String
+    public let socketDir: String
+    public let pidFile: String
+    public let persistDir: String?
+
+    init(id: String, stateDir: String, options: CreateOptions) {
+        self.id = id
+        self.stateDir = stateDir
+        bundle = FileSystem.absolute(options.bundle)
+        exitDir = options.exitDir.map { FileSystem.absolute($0) } ?? FileSystem.join(stateDir, "exits")
+        socketDir = options.socketDir.map { FileSystem.absolute($0) } ?? FileSystem.join(stateDir, "sockets")
+        pidFile = options.pidFile.map { FileSystem.absolute($0) } ?? FileSystem.join(stateDir, "pidfile")
+        persistDir = options.persistDir.map { FileSystem.absolute($0) }
+    }
+
+    /// The seed's ExitFilePath: <exits dir>/<id>.
+    public var exitFile: String { FileSystem.join(exitDir, id) }
+    /// The seed's AttachSocketPath: <sockets dir>/<id>/attach.
+    public var attachSocket: String { FileSystem.join(socketDir, id, "attach") }
+    /// The seed's ExecAttachSocketPath: <sockets dir>/<session>/attach.
+    public func execAttachSocket(_ execID: String) -> String { FileSystem.join(socketDir, execID, "attach") }
+    /// The default k8s-file log.
+    public static func defaultLog(stateDir: String) -> String { FileSystem.join(stateDir, "ctr.log") }
+    var runtimeLogDir: String { FileSystem.join(stateDir, "runtime") }
+    var stateFile: String { FileSystem.join(stateDir, "state.json") }
+}

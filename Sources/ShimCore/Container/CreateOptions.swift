@@ -1,0 +1,65 @@
+/// Everything Create needs, as the engine gives it (the seed hands the same to
+/// conmon and runc). Defaults come from the shim's configuration and state dir.
+public struct CreateOptions: Sendable {
+    public var bundle: String
+    public var terminal = false
+    public var stdin = false
+    public var leaveStdinOpen = false
+    public var log = LogOptions()
+    public var exitDir: String?
+    public var exitCommand: [String] = []
+    public var exitDelaySeconds: UInt32 = 0
+    public var noPivot = false
+    public var noNewKeyring = false
+    public var runtimePath: String?
+    public var runtimeRoot: String?
+    public var runtimeGlobalArgs: [String] = []
+    public var runtimeCreateArgs: [String] = []
+    public var runtimeTimeoutSeconds: Double?
+    public var runtimeEnvironment: [String] = []
+    public var cgroupManager: String?
+    public var cgroupParent = ""
+    public var noCgroups = false
+    public var processLabel = ""
+    public var mountLabel = ""
+    public var reservePorts: [PortSpec] = []
+    public var restore: RestoreOptions?
+    public var pidFile: String?
+    public var socketDir: String?
+    public var fullAttach = false
+    public var uidMappings: [IDMap] = []
+    public var gidMappings: [IDMap] = []
+    public var makeAccessible: [String] = []
+    public var privileged = false
+    public var detachKeys = ""
+    public var shimPidFile: String?
+    public var persistDir: String?
+
+    public init(bundle: String) {
+        self.bundle = bundle
+    }
+}
+
+/// Where and how the container's output is logged.
+public struct LogOptions: Sendable {
+    /// Empty: k8s-file at <state-dir>/ctr.log.
+    public var drivers: [LogDriverKind] = []
+    public var sizeMax: Int64 = -1
+    public var maxFiles = 0
+    public var tag = ""
+    public var containerName = ""
+    public init() {}
+}
+
+/// Restore from a checkpoint instead of creating (conmon's --restore).
+public struct RestoreOptions: Sendable {
+    public var imagePath: String
+    public var workPath: String?
+    public var tcpEstablished = false
+    public var fileLocks = false
+    public var runtimeArgs: [String] = []
+
+    public init(imagePath: String) {
+        self.imagePath = imagePath
+    }
+}

@@ -1,0 +1,51 @@
+import Glibc
+import Logging
+import ShimSystem
+
+/// What every part of the core shares: the loop and its monitor, the shim's
+/// configuration, the event log. One per shim.
+final class CoreContext {
+    let config: ShimConfig
+    let runtime: ResolvedRuntime
+    let loop: EventLoop
+    let reaper: ChildReaper
+    let runner: CommandRunner
+    let scratch: ScratchBuffer
+    let events: EventLog
+    let environment: RuntimeEnvironment
+    /// The shim's whole environment, for the exit command (conmon execs it
+    /// with the environment it inherited from the engine).
+    let processEnvironment: [String]
+    let log: Logger
+
+    init(config: ShimConfig, runtime: ResolvedRuntime, loop: EventLoop, reaper: ChildReaper,
+         scratch: ScratchBuffer, events: EventLog, environment: RuntimeEnvironment) {
+        self.config = config
+        self.runtime = runtime
+        self.loop = loop
+        self.reaper = reaper
+        self.runner = CommandRunner(loop: loop, reaper: reaper)
+        self.scratch = scratch
+        self.events = events
+        self.environment = environment
+        self.processEnvironment = CoreContext.readEnvironment()
+        self.log = Logger(label: "ocishim.core")
+    }
+
+    private static func readEnvironment() -> [String] {
+        var out: [String] = []
+        var p = environ
+        while let entry = p.pointee {
+            out.append(String(cString: entry))
+            p += 1
+        }
+        return out
+    }
+
+    var runtimeTimeoutNanos: Int64 { Int64(config.runtimeTimeoutSeconds * 1e9) }
+
+    @discardableResult
+    func emit(_ kind: ContainerEvent.Kind, _ fill: (inout ContainerEvent) -> Void = { _ in }) -> ContainerEvent {
+        events.emit(kind, containerID: config.containerID, timestamp: Clock.realtimeNanos(), fill)
+    }
+}

@@ -1,0 +1,77 @@
+import Glibc
+import ShimSystem
+
+/// Moves one output fd of the container into the shim: large reads into the
+/// shared scratch buffer, each chunk handed on at once (log, attach clients).
+/// The fd belongs to ContainerIO, which closes it.
+final class OutputPump {
+    let fd: Int32
+    let stream: LogStream
+    private let loop: EventLoop
+    private let scratch: ScratchBuffer
+    private let sink: (LogStream, UnsafeRawBufferPointer) -> Void
+    private var finished: (() -> Void)?
+    private var active = false
+
+    init(fd: Int32, stream: LogStream, loop: EventLoop, scratch: ScratchBuffer,
+         sink: @escaping (LogStream, UnsafeRawBufferPointer) -> Void, finished: @escaping () -> Void) {
+        self.fd = fd
+        self.stream = stream
+        self.loop = loop
+        self.scratch = scratch
+        self.sink = sink
+        self.finished = finished
+    }
+
+    func start() {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        do {
+            try loop.watch(fd, .readable) { [unowned self] _ in self.pump(maxReads: 16) }
+            active = true
+        } catch {
+            end()
+        }
+    }
+
+    /// Reads until the fd is empty.
+    func drain() { pump(maxReads: Int.max) }
+
+    /// Up to `maxReads` reads, so one chatty container cannot starve the
+    /// loop's other work.
+    private func pump(maxReads: Int) {
+        guard active else { return }
+        let buffer = scratch.bytes
+        var reads = 0
+        while reads < maxReads {
+            reads += 1
+            let n = read(fd, buffer.baseAddress, buffer.count)
+            if n > 0 {
+                sink(stream, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN { return }
+            // EOF, or EIO from a pty whose last slave fd closed.
+            end()
+            return
+        }
+    }
+
+    /// Stops reading; the fd itself belongs to ContainerIO.
+    func stop() {
+        finished = nil
+        guard active else { return }
+        active = false
+        loop.unwatch(fd)
+    }
+
+    private func end() {
+        let done = finished
+        finished = nil
+        if active {
+            active = false
+            loop.unwatch(fd)
+        }
+        done?()
+    }
+}

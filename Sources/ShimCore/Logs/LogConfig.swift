@@ -1,0 +1,101 @@
+import ShimSystem
+
+// What the container log is made of: the streams it records and the drivers
+// (conmon's --log-path, --log-size-max, --log-tag, --name) that store it.
+
+/// The container output stream a chunk was read from. A terminal's output is
+/// all `.stdout`, as in conmon.
+public enum LogStream: Sendable {
+    case stdout, stderr
+
+    /// The name CRI log records carry.
+    var name: String {
+        switch self {
+        case .stdout: "stdout"
+        case .stderr: "stderr"
+        }
+    }
+}
+
+/// One place the log goes. Several may be active at once; every record goes
+/// to each of them, in the order they are listed.
+public enum LogDriverKind: Equatable, Sendable {
+    /// The CRI ("k8s-file") format in a file, as conmon writes it.
+    case k8sFile(path: String)
+    /// The systemd journal's native protocol, one datagram per record.
+    case journald(socketPath: String = LogDriverKind.defaultJournalSocket)
+    /// Discard (conmon's "none", "off", "null").
+    case none
+
+    public static let defaultJournalSocket = "/run/systemd/journal/socket"
+}
+
+public struct LogConfig: Sendable {
+    /// Empty, or only `.none`: nothing is logged.
+    public var drivers: [LogDriverKind]
+    /// k8s-file only. <= 0: unlimited. Otherwise, when the next record would
+    /// take the file past this size, the file starts over (conmon), or is
+    /// rotated when `maxFiles` > 0. A single record larger than the limit is
+    /// still written whole, so a file exceeds the limit by at most one record.
+    public var sizeMax: Int64
+    /// k8s-file only. 0: start over in an empty file, as conmon does.
+    /// N > 0: keep N old files (path.1 newest ... path.N oldest).
+    public var maxFiles: Int
+    /// journald's CONTAINER_TAG and SYSLOG_IDENTIFIER. Like conmon, a tag
+    /// without the journald driver is refused: k8s-file has nowhere to put it.
+    public var tag: String
+    /// journald's CONTAINER_ID_FULL; its first 12 characters are CONTAINER_ID.
+    public var containerID: String
+    /// journald's CONTAINER_NAME and, without a tag, SYSLOG_IDENTIFIER.
+    /// Empty: no CONTAINER_NAME and the short id as SYSLOG_IDENTIFIER, which is
+    /// what conmon does without --name.
+    public var containerName: String
+
+    public init(drivers: [LogDriverKind], sizeMax: Int64 = -1, maxFiles: Int = 0, tag: String = "",
+                containerID: String, containerName: String = "") {
+        self.drivers = drivers
+        self.sizeMax = sizeMax
+        self.maxFiles = maxFiles
+        self.tag = tag
+        self.containerID = containerID
+        self.containerName = containerName
+    }
+
+    /// The drivers that do something, each once (conmon treats a repeated
+    /// driver as one).
+    var activeDrivers: [LogDriverKind] {
+        var seen: [LogDriverKind] = []
+        for driver in drivers where driver != .none && !seen.contains(driver) {
+            seen.append(driver)
+        }
+        return seen
+    }
+
+    /// conmon's start-up checks, as errors instead of an exit.
+    func validate() throws(CoreError) {
+        if maxFiles < 0 { throw .invalid("log max files must not be negative, got \(maxFiles)") }
+        var hasJournald = false
+        var hasFile = false
+        for driver in activeDrivers {
+            switch driver {
+            case .k8sFile(let path):
+                if path.isEmpty { throw .invalid("k8s-file requires a filename") }
+                if path.utf8.contains(0) { throw .invalid("log path must not contain a NUL byte") }
+                hasFile = true
+            case .journald(let socketPath):
+                if socketPath.isEmpty || socketPath.utf8.count > UnixSocket.maxPathLength || socketPath.utf8.contains(0) {
+                    throw .invalid("journald socket path \"\(socketPath)\" must be 1 to \(UnixSocket.maxPathLength) bytes")
+                }
+                hasJournald = true
+            case .none:
+                break
+            }
+        }
+        if hasFile && !hasJournald && !tag.isEmpty {
+            throw .invalid("k8s-file doesn't support a log tag (the tag only goes to journald)")
+        }
+        if hasJournald && containerID.utf8.count <= JournalFields.shortIDLength {
+            throw .invalid("journald logging needs a container ID longer than \(JournalFields.shortIDLength) characters, got \"\(containerID)\"")
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import ShimCore
+import ShimProtocol
+
+/// Protocol messages to core values and back. Validation that only concerns
+/// the shape of a request (ids, enums, driver names) happens here; what needs
+/// the container's state happens in the core.
+enum Translate {
+    static func createOptions(_ req: Ocishim_V1_CreateRequest, core: RuntimeCore) throws(RPCError) -> CreateOptions {
+        if !req.id.isEmpty && req.id != core.containerID {
+            throw RPCError(.invalidArgument, "Create is for container \(req.id) but this shim serves \(core.containerID)")
+        }
+        guard !req.bundle.isEmpty else { throw RPCError(.invalidArgument, "Create needs a bundle directory") }
+        var o = CreateOptions(bundle: req.bundle)
+        o.terminal = req.terminal
+        o.stdin = req.stdin
+        o.leaveStdinOpen = req.leaveStdinOpen
+        o.log = try logOptions(req.log)
+        o.exitDir = nonEmpty(req.exitDir)
+        o.exitCommand = req.exitCommand
+        o.exitDelaySeconds = req.exitDelaySeconds
+        o.noPivot = req.noPivot
+        o.noNewKeyring = req.noNewKeyring
+        if req.hasRuntime {
+            o.runtimePath = nonEmpty(req.runtime.path)
+            o.runtimeRoot = nonEmpty(req.runtime.root)
+            o.runtimeGlobalArgs = req.runtime.globalArgs
+            o.runtimeCreateArgs = req.runtime.createArgs
+            o.runtimeTimeoutSeconds = req.runtime.timeoutSeconds > 0 ? Double(req.runtime.timeoutSeconds) : nil
+            o.runtimeEnvironment = req.runtime.env
+            for entry in req.runtime.env where !entry.contains("=") {
+                throw RPCError(.invalidArgument, "runtime environment entry \"\(entry)\" is not KEY=VALUE")
+            }
+        }
+        switch req.cgroupManager {
+        case "": break
+        case "disabled": o.noCgroups = true
+        default: o.cgroupManager = req.cgroupManager
+        }
+        o.cgroupParent = req.cgroupParent
+        o.noCgroups = o.noCgroups || req.noCgroups
+        o.processLabel = req.processLabel
+        o.mountLabel = req.mountLabel
+        o.reservePorts = try req.reservePorts.map { p throws(RPCError) in
+            guard p.hostPort > 0, p.hostPort <= 65535, p.range <= 65535 else {
+                throw RPCError(.invalidArgument, "invalid host port \(p.hostPort) (range \(p.range))")
+            }
+            return PortSpec(protocol: p.protocol.isEmpty ? "tcp" : p.protocol, hostIP: p.hostIp,
+                            hostPort: Int(p.hostPort), range: Int(p.range))
+        }
+        if req.hasRestore {
+            guard !req.restore.imagePath.isEmpty else { throw RPCError(.invalidArgument, "restore needs an image path") }
+            var r = RestoreOptions(imagePath: req.restore.imagePath)
+            r.workPath = nonEmpty(req.restore.workPath)
+            r.tcpEstablished = req.restore.tcpEstablished
+            r.fileLocks = req.restore.fileLocks
+            r.runtimeArgs = req.restore.runtimeArgs
+            o.restore = r
+        }
+        o.pidFile = nonEmpty(req.pidFile)
+        o.socketDir = nonEmpty(req.socketDir)
+        o.fullAttach = req.fullAttach
+        o.uidMappings = req.uidMappings.map { IDMap(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
+        o.gidMappings = req.gidMappings.map { IDMap(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
+        o.makeAccessible = req.makeAccessible
+        o.privileged = req.privileged
+        o.detachKeys = req.detachKeys
+        o.shimPidFile = nonEmpty(req.shimPidFile)
+        o.persistDir = nonEmpty(req.persistDir)
+        return o
+    }
+
+    static func logOptions(_ log: Ocishim_V1_LogConfig) throws(RPCError) -> LogOptions {
+        var o = LogOptions()
+        o.sizeMax = log.sizeMax
+        o.maxFiles = Int(log.maxFiles)
+        o.tag = log.tag
+        o.containerName = log.containerName
+        o.drivers = try log.drivers.map { d throws(RPCError) -> LogDriverKind in
+            switch d.driver {
+            case "k8s-file", "":
+                guard !d.path.isEmpty else { throw RPCError(.invalidArgument, "the k8s-file log driver needs a path") }
+                return .k8sFile(path: d.path)
+            case "journald": return d.path.isEmpty ? .journald() : .journald(socketPath: d.path)
+            case "none": return .none
+            case "passthrough":
+                throw RPCError(.invalidArgument, "the passthrough log driver hands the engine's stdio to the container; it exists only in the conmon front end")
+            default:
+                throw RPCError(.invalidArgument, "unknown log driver \"\(d.driver)\": use k8s-file, journald or none")
+            }
+        }
+        return o
+    }
+
+    static func status(_ s: ContainerStatus) -> Ocishim_V1_ContainerStatus {
+        switch s {
+        case .none: .none
+        case .created: .created
+        case .running: .running
+        case .paused: .paused
+        case .stopped: .stopped
+        case .deleted: .deleted
+        }
+    }
+
+    static func state(_ s: ContainerSnapshot) -> Ocishim_V1_StateResponse {
+        var r = Ocishim_V1_StateResponse()
+        r.id = s.id
+        r.status = status(s.status)
+        r.pid = s.pid
+        r.exitCode = s.exitCode ?? 0
+        r.createdAt = s.createdAt
+        r.startedAt = s.startedAt
+        r.finishedAt = s.finishedAt
+        r.oomKilled = s.oomKilled
+        r.bundle = s.bundle
+        r.terminal = s.terminal
+        r.logError = s.logError ?? ""
+        r.logBytesDropped = s.logBytesDropped
+        r.execIds = s.execIDs
+        return r
+    }
+
+    static func event(_ e: ContainerEvent) -> Ocishim_V1_Event {
+        var r = Ocishim_V1_Event()
+        r.seq = e.seq
+        r.type = eventType(e.kind)
+        r.timestamp = e.timestamp
+        r.containerID = e.containerID
+        r.execID = e.execID
+        r.pid = e.pid
+        r.exitCode = e.exitCode
+        r.message = e.message
+        return r
+    }
+
+    static func eventType(_ k: ContainerEvent.Kind) -> Ocishim_V1_EventType {
+        switch k {
+        case .created: .created
+        case .started: .started
+        case .paused: .paused
+        case .resumed: .resumed
+        case .exited: .exited
+        case .oom: .oom
+        case .deleted: .deleted
+        case .execStarted: .execStarted
+        case .execExited: .execExited
+        case .checkpointed: .checkpointed
+        case .restored: .restored
+        case .logError: .logError
+        case .logResumed: .logResumed
+        }
+    }
+
+    static func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
+}
