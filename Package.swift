@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "ocishim", targets: ["ocishim"]),
         .executable(name: "ocictl", targets: ["ocictl"]),
+        .executable(name: "ocibench", targets: ["ocibench"]),
         .library(name: "ShimClient", targets: ["ShimClient"]),
         .library(name: "CShimClient", targets: ["CShimClient"]),
     ],
@@ -63,6 +64,14 @@ let package = Package(
             name: "ocictl",
             dependencies: [
                 "ShimClient", "ShimProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
+        // The benchmark driver behind Scripts/bench: ocishim and conmon side
+        // by side (engine-side, so Foundation is fine here).
+        .executableTarget(
+            name: "ocibench",
+            dependencies: [
+                "ShimClient", "ShimProtocol", "ShimSystem", "CShimSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // A C engine in miniature: drives `ocishim serve` through CShimClient.

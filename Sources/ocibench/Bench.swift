@@ -1,0 +1,283 @@
+import Foundation
+import Glibc
+import ShimSystem
+
+/// Runs every measurement, ocishim and conmon interleaved run by run (so
+/// that a noisy moment of the machine hits both), and collects the samples.
+final class Bench {
+    let settings: Settings
+    let workDir: String
+    let bundles: Bundles
+    let ocishim: OcishimMonitor
+    let conmon: ConmonMonitor
+    let raw: RawRunc
+    private var counter = 0
+
+    /// Samples per figure: [monitor name: values].
+    private(set) var samples: [Figure: [String: [Double]]] = [:]
+    private(set) var baselines: [Baseline: [Double]] = [:]
+    /// Why a figure has no value (pending features, missing tools).
+    private(set) var notes: [Figure: String] = [:]
+    private(set) var baselineNotes: [Baseline: String] = [:]
+
+    init(settings: Settings, workDir: String, makeBundle: String, shim: String, conmon: String, runc: String) throws {
+        self.settings = settings
+        self.workDir = workDir
+        try FileManager.default.createDirectory(atPath: workDir + "/containers", withIntermediateDirectories: true)
+        bundles = try Bundles(dir: workDir + "/bundles", makeBundle: makeBundle)
+        try bundles.writeData(bytes: settings.dataFileBytes)
+        ocishim = OcishimMonitor(shim: shim, runc: runc)
+        self.conmon = ConmonMonitor(conmon: conmon, runc: runc)
+        raw = RawRunc(runc: runc)
+    }
+
+    var monitors: [any Monitor] { [ocishim, conmon] }
+
+    func median(_ figure: Figure, _ monitor: String) -> Double? {
+        Stats.median(samples[figure]?[monitor] ?? [])
+    }
+
+    func medianBaseline(_ baseline: Baseline) -> Double? { Stats.median(baselines[baseline] ?? []) }
+
+    private func record(_ figure: Figure, _ monitor: String, _ value: Double) {
+        samples[figure, default: [:]][monitor, default: []].append(value)
+    }
+
+    private func progress(_ text: String) {
+        FileHandle.standardError.write(Data("ocibench: \(text)\n".utf8))
+    }
+
+    /// A fresh container id and a directory for its monitor's files.
+    private func spec(_ bundle: String, _ tag: String) throws -> ContainerSpec {
+        counter += 1
+        let id = "ocibench-\(getpid())-\(tag)-\(counter)"
+        let dir = "\(workDir)/containers/\(id)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return ContainerSpec(id: id, bundle: bundle, logPath: dir + "/ctr.log", dir: dir)
+    }
+
+    private func removeDir(of spec: ContainerSpec) {
+        try? FileManager.default.removeItem(atPath: spec.dir)
+        Processes.reapExited()
+    }
+
+    // --- latency ------------------------------------------------------------------
+
+    /// create → running and start → exit recorded for /bin/true, under each
+    /// monitor and under runc alone.
+    func measureLatency() throws {
+        progress("latency: \(settings.latencyRuns) runs of /bin/true")
+        let bundle = try bundles.make("true", args: ["/bin/true"])
+        for _ in 0..<settings.latencyRuns {
+            do {
+                let rawSpec = try spec(bundle, "raw")
+                let timing = try raw.createStartWait(id: rawSpec.id, bundle: bundle, dir: rawSpec.dir)
+                baselines[.rawCreateToRunning, default: []].append(timing.createToRunning * 1e3)
+                baselines[.rawStartToExit, default: []].append(timing.startToExit * 1e3)
+                removeDir(of: rawSpec)
+                let runSpec = try spec(bundle, "run")
+                baselines[.runcRun, default: []].append(try raw.run(id: runSpec.id, bundle: bundle) * 1e3)
+                removeDir(of: runSpec)
+            }
+            for monitor in monitors {
+                let spec = try spec(bundle, "lat")
+                let t0 = Clock.monotonicNanos()
+                let container = try monitor.create(spec)
+                defer {
+                    container.destroy()
+                    removeDir(of: spec)
+                }
+                let t1 = Clock.monotonicNanos()
+                try container.start()
+                let t2 = Clock.monotonicNanos()
+                try container.waitExitRecorded()
+                let t3 = Clock.monotonicNanos()
+                record(.createToRunning, monitor.name, Double(t2 - t0) / 1e6)
+                record(.startToExit, monitor.name, Double(t3 - t1) / 1e6)
+            }
+        }
+        for monitor in monitors {
+            if let created = median(.createToRunning, monitor.name), let raw = medianBaseline(.rawCreateToRunning) {
+                record(.createOverhead, monitor.name, created - raw)
+            }
+            if let exited = median(.startToExit, monitor.name), let raw = medianBaseline(.rawStartToExit) {
+                record(.startOverhead, monitor.name, exited - raw)
+            }
+        }
+    }
+
+    // --- log throughput -------------------------------------------------------------
+
+    /// MB/s and the monitor's own CPU time while a container prints
+    /// `logBytes`, as 100-byte lines and without newlines. The time runs from
+    /// start to exit recorded, less the same monitor's start → exit time for
+    /// /bin/true (measureLatency runs first), so that container start-up
+    /// does not count as logging time. Every run's log is read back and must
+    /// hold exactly the bytes printed.
+    func measureThroughput() throws {
+        let megabytes = Double(settings.logBytes) / 1e6
+        progress("log throughput: \(settings.runs) runs of \(Int(megabytes)) MB, lines and no newlines")
+        let kinds: [(Figure, Figure, String)] = [
+            (.throughputLines, .cpuLines, Bundles.linesFile), (.throughputBlob, .cpuBlob, Bundles.blobFile),
+        ]
+        for (throughputFigure, cpuFigure, file) in kinds {
+            let bundle = try bundles.make("cat", args: settings.catArgs(file))
+            let expected = settings.dataFileBytes * max(1, settings.logBytes / settings.dataFileBytes)
+            for _ in 0..<settings.runs {
+                for monitor in monitors {
+                    let spec = try spec(bundle, "log")
+                    let container = try monitor.create(spec)
+                    defer {
+                        container.destroy()
+                        removeDir(of: spec)
+                    }
+                    let pid = container.monitorPid
+                    let cpu0 = ProcFS.cpuSeconds(pid) ?? 0
+                    let t0 = Clock.monotonicNanos()
+                    try container.start()
+                    try container.waitExitRecorded()
+                    let t1 = Clock.monotonicNanos()
+                    // conmon exits after recording: its times stay readable
+                    // while it is an unreaped zombie of the bench.
+                    if monitor.name == conmon.name { _ = Processes.waitForExitKeepingZombie(pid, seconds: 30) }
+                    let cpu1 = ProcFS.cpuSeconds(pid) ?? cpu0
+                    let content = try LogCheck.content(of: spec.logPath)
+                    guard content.bytes == expected else {
+                        throw BenchError("\(monitor.name): the log holds \(content.bytes) bytes of output, the container printed \(expected)")
+                    }
+                    let startup = median(.startToExit, monitor.name) ?? 0
+                    let seconds = max(Double(t1 - t0) / 1e9 - startup / 1e3, 1e-6)
+                    record(throughputFigure, monitor.name, Double(expected) / 1e6 / seconds)
+                    record(cpuFigure, monitor.name, (cpu1 - cpu0) / (Double(expected) / 1e8))
+                }
+            }
+        }
+    }
+
+    // --- memory ---------------------------------------------------------------------
+
+    /// VmRSS, PSS and Private_Dirty of each monitor with `idleContainers`
+    /// containers running `sleep` under it at once, the engine disconnected.
+    func measureMemory() throws {
+        let count = settings.idleContainers
+        progress("memory: \(count) idle containers per monitor")
+        let bundle = try bundles.make("sleep", args: ["/bin/sleep", "1000000"])
+        for monitor in monitors {
+            var running: [(MonitoredContainer, ContainerSpec)] = []
+            defer {
+                for (container, spec) in running {
+                    container.destroy()
+                    removeDir(of: spec)
+                }
+            }
+            for _ in 0..<count {
+                let spec = try spec(bundle, "idle")
+                let container = try monitor.create(spec)
+                running.append((container, spec))
+                try container.start()
+                container.disconnect()
+            }
+            // Let every monitor settle into its idle loop.
+            usleep(1_500_000)
+            for (container, _) in running {
+                guard let memory = ProcFS.memory(container.monitorPid) else {
+                    throw BenchError("cannot read the memory of \(monitor.name) pid \(container.monitorPid)")
+                }
+                record(.rss, monitor.name, memory.rssKB)
+                record(.pss, monitor.name, memory.pssKB)
+                record(.privateDirty, monitor.name, memory.privateDirtyKB)
+            }
+        }
+    }
+
+    // --- rpc and exec -----------------------------------------------------------------
+
+    /// State round trips on a running container: ocishim's State rpc
+    /// (answered by the shim, and with refresh, which runs `runc state`),
+    /// and what an engine does with conmon: `runc state`. Then exec.
+    func measureRPCAndExec() throws {
+        progress("rpc: \(settings.stateCalls) State calls, \(settings.runtimeStateCalls) runtime state calls; exec")
+        let bundle = try bundles.make("sleep", args: ["/bin/sleep", "1000000"])
+        let shimSpec = try spec(bundle, "rpc")
+        guard let shimContainer = try ocishim.create(shimSpec) as? OcishimContainer else { return }
+        defer {
+            shimContainer.destroy()
+            removeDir(of: shimSpec)
+        }
+        try shimContainer.start()
+        let conmonSpec = try spec(bundle, "rpc")
+        let conmonContainer = try conmon.create(conmonSpec)
+        defer {
+            conmonContainer.destroy()
+            removeDir(of: conmonSpec)
+        }
+        try conmonContainer.start()
+
+        for _ in 0..<20 { try shimContainer.queryState(refresh: false) }
+        var answered: [Double] = []
+        for _ in 0..<settings.stateCalls {
+            let t0 = Clock.monotonicNanos()
+            try shimContainer.queryState(refresh: false)
+            answered.append(Double(Clock.monotonicNanos() - t0) / 1e6)
+        }
+        var refreshed: [Double] = []
+        var runcState: [Double] = []
+        for _ in 0..<settings.runtimeStateCalls {
+            let t0 = Clock.monotonicNanos()
+            try shimContainer.queryState(refresh: true)
+            refreshed.append(Double(Clock.monotonicNanos() - t0) / 1e6)
+            let t1 = Clock.monotonicNanos()
+            try conmonContainer.queryState(refresh: true)
+            runcState.append(Double(Clock.monotonicNanos() - t1) / 1e6)
+        }
+        for (figure, p) in [(Figure.stateP50, 50.0), (.stateP99, 99)] {
+            record(figure, ocishim.name, Stats.percentile(answered, p)!)
+            record(figure, conmon.name, Stats.percentile(runcState, p)!)
+        }
+        for (figure, p) in [(Figure.refreshP50, 50.0), (.refreshP99, 99)] {
+            record(figure, ocishim.name, Stats.percentile(refreshed, p)!)
+            record(figure, conmon.name, Stats.percentile(runcState, p)!)
+        }
+
+        // Exec: ExecSync of /bin/true against `runc exec` of it.
+        for _ in 0..<settings.latencyRuns {
+            baselines[.runcExec, default: []].append(try raw.exec(id: conmonSpec.id, ["/bin/true"]) * 1e3)
+            let t0 = Clock.monotonicNanos()
+            guard try shimContainer.execSync(["/bin/true"]) else {
+                notes[.exec] = "pending: this build's shim answers Exec/ExecSync with UNIMPLEMENTED (the exec rpcs are being built on the attach-exec branch)"
+                notes[.execOverhead] = notes[.exec]
+                break
+            }
+            record(.exec, ocishim.name, Double(Clock.monotonicNanos() - t0) / 1e6)
+        }
+        if let runcExec = medianBaseline(.runcExec) {
+            record(.exec, conmon.name, runcExec)
+            if let exec = median(.exec, ocishim.name) { record(.execOverhead, ocishim.name, exec - runcExec) }
+        }
+    }
+
+    // --- containerd-shim-runc-v2 ----------------------------------------------------------
+
+    /// The same idle memory figures for containerd's runc shim, where
+    /// containerd and ctr are installed: a private containerd (own root,
+    /// state and socket under the work directory), `ctr run --rootfs` of the
+    /// same busybox rootfs.
+    func measureContainerdShim(containerd: String?, ctr: String?) {
+        guard let containerd, let ctr else {
+            baselineNotes[.containerdRSS] = "not measured: containerd and ctr are not installed (apt-get install containerd)"
+            return
+        }
+        progress("containerd-shim-runc-v2: \(settings.idleContainers) idle containers")
+        do {
+            try ContainerdShimProbe(containerd: containerd, ctr: ctr, dir: workDir + "/containerd", rootfs: bundles.rootfs)
+                .measure(count: settings.idleContainers) { memory in
+                    baselines[.containerdRSS, default: []].append(memory.rssKB)
+                    baselines[.containerdPSS, default: []].append(memory.pssKB)
+                    baselines[.containerdPrivateDirty, default: []].append(memory.privateDirtyKB)
+                }
+        } catch {
+            baselineNotes[.containerdRSS] = "not measured: \(error)"
+        }
+        Processes.reapExited()
+    }
+}

@@ -1,0 +1,35 @@
+import Glibc
+
+/// One container under a monitor, driven the way an engine drives it.
+protocol MonitoredContainer: AnyObject {
+    var id: String { get }
+    /// The monitor process (the shim, or conmon's monitor).
+    var monitorPid: pid_t { get }
+    var logPath: String { get }
+    func start() throws
+    /// Blocks until the monitor has recorded the exit (Wait answered, or
+    /// the exit file written).
+    func waitExitRecorded() throws
+    /// One status query the way an engine makes it: ocishim's State rpc,
+    /// for conmon `runc state`.
+    func queryState(refresh: Bool) throws
+    /// The engine goes away; the container and its monitor stay.
+    func disconnect()
+    /// Kills and deletes the container; the monitor exits and is reaped.
+    func destroy()
+}
+
+/// What a monitor is asked to create.
+struct ContainerSpec {
+    var id: String
+    var bundle: String
+    var logPath: String
+    /// For the monitor's own files (state dir, exit dir, sockets).
+    var dir: String
+}
+
+protocol Monitor {
+    var name: String { get }
+    /// Creates the container: returns once it is created (not started).
+    func create(_ spec: ContainerSpec) throws -> MonitoredContainer
+}

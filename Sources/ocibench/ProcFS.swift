@@ -1,0 +1,57 @@
+import Foundation
+import Glibc
+
+/// What /proc says about a monitor process.
+enum ProcFS {
+    static let ticksPerSecond = Double(sysconf(Int32(_SC_CLK_TCK)))
+
+    /// The fields of /proc/<pid>/stat after the command name.
+    private static func statFields(_ pid: pid_t) -> [Substring]? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        return text[text.index(after: close)...].split(separator: " ")
+    }
+
+    /// R, S, Z...; nil when the process is gone.
+    static func state(_ pid: pid_t) -> String? {
+        statFields(pid).map { String($0[0]) }
+    }
+
+    /// utime + stime in seconds: the process's own CPU time, without its
+    /// children's. A zombie still reports it.
+    static func cpuSeconds(_ pid: pid_t) -> Double? {
+        // After ")": state(0) ppid pgrp session tty tpgid flags minflt cminflt
+        // majflt cmajflt utime(11) stime(12).
+        guard let fields = statFields(pid), fields.count > 12,
+              let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+        return (user + system) / ticksPerSecond
+    }
+
+    struct Memory {
+        var rssKB: Double
+        var pssKB: Double
+        var privateDirtyKB: Double
+    }
+
+    /// From smaps_rollup: every mapping of the process summed up.
+    static func memory(_ pid: pid_t) -> Memory? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/smaps_rollup", encoding: .utf8) else { return nil }
+        var values: [String: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count >= 2, parts[0].hasSuffix(":"), let value = Double(parts[1]) else { continue }
+            values[String(parts[0].dropLast())] = value
+        }
+        guard let rss = values["Rss"], let pss = values["Pss"], let dirty = values["Private_Dirty"] else { return nil }
+        return Memory(rssKB: rss, pssKB: pss, privateDirtyKB: dirty)
+    }
+
+    /// The pids whose /proc/<pid>/comm is `name`.
+    static func pids(named name: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(pid_t.init).filter { pid in
+            let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
+            return comm.trimmingCharacters(in: .whitespacesAndNewlines) == name
+        }
+    }
+}

@@ -1,0 +1,27 @@
+/// How much the bench measures: the full run behind docs/BENCHMARKS.md, or
+/// the quick smoke run of the test suite.
+struct Settings {
+    var runs: Int
+    /// Runs of the latency figures (cheap, so more of them).
+    var latencyRuns: Int
+    /// Container output per log-throughput run.
+    var logBytes: Int
+    /// The data file the container prints, `logBytes / dataFileBytes` times.
+    var dataFileBytes: Int
+    /// Idle containers measured at once for memory.
+    var idleContainers: Int
+    /// State round trips timed (answered by the monitor).
+    var stateCalls: Int
+    /// Round trips that fork the runtime (`runc state`, State refresh).
+    var runtimeStateCalls: Int
+
+    static let full = Settings(runs: 5, latencyRuns: 10, logBytes: 200_000_000, dataFileBytes: 10_000_000,
+                               idleContainers: 20, stateCalls: 2000, runtimeStateCalls: 100)
+    static let quick = Settings(runs: 1, latencyRuns: 1, logBytes: 4_000_000, dataFileBytes: 1_000_000,
+                                idleContainers: 2, stateCalls: 50, runtimeStateCalls: 5)
+
+    /// The container's command that prints the data file `logBytes` bytes' worth.
+    func catArgs(_ file: String) -> [String] {
+        ["/bin/cat"] + Array(repeating: file, count: max(1, logBytes / dataFileBytes))
+    }
+}
