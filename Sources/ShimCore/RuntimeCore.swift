@@ -225,7 +225,10 @@ public final class RuntimeCore {
         store.scheduleWrite { [weak self] in
             guard let self else { return (nil, [:], []) }
             var paths = ["exitFile": self.paths.exitFile, "attachSocket": self.paths.attachSocket]
-            if let c = self.container { paths["bundle"] = c.paths.bundle }
+            if let c = self.container {
+                paths["bundle"] = c.paths.bundle
+                if let log = c.logFilePath { paths["log"] = log }
+            }
             return (self.container?.snapshot, paths, self.events.retained)
         }
     }
