@@ -17,6 +17,8 @@ final class CoreContext {
     /// with the environment it inherited from the engine).
     let processEnvironment: [String]
     let log: Logger
+    /// The cgroup parent the shim moved itself under (to leave at exit).
+    var placedCgroupParent: String?
 
     init(config: ShimConfig, runtime: ResolvedRuntime, loop: EventLoop, reaper: ChildReaper,
          scratch: ScratchBuffer, events: EventLog, environment: RuntimeEnvironment) {

@@ -219,6 +219,14 @@ public final class RuntimeCore {
         return false
     }
 
+    /// At shim exit: leave the cgroup the shim placed itself in, and remove
+    /// it if no other shim shares it.
+    public func leaveShimCgroup() {
+        guard let parent = context.placedCgroupParent else { return }
+        let removal = CgroupPlacement.remove(parent: parent, evacuating: getpid())
+        if !removal.kept.isEmpty { log.debug("shim cgroup kept: \(removal.kept.joined(separator: "; "))") }
+    }
+
     // --- files -------------------------------------------------------------------
 
     private func persist() {

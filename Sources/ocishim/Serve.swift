@@ -106,6 +106,7 @@ struct Serve: ParsableCommand {
         try? FileSystem.writeAtomically(FileSystem.join(config.stateDir, "shim.pid"), "\(getpid())\n")
         server.serveStdio()
         let status = server.run()
+        server.core.leaveShimCgroup()
         // The shim's last files; an emptied state dir (after Delete) goes too.
         try? FileSystem.removeFile(FileSystem.join(config.stateDir, "shim.pid"))
         if server.core.snapshot.status == .deleted { rmdir(config.stateDir) }
