@@ -166,15 +166,7 @@ public final class ShimClient {
         }
     }
 
-    static func currentEnvironment() -> [String] {
-        var out: [String] = []
-        var p = environ
-        while let entry = p.pointee {
-            out.append(String(cString: entry))
-            p += 1
-        }
-        return out
-    }
+    static func currentEnvironment() -> [String] { ProcessEnvironment.current() }
 }
 
 /// The client's end of a streaming call.

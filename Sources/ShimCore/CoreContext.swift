@@ -30,18 +30,8 @@ final class CoreContext {
         self.scratch = scratch
         self.events = events
         self.environment = environment
-        self.processEnvironment = CoreContext.readEnvironment()
+        self.processEnvironment = ProcessEnvironment.current()
         self.log = Logger(label: "ocishim.core")
-    }
-
-    private static func readEnvironment() -> [String] {
-        var out: [String] = []
-        var p = environ
-        while let entry = p.pointee {
-            out.append(String(cString: entry))
-            p += 1
-        }
-        return out
     }
 
     var runtimeTimeoutNanos: Int64 { Int64(config.runtimeTimeoutSeconds * 1e9) }
