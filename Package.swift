@@ -56,10 +56,8 @@ let package = Package(
         // --- executables ------------------------------------------------------
         .executableTarget(
             name: "ocishim",
-            dependencies: [
-                "ShimServer", "ShimCore",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ]),
+            // No ArgumentParser: see Sources/ocishim/CommandLineOptions.swift.
+            dependencies: ["ShimServer", "ShimCore"]),
         .executableTarget(
             name: "ocictl",
             dependencies: [

@@ -1,20 +1,25 @@
-import ArgumentParser
 import Glibc
 import ShimSystem
 
 /// `ocishim connect <state-dir>`: stdio <-> <state-dir>/shim.sock, for engines
 /// that only know how to talk to a shim over a child's stdin/stdout.
-struct Connect: ParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Connect {
+    static let spec = CommandSpec(
+        name: "connect",
         abstract: "Bridge stdin/stdout to a running shim's socket.",
         discussion: """
             Reconnects to the shim serving <state-dir> after the engine that spawned it \
             went away. Ends when the shim closes the connection; EOF on stdin is passed \
             on as a half-close.
-            """)
+            """,
+        positionals: ["state-dir"])
 
-    @Argument(help: "The shim's state directory.")
+    /// The shim's state directory.
     var stateDir: String
+
+    init(_ arguments: ParsedArguments) {
+        stateDir = arguments.positionals[0]
+    }
 
     func run() throws {
         let path = FileSystem.join(FileSystem.absolute(stateDir), "shim.sock")

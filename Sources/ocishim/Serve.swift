@@ -1,67 +1,74 @@
-import ArgumentParser
 import CShimSys
 import Glibc
 import ShimCore
 import ShimServer
 import ShimSystem
 
-struct Serve: ParsableCommand {
-    static let configuration = CommandConfiguration(
+struct Serve {
+    static let spec = CommandSpec(
+        name: "serve",
         abstract: "Serve one container's shim on stdin/stdout.",
         discussion: """
             The shim detaches into its own session (unless --foreground), so the engine \
             never reaps it and its death does not take the container down. EOF on stdin \
             means the engine is gone; the shim then keeps the container running. Without \
             a container and without clients it exits.
-            """)
+            """,
+        options: [
+            .value("id", "id", required: true, "The container id this shim serves."),
+            .value("state-dir", "dir", required: true, "Directory for the shim's files (created if missing)."),
+            .value("runtime", "name|path", "OCI runtime: a name looked up in the usual places and $PATH, or a path. (default: runc)"),
+            .repeated("runtime-path", "path", "A candidate path for the runtime, tried first."),
+            .value("runtime-root", "dir", "The runtime's --root."),
+            .value("runtime-timeout", "seconds", "Seconds any runtime invocation may take. (default: 120)"),
+            .value("cgroup-manager", "manager", "cgroupfs or systemd. (default: cgroupfs)"),
+            .repeated("runtime-supports-json", "name", "Runtime names that print JSON errors (replaces the default list)."),
+            .repeated("runtime-supports-nocgroups", "name", "Runtime names that run without cgroups."),
+            .repeated("runtime-supports-kvm", "name", "Runtime names that isolate with KVM."),
+            .value("log-level", "level", "The shim's own log level: debug, info, warn, error. (default: warn)"),
+            .flag("syslog", "Send the shim's own log to syslog instead of stderr."),
+            .flag("foreground", "Stay in the foreground: no fork, no new session."),
+            .repeated("keep-fd", "fd", "An inherited fd to hold open for the container's life, e.g. a rootless network sync pipe."),
+        ])
 
-    @Option(help: "The container id this shim serves.")
     var id: String
-
-    @Option(name: .customLong("state-dir"), help: "Directory for the shim's files (created if missing).")
     var stateDir: String
-
-    @Option(help: "OCI runtime: a name looked up in the usual places and $PATH, or a path.")
-    var runtime = "runc"
-
-    @Option(name: .customLong("runtime-path"), help: "A candidate path for the runtime, tried first (repeatable).")
-    var runtimePaths: [String] = []
-
-    @Option(name: .customLong("runtime-root"), help: "The runtime's --root.")
+    var runtime: String
+    var runtimePaths: [String]
     var runtimeRoot: String?
+    var runtimeTimeout: Double
+    var cgroupManager: String
+    var supportsJSON: [String]
+    var supportsNoCgroups: [String]
+    var supportsKVM: [String]
+    var logLevel: String
+    var syslog: Bool
+    var foreground: Bool
+    var keepFDs: [Int32]
 
-    @Option(name: .customLong("runtime-timeout"), help: "Seconds any runtime invocation may take.")
-    var runtimeTimeout: Double = 120
-
-    @Option(name: .customLong("cgroup-manager"), help: "cgroupfs or systemd.")
-    var cgroupManager = "cgroupfs"
-
-    @Option(name: .customLong("runtime-supports-json"), help: "Runtime names that print JSON errors (repeatable; replaces the default list).")
-    var supportsJSON: [String] = []
-
-    @Option(name: .customLong("runtime-supports-nocgroups"), help: "Runtime names that run without cgroups (repeatable).")
-    var supportsNoCgroups: [String] = []
-
-    @Option(name: .customLong("runtime-supports-kvm"), help: "Runtime names that isolate with KVM (repeatable).")
-    var supportsKVM: [String] = []
-
-    @Option(name: .customLong("log-level"), help: "The shim's own log level: debug, info, warn, error.")
-    var logLevel = "warn"
-
-    @Flag(help: "Send the shim's own log to syslog instead of stderr.")
-    var syslog = false
-
-    @Flag(help: "Stay in the foreground: no fork, no new session.")
-    var foreground = false
-
-    @Option(name: .customLong("keep-fd"), help: "An inherited fd to hold open for the container's life (repeatable), e.g. a rootless network sync pipe.")
-    var keepFDs: [Int32] = []
-
-    func validate() throws {
-        guard ShimLogHandler.parseLevel(logLevel) != nil else {
-            throw ValidationError("invalid --log-level \(logLevel): use debug, info, warn or error")
+    init(_ arguments: ParsedArguments) throws(UsageError) {
+        id = arguments.value("id")!
+        stateDir = arguments.value("state-dir")!
+        runtime = arguments.value("runtime") ?? "runc"
+        runtimePaths = arguments.values("runtime-path")
+        runtimeRoot = arguments.value("runtime-root")
+        runtimeTimeout = try arguments.number("runtime-timeout", default: 120.0)
+        cgroupManager = arguments.value("cgroup-manager") ?? "cgroupfs"
+        supportsJSON = arguments.values("runtime-supports-json")
+        supportsNoCgroups = arguments.values("runtime-supports-nocgroups")
+        supportsKVM = arguments.values("runtime-supports-kvm")
+        logLevel = arguments.value("log-level") ?? "warn"
+        syslog = arguments.flag("syslog")
+        foreground = arguments.flag("foreground")
+        keepFDs = []
+        for text in arguments.values("keep-fd") {
+            guard let fd = Int32(text) else { throw UsageError("'--keep-fd': '\(text)' is not a valid fd number", usage: Self.spec.usage) }
+            keepFDs.append(fd)
         }
-        guard runtimeTimeout > 0 else { throw ValidationError("--runtime-timeout must be positive") }
+        guard ShimLogHandler.parseLevel(logLevel) != nil else {
+            throw UsageError("invalid --log-level \(logLevel): use debug, info, warn or error", usage: Self.spec.usage)
+        }
+        guard runtimeTimeout > 0 else { throw UsageError("--runtime-timeout must be positive", usage: Self.spec.usage) }
     }
 
     func run() throws {
