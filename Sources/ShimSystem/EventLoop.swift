@@ -45,6 +45,14 @@ public final class EventLoop {
     private var nextTimerID: UInt64 = 0
     private var deferred: [() -> Void] = []
     private var stopped = false
+    private var idleReported = false
+
+    /// Called once the loop has waited `idleDelayMillis` with nothing to do
+    /// (no fd event, timer or deferred work), and again only after new
+    /// activity: where a quiet shim gives back memory it does not need. A
+    /// shim that stays idle is woken once, then sleeps in epoll_wait.
+    public var onIdle: (() -> Void)?
+    public var idleDelayMillis: Int32 = 1000
 
     public init() throws(SystemError) {
         epfd = try sysCall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
@@ -138,8 +146,8 @@ public final class EventLoop {
     /// the deferred work has run (work done there may be what ends a caller's
     /// loop).
     public func turn(maxWaitMillis: Int32, unlessDone: () -> Bool) {
-        runDeferred()
-        runDueTimers()
+        var active = runDeferred()
+        active = runDueTimers() || active
         var wait = maxWaitMillis
         if !deferred.isEmpty || stopped || unlessDone() {
             wait = 0
@@ -148,9 +156,14 @@ public final class EventLoop {
             let timerWait = Int32(clamping: max(0, ms))
             wait = wait < 0 ? timerWait : min(wait, timerWait)
         }
+        // Not reported idle yet: wait no longer than the idle delay, so that
+        // a timeout with nothing to do means the loop has gone quiet.
+        let watchingForIdle = onIdle != nil && !idleReported && (wait < 0 || wait > idleDelayMillis)
+        if watchingForIdle { wait = idleDelayMillis }
         var events = [ocishim_epoll_event](repeating: ocishim_epoll_event(), count: 32)
         let n = ocishim_epoll_wait(epfd, &events, Int32(events.count), wait)
         if n > 0 {
+            active = true
             for event in events[0..<Int(n)] {
                 let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: event.data))
                 let gen = UInt32(truncatingIfNeeded: event.data >> 32)
@@ -160,23 +173,39 @@ public final class EventLoop {
                 w.handler(Readiness(rawValue: event.events))
             }
         }
-        runDueTimers()
+        active = runDueTimers() || active
+        if active {
+            idleReported = false
+        } else if watchingForIdle && n == 0 {
+            idleReported = true
+            onIdle?()
+        }
     }
 
-    private func runDeferred() {
+    /// Runs the deferred work; returns whether there was any.
+    @discardableResult
+    private func runDeferred() -> Bool {
+        var ran = false
         while !deferred.isEmpty {
             let work = deferred
             deferred = []
             for body in work { body() }
+            ran = true
         }
+        return ran
     }
 
-    private func runDueTimers() {
+    /// Runs the due timers; returns whether any fired.
+    @discardableResult
+    private func runDueTimers() -> Bool {
+        var fired = false
         let now = Clock.monotonicNanos()
         while let next = timers.last, next.deadline <= now {
             timers.removeLast()
             if cancelledTimers.remove(next.id) != nil { continue }
             next.body()
+            fired = true
         }
+        return fired
     }
 }
