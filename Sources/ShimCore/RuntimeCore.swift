@@ -35,6 +35,11 @@ public final class RuntimeCore {
     }
 
     public var containerID: String { config.containerID }
+
+    /// The shim went idle (EventLoop.onIdle): buffers are freed until needed.
+    public func releaseIdleMemory() {
+        container?.releaseIdleMemory()
+    }
     var log: Logger { context.log }
 
     // --- identity and capabilities ---------------------------------------------

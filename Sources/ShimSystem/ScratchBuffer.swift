@@ -12,6 +12,13 @@ public final class ScratchBuffer {
 
     deinit { storage?.deallocate() }
 
+    /// Frees the buffer until the next use (an idle shim holds none). Only
+    /// between reads: no reader keeps `bytes` across turns of the loop.
+    public func release() {
+        storage?.deallocate()
+        storage = nil
+    }
+
     public var bytes: UnsafeMutableRawBufferPointer {
         if let storage { return storage }
         let fresh = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 16)

@@ -90,4 +90,8 @@ int ocishim_epoll_wait(int epfd, ocishim_epoll_event *out, int max, int timeout_
 
 int ocishim_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
 
+// --- memory an idle shim gives back (memory.c) ------------------------------
+
+#include "cshimsys_memory.h"
+
 #endif

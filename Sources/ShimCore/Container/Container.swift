@@ -112,6 +112,11 @@ final class Container {
         for listener in outputListeners.values { listener(stream, chunk) }
     }
 
+    /// The shim went idle: buffers that only busy output needs are freed.
+    func releaseIdleMemory() {
+        logger?.releaseBuffers()
+    }
+
     /// Releases what the container holds in the shim (fds, watches).
     func releaseResources() {
         oomWatcher?.stop()

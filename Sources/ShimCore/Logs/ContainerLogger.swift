@@ -91,6 +91,12 @@ public final class ContainerLogger {
         for sink in sinks { sink.sync() }
     }
 
+    /// Frees the drivers' write buffers until the next record: an idle
+    /// container's log costs no buffer memory.
+    public func releaseBuffers() {
+        for sink in sinks { sink.releaseBuffers() }
+    }
+
     /// Flushes and closes; later writes are discarded.
     public func close() {
         flush()

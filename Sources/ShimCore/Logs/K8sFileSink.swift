@@ -104,5 +104,7 @@ final class K8sFileSink: LogSink {
 
     func sync() { file.sync() }
 
+    func releaseBuffers() { batch.releaseBuffers() }
+
     func close() { file.close() }
 }

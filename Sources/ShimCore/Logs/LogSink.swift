@@ -11,6 +11,12 @@ protocol LogSink: AnyObject {
     /// Makes what was written durable (conmon syncs the log at exit).
     func sync()
     func close()
+    /// Frees write buffers until the next record (the shim went idle).
+    func releaseBuffers()
+}
+
+extension LogSink {
+    func releaseBuffers() {}
 }
 
 enum LogSinkOutcome: Equatable {

@@ -11,8 +11,9 @@ import SystemPackage
 ///   making a single segment;
 /// - a longer line stays where it was read and becomes a segment of its own.
 ///
-/// The staging buffer is allocated once (64 KiB: a chunk of 100-byte lines
-/// takes two batches) and reused, so steady logging allocates nothing.
+/// The staging buffer (64 KiB: a chunk of 100-byte lines takes two batches)
+/// is allocated on first use and reused, so steady logging allocates
+/// nothing; an idle shim releases it (`releaseBuffers`).
 /// Each record's length is kept until the write, so that after a failed
 /// write the batch can say which records made it whole.
 final class RecordBatch {
@@ -20,7 +21,7 @@ final class RecordBatch {
     static let copyLimit = 512
 
     private let segments = WriteVector()
-    private let staging: UnsafeMutablePointer<UInt8>
+    private var stagingBuffer: UnsafeMutablePointer<UInt8>?
     private var stagedEnd = 0
     /// Start of the staged bytes that are not yet a segment.
     private var runStart = 0
@@ -29,12 +30,26 @@ final class RecordBatch {
     /// The bytes of all records in the batch.
     private(set) var byteCount = 0
 
-    init() {
-        staging = .allocate(capacity: Self.stagingCapacity)
+    init() {}
+
+    deinit { stagingBuffer?.deallocate() }
+
+    private var staging: UnsafeMutablePointer<UInt8> {
+        if let stagingBuffer { return stagingBuffer }
+        let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: Self.stagingCapacity)
+        stagingBuffer = fresh
         records.reserveCapacity(1024)
+        return fresh
     }
 
-    deinit { staging.deallocate() }
+    /// Frees the staging buffer and the record list until the next record
+    /// (between batches only: the batch must be empty).
+    func releaseBuffers() {
+        precondition(isEmpty, "releasing the buffers of a batch that was not written")
+        stagingBuffer?.deallocate()
+        stagingBuffer = nil
+        records = []
+    }
 
     var isEmpty: Bool { records.isEmpty }
 
