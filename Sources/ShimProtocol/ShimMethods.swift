@@ -12,18 +12,26 @@ public enum MethodKind: Sendable {
 
 /// One rpc of `ocishim.v1.Shim`: its name, kind and message types. The server
 /// uses it to decode requests, the client and transcripts to decode answers.
+///
+/// The message types are looked up when asked for, not when the catalogue is
+/// built: naming a type as `any Message.Type` makes the Swift runtime
+/// instantiate its conformances (Message, Hashable, Equatable...), and doing
+/// that for every message of the service cost each shim 15 dirty pages of
+/// conformance caches at start-up, for types a shim mostly never sees.
 public struct ShimMethod: Sendable {
     public let name: String
     public let kind: MethodKind
-    public let requestType: any SwiftProtobuf.Message.Type
-    public let responseType: any SwiftProtobuf.Message.Type
+    private let types: @Sendable () -> (request: any SwiftProtobuf.Message.Type, response: any SwiftProtobuf.Message.Type)
+
+    public var requestType: any SwiftProtobuf.Message.Type { types().request }
+    public var responseType: any SwiftProtobuf.Message.Type { types().response }
 
     init(_ name: String, _ kind: MethodKind = .unary,
-         _ request: any SwiftProtobuf.Message.Type, _ response: any SwiftProtobuf.Message.Type) {
+         _ request: @autoclosure @escaping @Sendable () -> any SwiftProtobuf.Message.Type,
+         _ response: @autoclosure @escaping @Sendable () -> any SwiftProtobuf.Message.Type) {
         self.name = name
         self.kind = kind
-        self.requestType = request
-        self.responseType = response
+        self.types = { (request(), response()) }
     }
 
     /// The ttrpc request flags this method's first frame carries.
