@@ -54,6 +54,9 @@ struct OCIBench: ParsableCommand {
     @Option(name: .customLong("describe"), help: "KEY=VALUE for the document's machine table (repeatable).")
     var descriptions: [String] = []
 
+    @Option(help: "Measure only these parts (comma-separated: latency, log, memory, rpc, containerd); for profiling one figure.")
+    var only: String?
+
     @Flag(help: "Fail unless every target is met.")
     var requireTargets = false
 
@@ -82,11 +85,12 @@ struct OCIBench: ParsableCommand {
         let started = Date()
         let bench = try Bench(settings: settings, workDir: dir, makeBundle: makeBundle,
                               shim: FileSystem.absolute(shim), conmon: conmon, runc: runc)
-        try bench.measureLatency()
-        try bench.measureThroughput()
-        try bench.measureMemory()
-        try bench.measureRPCAndExec()
-        if !noContainerd {
+        let parts = Set((only ?? "latency,log,memory,rpc,containerd").split(separator: ",").map(String.init))
+        if parts.contains("latency") || parts.contains("log") { try bench.measureLatency() }
+        if parts.contains("log") { try bench.measureThroughput() }
+        if parts.contains("memory") { try bench.measureMemory() }
+        if parts.contains("rpc") { try bench.measureRPCAndExec() }
+        if !noContainerd && parts.contains("containerd") {
             bench.measureContainerdShim(containerd: FileSystem.lookPath("containerd"), ctr: FileSystem.lookPath("ctr"))
         }
         Processes.reapExited()
