@@ -26,7 +26,6 @@ final class K8sFileSink: LogSink {
     /// "<timestamp> <stream> F " and the same with P: the prefixes of the
     /// current chunk's records.
     private let prefixes: UnsafeMutablePointer<UInt8>
-    private var prefixLength = 0
     private static let slot = CRITimestampFormatter.capacity + 16
 
     init(path: String, sizeMax: Int64, oldFiles: Int) throws(SystemError) {
@@ -40,52 +39,44 @@ final class K8sFileSink: LogSink {
 
     func write(_ stream: LogStream, _ chunk: UnsafeRawBufferPointer, timestamp: Int64) -> LogSinkOutcome {
         guard chunk.baseAddress != nil, chunk.count > 0 else { return .unchanged }
-        preparePrefixes(stream, timestamp)
+        let prefixes = preparePrefixes(stream, timestamp)
         var stored = 0  // content bytes of this chunk known to be whole in the file
         var offset = 0
-        while offset < chunk.count {
-            let (line, complete) = ChunkLines.line(in: chunk, at: offset)
-            let recordLength = prefixLength + line.count + (complete ? 0 : 1)
-
-            if wouldOverflow(adding: recordLength) {
+        while true {
+            let (next, stop) = batch.appendLines(of: chunk, from: offset, prefixes: prefixes,
+                                                 sizeMax: sizeMax, fileSize: file.size)
+            offset = next
+            switch stop {
+            case .chunkDone:
+                if let failure = writeBatch(&stored) { return .failed(message: failure, droppedBytes: chunk.count - stored) }
+                return .stored
+            case .batchFull:
+                if let failure = writeBatch(&stored) { return .failed(message: failure, droppedBytes: chunk.count - stored) }
+            case .sizeLimit(let recordLength):
+                // conmon's rule: start over when the next record would take
+                // the file past the limit. Ask the kernel first: an outside
+                // copy-and-truncate rotation may have made room.
                 if let failure = writeBatch(&stored) { return .failed(message: failure, droppedBytes: chunk.count - stored) }
                 file.refreshSize()
-                if wouldOverflow(adding: recordLength) {
+                if file.size > 0 && file.size + Int64(recordLength) > sizeMax {
                     do { try file.startOver(keepingOldFiles: oldFiles) } catch {
                         return .failed(message: error.description, droppedBytes: chunk.count - stored)
                     }
                 }
             }
-            if !batch.hasRoom(prefixLength: prefixLength, lineLength: line.count), let failure = writeBatch(&stored) {
-                return .failed(message: failure, droppedBytes: chunk.count - stored)
-            }
-            batch.append(prefix: prefixes + (complete ? 0 : Self.slot), prefixLength: prefixLength, line: line,
-                         complete: complete)
-            offset += line.count
         }
-        if let failure = writeBatch(&stored) { return .failed(message: failure, droppedBytes: chunk.count - stored) }
-        return .stored
     }
 
-    /// conmon's rule: start over when this record would take the file past
-    /// the limit. An empty file takes the record anyway (a record larger
-    /// than the limit gets a file of its own rather than being lost).
-    private func wouldOverflow(adding recordLength: Int) -> Bool {
-        guard sizeMax > 0 else { return false }
-        let filled = file.size + Int64(batch.byteCount)
-        return filled > 0 && filled + Int64(recordLength) > sizeMax
-    }
-
-    private func preparePrefixes(_ stream: LogStream, _ timestamp: Int64) {
+    /// The prefixes of this chunk's records; the timestamp is formatted once.
+    private func preparePrefixes(_ stream: LogStream, _ timestamp: Int64) -> RecordBatch.Prefixes {
         var length = timestamps.format(timestamp, into: prefixes)
-        for byte in " \(stream.name) F ".utf8 {
-            prefixes[length] = byte
-            length += 1
-        }
-        prefixLength = length
+        let tag: StaticString = stream == .stdout ? " stdout F " : " stderr F "
+        (prefixes + length).update(from: tag.utf8Start, count: tag.utf8CodeUnitCount)
+        length += tag.utf8CodeUnitCount
         let partial = prefixes + Self.slot
         partial.update(from: prefixes, count: length)
         partial[length - 2] = UInt8(ascii: "P")
+        return RecordBatch.Prefixes(complete: prefixes, partial: partial, length: length)
     }
 
     /// Writes the batch; adds what made it to `stored`; returns the error

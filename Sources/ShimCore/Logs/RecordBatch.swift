@@ -11,73 +11,156 @@ import SystemPackage
 ///   making a single segment;
 /// - a longer line stays where it was read and becomes a segment of its own.
 ///
-/// The staging buffer (64 KiB: a chunk of 100-byte lines takes two batches)
-/// is allocated on first use and reused, so steady logging allocates
-/// nothing; an idle shim releases it (`releaseBuffers`).
+/// The staging buffer (64 KiB: a 256 KiB chunk of 100-byte lines takes six
+/// batches) is allocated on first use and reused, so steady logging
+/// allocates nothing; an idle shim releases it (`releaseBuffers`).
+///
+/// `appendLines` takes a whole chunk at a time: the per-line loop keeps its
+/// state in local variables, because every access to a stored property of a
+/// class inside that loop costs a dynamic exclusivity check (swift_beginAccess
+/// and swift_endAccess were 7% of the shim's CPU time with 100-byte lines).
 /// Each record's length is kept until the write, so that after a failed
 /// write the batch can say which records made it whole.
 final class RecordBatch {
     static let stagingCapacity = 64 << 10
     static let copyLimit = 512
+    /// Records per batch. Every record stages at least its prefix, so a
+    /// batch of short records fills the staging buffer first.
+    static let recordCapacity = 2048
+
+    /// The prefixes of one chunk's records: "<timestamp> <stream> F " for a
+    /// complete line, the same with P for a fragment; both `length` bytes.
+    struct Prefixes {
+        var complete: UnsafePointer<UInt8>
+        var partial: UnsafePointer<UInt8>
+        var length: Int
+    }
+
+    /// Why `appendLines` stopped before the end of the chunk.
+    enum Stop: Equatable {
+        /// Every line of the chunk is in the batch.
+        case chunkDone
+        /// The batch is full: write it, then go on.
+        case batchFull
+        /// The next record (of `recordLength` bytes) would take the file past
+        /// the size limit.
+        case sizeLimit(recordLength: Int)
+    }
 
     private let segments = WriteVector()
-    private var stagingBuffer: UnsafeMutablePointer<UInt8>?
+    private var buffers: (staging: UnsafeMutablePointer<UInt8>, lengths: UnsafeMutablePointer<Int32>)?
     private var stagedEnd = 0
     /// Start of the staged bytes that are not yet a segment.
     private var runStart = 0
-    private var records: [(length: Int, content: Int)] = []
-    private var content = 0
+    private var recordCount = 0
+    /// The prefix length of the records in the batch (a batch holds records
+    /// of one chunk, so they share it) and whether the last is a fragment,
+    /// which has a newline of its own after its content.
+    private var prefixLength = 0
+    private var endsWithFragment = false
     /// The bytes of all records in the batch.
     private(set) var byteCount = 0
 
     init() {}
 
-    deinit { stagingBuffer?.deallocate() }
+    deinit { freeBuffers() }
 
-    private var staging: UnsafeMutablePointer<UInt8> {
-        if let stagingBuffer { return stagingBuffer }
-        let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: Self.stagingCapacity)
-        stagingBuffer = fresh
-        records.reserveCapacity(1024)
+    var isEmpty: Bool { recordCount == 0 }
+
+    private func storage() -> (staging: UnsafeMutablePointer<UInt8>, lengths: UnsafeMutablePointer<Int32>) {
+        if let buffers { return buffers }
+        let fresh = (UnsafeMutablePointer<UInt8>.allocate(capacity: Self.stagingCapacity),
+                     UnsafeMutablePointer<Int32>.allocate(capacity: Self.recordCapacity))
+        buffers = fresh
         return fresh
     }
 
-    /// Frees the staging buffer and the record list until the next record
-    /// (between batches only: the batch must be empty).
+    /// Frees the staging buffer until the next record (between batches only:
+    /// the batch must be empty).
     func releaseBuffers() {
         precondition(isEmpty, "releasing the buffers of a batch that was not written")
-        stagingBuffer?.deallocate()
-        stagingBuffer = nil
-        records = []
+        freeBuffers()
     }
 
-    var isEmpty: Bool { records.isEmpty }
-
-    /// Whether a record with a line of `lineLength` bytes fits without
-    /// writing the batch first. An empty batch always has room.
-    func hasRoom(prefixLength: Int, lineLength: Int) -> Bool {
-        let copied = prefixLength + 1 + (lineLength <= Self.copyLimit ? lineLength : 0)
-        return stagedEnd + copied <= Self.stagingCapacity && segments.freeSegments >= 3
+    private func freeBuffers() {
+        buffers?.staging.deallocate()
+        buffers?.lengths.deallocate()
+        buffers = nil
     }
 
-    /// Adds "<prefix><line>" and, for a fragment, the newline that ends its
-    /// record. `line` must stay valid until `write` (it is the read buffer).
-    func append(prefix: UnsafePointer<UInt8>, prefixLength: Int, line: UnsafeRawBufferPointer, complete: Bool) {
-        stage(UnsafeRawBufferPointer(start: prefix, count: prefixLength))
-        if line.count <= Self.copyLimit {
-            stage(line)
-        } else {
-            sealRun()
-            segments.append(line)
+    /// Adds a record for each line of `chunk` from `offset` on:
+    /// "<prefix><line>", and for a fragment (the chunk's tail without a
+    /// newline) the newline that ends its record. Stops when the batch is
+    /// full (an empty batch takes any record: a long line is a segment of its
+    /// own) or, when `sizeMax` > 0, before a record that would take a file of
+    /// `fileSize` bytes past it (conmon's rule: a record into an empty file is
+    /// taken whatever its size). Returns where it stopped and why. The chunk
+    /// must stay valid and unchanged until `write`.
+    func appendLines(of chunk: UnsafeRawBufferPointer, from start: Int, prefixes: Prefixes,
+                     sizeMax: Int64, fileSize: Int64) -> (offset: Int, stop: Stop) {
+        let (staging, lengths) = storage()
+        if recordCount > 0 { precondition(prefixes.length == prefixLength, "a batch holds the records of one chunk") }
+        prefixLength = prefixes.length
+        let prefixLength = prefixes.length
+        var stagedEnd = self.stagedEnd
+        var runStart = self.runStart
+        var recordCount = self.recordCount
+        var byteCount = self.byteCount
+        var endsWithFragment = self.endsWithFragment
+        var freeSegments = segments.freeSegments
+        var offset = start
+        var stop = Stop.chunkDone
+        defer {
+            self.stagedEnd = stagedEnd
+            self.runStart = runStart
+            self.recordCount = recordCount
+            self.byteCount = byteCount
+            self.endsWithFragment = endsWithFragment
         }
-        if !complete {
-            staging[stagedEnd] = UInt8(ascii: "\n")
-            stagedEnd += 1
+        while offset < chunk.count {
+            let (line, complete) = ChunkLines.line(in: chunk, at: offset)
+            let recordLength = prefixLength + line.count + (complete ? 0 : 1)
+            if sizeMax > 0 {
+                let filled = fileSize + Int64(byteCount)
+                if filled > 0 && filled + Int64(recordLength) > sizeMax {
+                    stop = .sizeLimit(recordLength: recordLength)
+                    break
+                }
+            }
+            let copied = line.count <= Self.copyLimit
+            if recordCount > 0 {
+                let staged = prefixLength + 1 + (copied ? line.count : 0)
+                guard stagedEnd + staged <= Self.stagingCapacity, freeSegments >= 3,
+                      recordCount < Self.recordCapacity else {
+                    stop = .batchFull
+                    break
+                }
+            }
+            (staging + stagedEnd).update(from: complete ? prefixes.complete : prefixes.partial, count: prefixLength)
+            stagedEnd += prefixLength
+            if copied {
+                UnsafeMutableRawPointer(staging + stagedEnd).copyMemory(from: line.baseAddress!, byteCount: line.count)
+                stagedEnd += line.count
+            } else {
+                if stagedEnd > runStart {
+                    segments.append(UnsafeRawBufferPointer(start: staging + runStart, count: stagedEnd - runStart))
+                    runStart = stagedEnd
+                    freeSegments -= 1
+                }
+                segments.append(line)
+                freeSegments -= 1
+            }
+            if !complete {
+                staging[stagedEnd] = UInt8(ascii: "\n")
+                stagedEnd += 1
+            }
+            lengths[recordCount] = Int32(recordLength)
+            recordCount += 1
+            byteCount += recordLength
+            endsWithFragment = !complete
+            offset += line.count
         }
-        let length = prefixLength + line.count + (complete ? 0 : 1)
-        records.append((length, line.count))
-        content += line.count
-        byteCount += length
+        return (offset, stop)
     }
 
     /// Appends the batch to the file and empties it. Returns the content
@@ -86,40 +169,31 @@ final class RecordBatch {
     /// the error cut in half is removed from the file again.
     func write(to file: LogFile) -> (storedContent: Int, error: Errno?) {
         defer { removeAll() }
-        guard !isEmpty else { return (0, nil) }
-        sealRun()
-        let result = file.append(segments)
-        guard let error = result.error else { return (content, nil) }
-        var whole = 0
-        var stored = 0
-        for record in records {
-            if whole + record.length > result.written { break }
-            whole += record.length
-            stored += record.content
+        guard !isEmpty, let (staging, lengths) = buffers else { return (0, nil) }
+        if stagedEnd > runStart {
+            segments.append(UnsafeRawBufferPointer(start: staging + runStart, count: stagedEnd - runStart))
         }
+        let result = file.append(segments)
+        guard let error = result.error else {
+            return (byteCount - recordCount * prefixLength - (endsWithFragment ? 1 : 0), nil)
+        }
+        var whole = 0
+        var wholeRecords = 0
+        while wholeRecords < recordCount && whole + Int(lengths[wholeRecords]) <= result.written {
+            whole += Int(lengths[wholeRecords])
+            wholeRecords += 1
+        }
+        let fragmentNewline = wholeRecords == recordCount && endsWithFragment ? 1 : 0
         file.removeTornTail(result.written - whole)
-        return (stored, error)
-    }
-
-    private func stage(_ bytes: UnsafeRawBufferPointer) {
-        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
-        UnsafeMutableRawPointer(staging + stagedEnd).copyMemory(from: base, byteCount: bytes.count)
-        stagedEnd += bytes.count
-    }
-
-    /// Makes the staged bytes since the last segment a segment.
-    private func sealRun() {
-        guard stagedEnd > runStart else { return }
-        segments.append(UnsafeRawBufferPointer(start: staging + runStart, count: stagedEnd - runStart))
-        runStart = stagedEnd
+        return (whole - wholeRecords * prefixLength - fragmentNewline, error)
     }
 
     private func removeAll() {
         segments.removeAll()
-        records.removeAll(keepingCapacity: true)
         stagedEnd = 0
         runStart = 0
-        content = 0
+        recordCount = 0
         byteCount = 0
+        endsWithFragment = false
     }
 }
