@@ -145,7 +145,7 @@ final class Bench {
                     guard content.bytes == expected else {
                         throw BenchError("\(monitor.name): the log holds \(content.bytes) bytes of output, the container printed \(expected)")
                     }
-                    let startup = median(.startToExit, monitor.name) ?? 0
+                    let startup = settings.subtractStartup ? median(.startToExit, monitor.name) ?? 0 : 0
                     let seconds = max(Double(t1 - t0) / 1e9 - startup / 1e3, 1e-6)
                     record(throughputFigure, monitor.name, Double(expected) / 1e6 / seconds)
                     record(cpuFigure, monitor.name, (cpu1 - cpu0) / (Double(expected) / 1e8))

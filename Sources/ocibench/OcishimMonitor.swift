@@ -1,3 +1,4 @@
+import Foundation
 import Glibc
 import ShimClient
 import ShimProtocol
@@ -17,13 +18,15 @@ struct OcishimMonitor: Monitor {
         client.timeoutSeconds = 120
         let container = OcishimContainer(id: spec.id, stateDir: stateDir, logPath: spec.logPath, runc: runc, client: client)
         do {
-            let hello: Ocishim_V1_HelloResponse = try client.call("Hello", Ocishim_V1_HelloRequest.with { $0.client = "ocibench" })
-            container.monitorPid = hello.shimPid
+            // No Hello: podman does not greet conmon either; the shim's pid
+            // is in its state directory once it serves.
             let _: Ocishim_V1_CreateResponse = try client.call("Create", Ocishim_V1_CreateRequest.with {
                 $0.id = spec.id
                 $0.bundle = spec.bundle
                 $0.log.drivers = [.with { $0.driver = "k8s-file"; $0.path = spec.logPath }]
             })
+            let pidText = try String(contentsOfFile: stateDir + "/shim.pid", encoding: .utf8)
+            container.monitorPid = pid_t(pidText.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
         } catch {
             container.destroy()
             throw BenchError("ocishim create \(spec.id): \(error)")

@@ -14,11 +14,14 @@ struct Settings {
     var stateCalls: Int
     /// Round trips that fork the runtime (`runc state`, State refresh).
     var runtimeStateCalls: Int
+    /// Take the start → exit time of /bin/true off each throughput run (the
+    /// quick run's few MB take less time than starting a container does).
+    var subtractStartup = true
 
-    static let full = Settings(runs: 5, latencyRuns: 10, logBytes: 200_000_000, dataFileBytes: 10_000_000,
+    static let full = Settings(runs: 5, latencyRuns: 20, logBytes: 200_000_000, dataFileBytes: 10_000_000,
                                idleContainers: 20, stateCalls: 2000, runtimeStateCalls: 100)
     static let quick = Settings(runs: 1, latencyRuns: 1, logBytes: 4_000_000, dataFileBytes: 1_000_000,
-                                idleContainers: 2, stateCalls: 50, runtimeStateCalls: 5)
+                                idleContainers: 2, stateCalls: 50, runtimeStateCalls: 5, subtractStartup: false)
 
     /// The container's command that prints the data file `logBytes` bytes' worth.
     func catArgs(_ file: String) -> [String] {
