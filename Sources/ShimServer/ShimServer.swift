@@ -17,6 +17,8 @@ public final class ShimServer {
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var handlers: ShimServiceHandlers?
     private var lifecycle: LifecycleHandlers?
+    private var attach: AttachHandlers?
+    private var exec: ExecHandlers?
     private var exitStatus: Int32?
     private var nextConnectionNumber = 0
 
@@ -34,6 +36,12 @@ public final class ShimServer {
         let lifecycle = LifecycleHandlers(core: core, server: self)
         lifecycle.register(on: router)
         self.lifecycle = lifecycle
+        let attach = AttachHandlers(core: core, log: log)
+        attach.register(on: router)
+        self.attach = attach
+        let exec = ExecHandlers(core: core)
+        exec.register(on: router)
+        self.exec = exec
         core.onContainerGone = { [unowned self] in self.containerGone() }
         for sig in [SIGTERM, SIGINT] {
             try signals.on(sig) { [unowned self] delivery in self.terminationSignal(delivery.signal) }
