@@ -1,0 +1,207 @@
+import Foundation
+import Glibc
+import ShimClient
+import ShimProtocol
+import XCTest
+
+/// Exec sessions and ExecSync on real runc.
+final class ExecTests: XCTestCase {
+    func testExecSyncExitCodesAndOutput() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        for code in [0, 1, 42] {
+            let r = try shim.execSync(["/bin/sh", "-c", "echo out-\(code); echo err-\(code) >&2; exit \(code)"])
+            XCTAssertEqual(r.exitCode, Int32(code))
+            XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self), "out-\(code)\n")
+            XCTAssertEqual(String(decoding: r.stderr, as: UTF8.self), "err-\(code)\n")
+            XCTAssertFalse(r.timedOut)
+            XCTAssertFalse(r.stdoutTruncated)
+        }
+        let failed = try shim.failure("ExecSync", Ocishim_V1_ExecSyncRequest.with { $0.exec.args = ["/no/such/binary"] })
+        XCTAssertNotNil(failed, "an exec of a missing binary fails")
+        XCTAssertTrue(failed?.message.contains("no such file") ?? false, failed?.message ?? "")
+    }
+
+    func testExecSessionExitCodeEventsAndCleanup() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        let started: Ocishim_V1_ExecResponse = try shim.call("Exec", shim.execRequest("s1", ["/bin/sh", "-c", "sleep 0.3; exit 7"]))
+        XCTAssertGreaterThan(started.pid, 0)
+        XCTAssertEqual(try shim.state().execIds, ["s1"])
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("s1", ["/bin/true"]))?.code, .alreadyExists)
+        XCTAssertEqual(try shim.failure("ExecCleanup", Ocishim_V1_ExecCleanupRequest.with { $0.execID = "s1" })?.code, .failedPrecondition)
+        let state = try shim.waitExec("s1")
+        XCTAssertFalse(state.running)
+        XCTAssertEqual(state.exitCode, 7)
+        XCTAssertEqual(state.pid, started.pid)
+        XCTAssertEqual(try shim.state().execIds, [])
+        let events: [Ocishim_V1_Event] = try {
+            let stream = try shim.client.openStream("Events", Ocishim_V1_EventsRequest.with { $0.noFollow = true })
+            var all: [Ocishim_V1_Event] = []
+            while let e = try stream.next(Ocishim_V1_Event.self, timeoutSeconds: 10) { all.append(e) }
+            return all
+        }()
+        let execEvents = events.filter { $0.execID == "s1" }.map { "\($0.type) \($0.exitCode)" }
+        XCTAssertEqual(execEvents, ["execStarted 0", "execExited 7"])
+        let socketPath: Ocishim_V1_PathResponse = try shim.call("ExecAttachSocketPath", Ocishim_V1_ExecAttachSocketPathRequest.with { $0.execID = "s1" })
+        let _: Ocishim_V1_ExecCleanupResponse = try shim.call("ExecCleanup", Ocishim_V1_ExecCleanupRequest.with { $0.execID = "s1" })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: socketPath.path), "cleanup removes the session's socket")
+        XCTAssertEqual(try shim.failure("ExecState", Ocishim_V1_ExecStateRequest.with { $0.execID = "s1" })?.code, .notFound)
+        XCTAssertEqual(shim.zombies(), [])
+    }
+}
+
+extension ExecTests {
+    func testExecAsUsersOfTheBundle() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        // busybox's id lists the supplementary groups (getgroups) after "groups=".
+        let cases: [(user: String, expected: String, home: String)] = [
+            ("", "uid=0(root) gid=0(root)", "/root"),
+            ("user", "uid=1000(user) gid=1000(user) groups=100(users)", "/home/user"),
+            ("1000", "uid=1000(user) gid=1000(user) groups=100(users)", "/home/user"),
+            ("1000:100", "uid=1000(user) gid=100(users)", "/home/user"),
+            ("user:nogroup", "uid=1000(user) gid=65534(nogroup)", "/home/user"),
+            ("nobody", "uid=65534(nobody) gid=65534(nogroup)", "/nonexistent"),
+            ("4242:4343", "uid=4242 gid=4343", "/"),
+        ]
+        for c in cases {
+            let r = try shim.execSync(["/bin/sh", "-c", "id; echo HOME=$HOME"]) { $0.user = c.user }
+            XCTAssertEqual(r.exitCode, 0, "user \(c.user): \(String(decoding: r.stderr, as: UTF8.self))")
+            XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self), "\(c.expected)\nHOME=\(c.home)\n", "user \(c.user)")
+        }
+        let unknown = try shim.failure("ExecSync", Ocishim_V1_ExecSyncRequest.with { $0.exec.args = ["/bin/id"]; $0.exec.user = "nosuchuser" })
+        XCTAssertEqual(unknown?.code, .invalidArgument)
+        XCTAssertTrue(unknown?.message.contains("unable to find user nosuchuser") ?? false, unknown?.message ?? "")
+        // Supplementary groups, env, cwd.
+        let extra = try shim.execSync(["/bin/sh", "-c", "id -G; echo $GREETING; pwd"]) {
+            $0.user = "user"
+            $0.additionalGroups = ["nogroup", "4444"]
+            $0.env = ["GREETING=hi there", "HOME=/tmp"]
+            $0.cwd = "/tmp"
+        }
+        // The kernel sorts the supplementary groups.
+        XCTAssertEqual(String(decoding: extra.stdout, as: UTF8.self), "1000 100 4444 65534\nhi there\n/tmp\n")
+    }
+
+    func testExecSyncReturnsOneMebibyteOfBinaryOutputExactly() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        // 1 MiB of every byte value, then its checksum on stderr.
+        let script = "i=0; while [ $i -lt 4096 ]; do printf '"
+            + (0..<256).map { String(format: "\\%03o", $0) }.joined() + "'; i=$((i+1)); done"
+        let r = try shim.execSync(["/bin/sh", "-c", script])
+        XCTAssertEqual(r.exitCode, 0, String(decoding: r.stderr, as: UTF8.self))
+        XCTAssertEqual(r.stdout.count, 1 << 20)
+        XCTAssertEqual(r.stdoutBytes, 1 << 20)
+        XCTAssertFalse(r.stdoutTruncated)
+        let expected = Data((0..<(1 << 20)).map { UInt8($0 & 0xff) })
+        XCTAssertTrue(r.stdout == expected, "the output is byte-exact")
+    }
+
+    func testExecSyncTimeoutKillsAndSaysSo() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        let start = Date()
+        let r = try shim.execSync(["/bin/sh", "-c", "echo started; sleep 30"], timeout: 1)
+        XCTAssertTrue(r.timedOut)
+        XCTAssertEqual(r.exitCode, 137)
+        XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self), "started\n")
+        XCTAssertLessThan(Date().timeIntervalSince(start), 10)
+        // The container is untouched.
+        XCTAssertEqual(try shim.state().status, .running)
+        XCTAssertEqual(shim.zombies(), [])
+    }
+
+    func testExecStopSendsTermThenKill() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        // Handles SIGTERM: stops at once with 143.
+        let _: Ocishim_V1_ExecResponse = try shim.call("Exec", shim.execRequest("term", ["/bin/sh", "-c", "trap 'exit 143' TERM; while :; do sleep 0.05; done"]))
+        usleep(300_000)
+        let stopped: Ocishim_V1_ExecStopResponse = try shim.call("ExecStop", Ocishim_V1_ExecStopRequest.with { $0.execID = "term"; $0.timeoutSeconds = 10 })
+        XCTAssertEqual(stopped.exitCode, 143)
+        // Ignores SIGTERM: SIGKILL after the timeout.
+        let _: Ocishim_V1_ExecResponse = try shim.call("Exec", shim.execRequest("stubborn", ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"]))
+        usleep(300_000)
+        let start = Date()
+        let killed: Ocishim_V1_ExecStopResponse = try shim.call("ExecStop", Ocishim_V1_ExecStopRequest.with { $0.execID = "stubborn"; $0.timeoutSeconds = 1 })
+        XCTAssertEqual(killed.exitCode, 137)
+        XCTAssertGreaterThanOrEqual(Date().timeIntervalSince(start), 0.9)
+        XCTAssertEqual(try shim.execState("stubborn").exitCode, 137)
+        // Stopping an exited session answers with its code.
+        let again: Ocishim_V1_ExecStopResponse = try shim.call("ExecStop", Ocishim_V1_ExecStopRequest.with { $0.execID = "stubborn" })
+        XCTAssertEqual(again.exitCode, 137)
+    }
+
+    func testTwoHundredExecsLeaveNoZombieNoFdAndNoGrowth() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        // Warm up: the first execs allocate what the shim keeps anyway.
+        for i in 0..<10 { _ = try shim.execSync(["/bin/echo", "warm \(i)"]) }
+        let fds = shim.shimFDs()
+        let rss = shim.shimRSS()
+        for i in 0..<100 {
+            let r = try shim.execSync(["/bin/sh", "-c", "echo \(i); exit \(i % 3)"])
+            XCTAssertEqual(r.exitCode, Int32(i % 3))
+        }
+        for i in 0..<100 {
+            let id = "e\(i)"
+            let _: Ocishim_V1_ExecResponse = try shim.call("Exec", shim.execRequest(id, ["/bin/echo", "session \(i)"]))
+            XCTAssertEqual(try shim.waitExec(id).exitCode, 0)
+            let _: Ocishim_V1_ExecCleanupResponse = try shim.call("ExecCleanup", Ocishim_V1_ExecCleanupRequest.with { $0.execID = id })
+        }
+        XCTAssertEqual(shim.zombies(), [])
+        XCTAssertTrue(shim.eventually(5) { shim.shimFDs() == fds }, "fds before \(fds), after \(shim.shimFDs())")
+        let grown = shim.shimRSS() - rss
+        XCTAssertLessThan(grown, 1024, "the shim's RSS grew by \(grown) kB over 200 execs")
+        print("200 execs: RSS \(rss) kB -> \(shim.shimRSS()) kB, fds \(fds.count)")
+    }
+
+    func testTwentyConcurrentExecs() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        var streams: [(UInt32, Int)] = []
+        for i in 0..<20 {
+            let request = Ocishim_V1_ExecSyncRequest.with {
+                $0.exec.args = ["/bin/sh", "-c", "sleep 0.5; echo run-\(i); exit \(i)"]
+            }
+            streams.append((try shim.client.sendRequest("ExecSync", payload: try request.serializedBytes(), flags: []), i))
+        }
+        let start = Date()
+        for (stream, i) in streams {
+            let response = try shim.client.awaitResponse(streamID: stream, what: "ExecSync \(i)", timeoutSeconds: 60)
+            XCTAssertNil(RPCError(status: response.status), "exec \(i)")
+            let r = try Ocishim_V1_ExecSyncResponse(serializedBytes: [UInt8](response.payload))
+            XCTAssertEqual(r.exitCode, Int32(i))
+            XCTAssertEqual(String(decoding: r.stdout, as: UTF8.self), "run-\(i)\n")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(start), 30)
+        XCTAssertEqual(shim.zombies(), [])
+    }
+
+    func testExecNeedsARunningContainerAndValidInput() throws {
+        let shim = try ShimHarness(self)
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("x", ["/bin/true"]))?.code, .failedPrecondition, "no container")
+        let bundle = try BusyboxBundle.make(in: shim.dir, args: ["/bin/sleep", "1000"])
+        try shim.create(bundle)
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("x", ["/bin/true"]))?.code, .failedPrecondition, "created, not running")
+        _ = try shim.start()
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("x", []))?.code, .invalidArgument, "no command")
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("", ["/bin/true"]))?.code, .invalidArgument, "no session id")
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("../x", ["/bin/true"]))?.code, .invalidArgument, "bad session id")
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("x", ["/bin/true"]) { $0.env = ["NOEQUALS"] })?.code, .invalidArgument)
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("x", ["/bin/true"]) { $0.cwd = "relative" })?.code, .invalidArgument)
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("x", ["/bin/true"]) { $0.capAdd = ["not a cap!"] })?.code, .invalidArgument)
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("x", ["/bin/true"]) { $0.preserveFds = 2 })?.code, .invalidArgument)
+        XCTAssertEqual(try shim.failure("ExecState", Ocishim_V1_ExecStateRequest.with { $0.execID = "nope" })?.code, .notFound)
+        XCTAssertEqual(try shim.failure("ExecResize", Ocishim_V1_ExecResizeRequest.with { $0.execID = "nope"; $0.height = 1 })?.code, .notFound)
+        let _: Ocishim_V1_PauseResponse = try shim.call("Pause", Ocishim_V1_PauseRequest())
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("x", ["/bin/true"]))?.code, .failedPrecondition, "paused")
+        let _: Ocishim_V1_ResumeResponse = try shim.call("Resume", Ocishim_V1_ResumeRequest())
+        // Capabilities added to the spec reach the process.
+        let caps = try shim.execSync(["/bin/sh", "-c", "grep CapEff /proc/self/status"]) { $0.capAdd = ["sys_admin"] }
+        let plain = try shim.execSync(["/bin/sh", "-c", "grep CapEff /proc/self/status"])
+        XCTAssertNotEqual(caps.stdout, plain.stdout, "CAP_SYS_ADMIN was added")
+    }
+}
