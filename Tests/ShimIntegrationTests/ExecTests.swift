@@ -205,3 +205,49 @@ extension ExecTests {
         XCTAssertNotEqual(caps.stdout, plain.stdout, "CAP_SYS_ADMIN was added")
     }
 }
+
+extension ExecTests {
+    /// ExecSync's answer is one 4 MiB ttrpc message: more output is cut to
+    /// fit and reported, and the process is not held up by it.
+    func testExecSyncOutputBeyondOneMessageIsTruncatedAndReported() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        let r = try shim.execSync(["/bin/sh", "-c", "head -c 6000000 /dev/zero; head -c 1000 /dev/zero >&2; exit 4"])
+        XCTAssertEqual(r.exitCode, 4)
+        XCTAssertEqual(r.stdoutBytes, 6_000_000)
+        XCTAssertEqual(r.stderrBytes, 1000)
+        XCTAssertTrue(r.stdoutTruncated)
+        XCTAssertFalse(r.stderrTruncated)
+        XCTAssertEqual(r.stderr.count, 1000)
+        XCTAssertGreaterThan(r.stdout.count, 3_000_000)
+        XCTAssertLessThan(r.stdout.count + r.stderr.count, 4 << 20)
+        // The cap asked for applies per stream.
+        let capped = try shim.call("ExecSync", Ocishim_V1_ExecSyncRequest.with {
+            $0.exec.args = ["/bin/sh", "-c", "echo 0123456789; echo abc >&2"]
+            $0.maxOutputBytes = 4
+        }, as: Ocishim_V1_ExecSyncResponse.self)
+        XCTAssertEqual(String(decoding: capped.stdout, as: UTF8.self), "0123")
+        XCTAssertEqual(String(decoding: capped.stderr, as: UTF8.self), "abc\n")
+        XCTAssertTrue(capped.stdoutTruncated)
+        XCTAssertFalse(capped.stderrTruncated)
+    }
+
+    /// conmon's `2 0 0` on the ctl FIFO reopens the log.
+    func testControlFIFOReopensTheLog() throws {
+        let shim = try ShimHarness(self)
+        let bundle = try shim.startContainer(["/bin/sh", "-c", "echo before; read x; echo after; read y; exit 0"]) { $0.stdin = true }
+        XCTAssertTrue(try shim.eventually { try shim.logText() == "before\n" })
+        try FileManager.default.moveItem(atPath: shim.logPath, toPath: shim.logPath + ".1")
+        let ctl = FileHandle(forWritingAtPath: bundle.path + "/ctl")!
+        ctl.write(Data("2 0 0\n".utf8))
+        try ctl.close()
+        XCTAssertTrue(shim.eventually { FileManager.default.fileExists(atPath: shim.logPath) }, "reopened")
+        let stream = try shim.attach { $0.stdin = true }
+        try stream.closeSend()
+        var seen = AttachTranscript()
+        try seen.read(stream)
+        XCTAssertEqual(seen.exitCode, 0)
+        XCTAssertEqual(try shim.logText(), "after\n")
+        XCTAssertEqual(try shim.logText(shim.logPath + ".1"), "before\n")
+    }
+}

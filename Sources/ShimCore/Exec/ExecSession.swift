@@ -157,7 +157,7 @@ final class ExecSession {
     func armTimeout(seconds: UInt32) {
         timer = context.loop.schedule(afterSeconds: Double(seconds)) { [weak self] in
             guard let self, phase == .running else { return }
-            log.info("exec session \(id): timed out after \(seconds)s; killing pid \(pid)")
+            log.info("\(hub.label): timed out after \(seconds)s; killing pid \(pid)")
             timedOut = true
             signal(SIGKILL)
         }
@@ -203,7 +203,7 @@ final class ExecSession {
     /// The reaper saw the process exit: drain its output, tell everyone.
     private func exited(_ termination: Termination) {
         guard phase == .running else { return }
-        log.debug("exec session \(id): pid \(pid) \(termination)")
+        log.debug("\(hub.label): pid \(pid) \(termination)")
         if let timer { context.loop.cancel(timer) }
         timer = nil
         io?.drainOutput()
