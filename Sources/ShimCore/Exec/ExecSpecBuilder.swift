@@ -1,3 +1,5 @@
+import ShimSystem
+
 /// Builds the process spec of an exec session as the seed's
 /// prepareProcessExec does: the container's own process spec from
 /// config.json with the session's args, environment appended, cwd,
