@@ -251,3 +251,45 @@ extension ExecTests {
         XCTAssertEqual(try shim.logText(shim.logPath + ".1"), "before\n")
     }
 }
+
+/// `ocictl exec` and `ocictl attach` against a shim reached through its socket.
+final class OcictlExecTests: XCTestCase {
+    private func ocictl(_ args: [String], stdin: String? = nil) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try TestSupport.ocictl())
+        process.arguments = args
+        let out = Pipe()
+        process.standardOutput = out
+        let input = Pipe()
+        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
+        try process.run()
+        if let stdin {
+            input.fileHandleForWriting.write(Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    func testOcictlExecExitsWithTheCommandsCodeAndAttachForwardsStdin() throws {
+        let root = try TestSupport.makeTemporaryDirectory(prefix: "ocictl-exec", for: self)
+        let id = "ocictl-exec-\(getpid())"
+        let bundle = try BusyboxBundle.make(in: root, args: ["/bin/cat"])
+        addTeardownBlock { _ = try? TestSupport.run("/usr/sbin/runc", ["delete", "--force", id]) }
+        let state = ["--state-root", root + "/state"]
+        XCTAssertEqual(try ocictl(["create"] + state + ["--stdin", "--bundle", bundle.path, "--shim", try TestSupport.ocishim(), id]).status, 0)
+        XCTAssertEqual(try ocictl(["start"] + state + [id]).status, 0)
+        let exec = try ocictl(["exec"] + state + ["--user", "user", "--env", "X=y", "--cwd", "/tmp", id, "--", "/bin/sh", "-c", "id -u; echo $X; pwd; exit 9"])
+        XCTAssertEqual(exec.status, 9)
+        XCTAssertEqual(exec.output, "1000\ny\n/tmp\n")
+        let interactive = try ocictl(["exec", "-i"] + state + [id, "--", "/bin/sh", "-c", "cat; exit 0"], stdin: "piped in\n")
+        XCTAssertEqual(interactive.status, 0)
+        XCTAssertEqual(interactive.output, "piped in\n")
+        // attach: stdin reaches cat; its end closes cat's stdin; the container's code is ocictl's.
+        let attached = try ocictl(["attach"] + state + [id], stdin: "to the container\n")
+        XCTAssertEqual(attached.status, 0)
+        XCTAssertEqual(attached.output, "to the container\n")
+        XCTAssertEqual(try ocictl(["rm", "-f"] + state + [id]).status, 0)
+    }
+}
