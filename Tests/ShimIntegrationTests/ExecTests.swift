@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import ShimClient
 import ShimProtocol
+import ShimSystem
 import XCTest
 
 /// Exec sessions and ExecSync on real runc.
@@ -291,5 +292,99 @@ final class OcictlExecTests: XCTestCase {
         XCTAssertEqual(attached.status, 0)
         XCTAssertEqual(attached.output, "to the container\n")
         XCTAssertEqual(try ocictl(["rm", "-f"] + state + [id]).status, 0)
+    }
+}
+
+/// `ocictl exec -t -i` and `ocictl attach` in a real terminal (tmux): raw
+/// mode, the window size, SIGWINCH as a resize, the detach keys.
+final class OcictlTerminalTests: XCTestCase {
+    private var server = ""
+
+    /// Runs tmux with an exact fd table (ShimSystem's Spawner): Foundation's
+    /// Process notices a child's exit through an fd the child inherits, and
+    /// the tmux server that new-session leaves behind would hold it forever.
+    @discardableResult
+    private func tmux(_ args: [String]) throws -> String {
+        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(devnull) }
+        let (readEnd, writeEnd) = try ShimSystem.Pipe.make()
+        var options = SpawnOptions(path: "/usr/bin/tmux", arguments: ["tmux", "-L", server] + args,
+                                   environment: ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "TERM=xterm"])
+        let captures = args.first == "capture-pane"
+        options.fds = [(0, devnull), (1, captures ? writeEnd : devnull), (2, devnull)]
+        let pid: pid_t
+        do { pid = try Spawner.spawn(options) } catch {
+            close(readEnd); close(writeEnd)
+            throw error
+        }
+        close(writeEnd)
+        defer { close(readEnd) }
+        var output: [UInt8] = []
+        if captures {
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(readEnd, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                output += buffer[0..<n]
+            }
+        }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Polls the pane until it shows `text`.
+    private func waitForPane(_ text: String, seconds: Double = 10) throws -> String {
+        let deadline = Date().addingTimeInterval(seconds)
+        var pane = ""
+        while Date() < deadline {
+            pane = try tmux(["capture-pane", "-p", "-t", "t"])
+            if pane.contains(text) { return pane }
+            usleep(100_000)
+        }
+        XCTFail("the terminal never showed \(text.debugDescription):\n\(pane)")
+        return pane
+    }
+
+    func testExecWithATerminalFollowsTheWindowAndAttachDetaches() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux") else {
+            throw XCTSkip("tmux is not installed (Scripts/install-deps installs it)")
+        }
+        server = "ocishim-test-\(getpid())"
+        addTeardownBlock { [self] in try? tmux(["kill-server"]) }
+        let root = try TestSupport.makeTemporaryDirectory(prefix: "ocictl-tty", for: self)
+        let id = "ocictl-tty-\(getpid())"
+        let bundle = try BusyboxBundle.make(in: root, args: ["/bin/sh"], terminal: true)
+        addTeardownBlock { _ = try? TestSupport.run("/usr/sbin/runc", ["delete", "--force", id]) }
+        let ocictl = try TestSupport.ocictl()
+        let state = ["--state-root", root + "/state"]
+        XCTAssertEqual(try TestSupport.run(ocictl, ["create"] + state + ["--tty", "--stdin", "--bundle", bundle.path,
+                                                                          "--shim", try TestSupport.ocishim(), id]).status, 0)
+        XCTAssertEqual(try TestSupport.run(ocictl, ["start"] + state + [id]).status, 0)
+
+        let exec = ([ocictl, "exec", "-t", "-i"] + state + [id, "--", "/bin/sh"]).joined(separator: " ")
+        try tmux(["new-session", "-d", "-s", "t", "-x", "90", "-y", "25", "\(exec); echo EXIT=$?; sleep 60"])
+        _ = try waitForPane("/ #")
+        try tmux(["send-keys", "-t", "t", "stty size", "Enter"])
+        _ = try waitForPane("25 90")
+        try tmux(["resize-window", "-t", "t", "-x", "70", "-y", "20"])
+        usleep(300_000)
+        try tmux(["send-keys", "-t", "t", "stty size; tty", "Enter"])
+        _ = try waitForPane("20 70")
+        try tmux(["send-keys", "-t", "t", "exit 7", "Enter"])
+        _ = try waitForPane("EXIT=7")
+        try tmux(["kill-session", "-t", "t"])
+
+        let attach = ([ocictl, "attach"] + state + [id]).joined(separator: " ")
+        try tmux(["new-session", "-d", "-s", "t", "-x", "80", "-y", "24", "\(attach); echo EXIT=$?; sleep 60"])
+        usleep(500_000)
+        try tmux(["send-keys", "-t", "t", "echo attached-$((40+2))", "Enter"])
+        _ = try waitForPane("attached-42")
+        try tmux(["send-keys", "-t", "t", "C-p", "C-q"])
+        let pane = try waitForPane("EXIT=0")
+        XCTAssertTrue(pane.contains("detached from \(id)"), pane)
+        let status = try TestSupport.run(ocictl, ["state"] + state + [id])
+        XCTAssertTrue(status.output.contains("running"), "detaching leaves the container running: \(status.output)")
+        XCTAssertEqual(try TestSupport.run(ocictl, ["rm", "-f"] + state + [id]).status, 0)
     }
 }

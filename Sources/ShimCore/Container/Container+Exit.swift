@@ -23,8 +23,10 @@ extension Container {
         ports?.release()
         ports = nil
         exitCode = code
-        finishedAt = Clock.realtimeNanos()
+        // A start still answering is recorded first, so that started_at is
+        // never after finished_at.
         if startPending { markStarted() }
+        finishedAt = Clock.realtimeNanos()
         writeExitFiles(code)
         transition(to: .stopped)
         context.emit(.exited) { [pid] in $0.pid = pid; $0.exitCode = code; $0.message = reason ?? "" }

@@ -121,7 +121,6 @@ final class ExecManager {
                     try session.started()
                     done(.success(session.pid))
                 } catch {
-                    session.signal(SIGKILL)
                     session.failedToStart()
                     done(.failure(error))
                 }

@@ -128,7 +128,12 @@ final class ExecSession {
         try? FileSystem.removeFile(pidFile)
         self.pid = pid
         if io.mode == .terminal {
-            try io.receiveTerminal()
+            do throws(CoreError) { try io.receiveTerminal() } catch {
+                // Running without the terminal it asked for: end it (the
+                // reaper keeps its exit as nobody's).
+                Glibc.kill(pid, SIGKILL)
+                throw error
+            }
             if let size = pendingSize {
                 pendingSize = nil
                 try? io.resize(rows: size.rows, columns: size.columns)
