@@ -226,3 +226,24 @@ final class AttachTests: XCTestCase {
         XCTAssertEqual(rest.exitCode, 0)
     }
 }
+
+extension AttachTests {
+    /// Input and its end that arrive before `runc exec` has returned are
+    /// kept and delivered in order once the process has its stdin.
+    func testStdinAndItsEndBeforeTheExecStartedAreDelivered() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer()
+        for (id, input) in [("empty", ""), ("early", "early input\n")] {
+            let stream = try shim.attach {
+                $0.stdin = true
+                $0.exec = .with { $0.execID = id; $0.args = ["/bin/cat"]; $0.stdin = true }
+            }
+            if !input.isEmpty { try stream.send(Ocishim_V1_AttachInput.with { $0.stdin = Data(input.utf8) }) }
+            try stream.closeSend()
+            var seen = AttachTranscript()
+            try seen.read(stream, seconds: 20)
+            XCTAssertEqual(seen.exitCode, 0, id)
+            XCTAssertEqual(seen.stdoutText, input, id)
+        }
+    }
+}

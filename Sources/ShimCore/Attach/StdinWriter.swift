@@ -83,7 +83,8 @@ final class StdinWriter {
     func close() {
         guard !closed else { return }
         closing = true
-        if pendingBytes == 0 { closeNow() }
+        // Not connected yet: `connect` writes what is pending, then closes.
+        if fd >= 0 && pendingBytes == 0 { closeNow() }
     }
 
     /// Drops pending input and closes now (the process is gone).
