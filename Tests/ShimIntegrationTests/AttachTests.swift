@@ -122,7 +122,7 @@ final class AttachTests: XCTestCase {
 
     func testTerminalContainerOutputIsRawAndResizes() throws {
         let shim = try ShimHarness(self)
-        let bundle = try shim.startContainer(["/bin/sh", "-c", "read x; stty size; read y; stty size; read z; stty size"], terminal: true) { $0.stdin = true }
+        let bundle = try shim.startContainer(["/bin/sh", "-c", "read x; stty size; read y; stty size; read z; stty size; read w; stty size"], terminal: true) { $0.stdin = true }
         let stream = try shim.attach { $0.stdin = true }
         var seen = AttachTranscript()
         let _: Ocishim_V1_ResizeResponse = try shim.call("AttachResize", Ocishim_V1_ResizeRequest.with { $0.height = 33; $0.width = 77 })
@@ -137,6 +137,13 @@ final class AttachTests: XCTestCase {
         usleep(200_000)
         try stream.send(Ocishim_V1_AttachInput.with { $0.stdin = Data("\n".utf8) })
         try seen.read(stream) { $0.stdoutText.contains("12 34") }
+        // conmon's winsz FIFO takes HEIGHT WIDTH.
+        let winsz = FileHandle(forWritingAtPath: bundle.path + "/winsz")!
+        winsz.write(Data("45 99\n".utf8))
+        try winsz.close()
+        usleep(200_000)
+        try stream.send(Ocishim_V1_AttachInput.with { $0.stdin = Data("\n".utf8) })
+        try seen.read(stream) { $0.stdoutText.contains("45 99") }
         try seen.read(stream)
         XCTAssertEqual(seen.exitCode, 0)
         XCTAssertEqual(seen.stderr, [], "a terminal has one stream")
