@@ -186,6 +186,9 @@ extension Container {
     /// is reported exited with -1, as the seed does.
     func refreshFromRuntime(_ done: @escaping (Result<Void, CoreError>) -> Void) {
         guard [.created, .running, .paused].contains(status) else { return done(.success(())) }
+        // A checkpoint makes the runtime forget the container before the
+        // init's end is recorded: the monitor's view is the one that holds.
+        if checkpointProgress.inFlight || checkpointProgress.stoppedByCheckpoint { return done(.success(())) }
         driver.state(id) { [self] result in
             switch result {
             case .failure(let error):
