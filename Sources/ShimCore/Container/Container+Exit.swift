@@ -15,7 +15,7 @@ extension Container {
     /// files, then tell everyone, then run the exit command.
     func recordExit(code: Int32, reason: String?) {
         guard exitCode == nil else { return }
-        if let reason { log.warning("container \(id): exit \(code): \(reason)") }
+        if let reason, !checkpointProgress.stoppedByCheckpoint { log.warning("container \(id): exit \(code): \(reason)") }
         io?.drainOutput()
         logger?.sync()
         oomWatcher?.flush()
