@@ -147,6 +147,11 @@ extension Container {
         case .created, .stopped:
             break
         }
+        // Its outcome decides how the init's end is recorded, which must
+        // happen before the container is gone.
+        guard !checkpointProgress.inFlight else {
+            return done(.failure(.precondition("container \(id) is being checkpointed: delete it once the checkpoint has answered")))
+        }
         driver.delete(id, force: true) { [self] result in
             if case .failure(let error) = result, !error.message.contains("does not exist") {
                 return done(.failure(error))
