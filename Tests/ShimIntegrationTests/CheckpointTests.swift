@@ -197,6 +197,31 @@ final class CheckpointTests: XCTestCase {
         XCTAssertNil(fake.lastInvocation(of: "checkpoint"), "no refused checkpoint reached the runtime")
     }
 
+    func testWhileACheckpointRunsASecondOneAndDeleteAreRefused() throws {
+        let fake = try fakeRuntime()
+        let (shim, _, pid) = try runningContainer(fake)
+        try fake.write("delay-checkpoint", "1")
+        let request = Ocishim_V1_CheckpointRequest.with { $0.imagePath = shim.dir + "/image" }
+        let first = try shim.client.sendRequest("Checkpoint", payload: try request.serializedBytes(), flags: [])
+
+        let second = try shim.failure("Checkpoint", request)
+        XCTAssertEqual(second?.code, .failedPrecondition)
+        XCTAssertEqual(second?.message, "container \(shim.id) is already being checkpointed")
+        let delete = try shim.failure("Delete", Ocishim_V1_DeleteRequest.with { $0.force = true })
+        XCTAssertEqual(delete?.code, .failedPrecondition)
+        XCTAssertTrue(delete?.message.contains("being checkpointed") ?? false, delete?.message ?? "")
+
+        let answer = try shim.client.awaitResponse(streamID: first, what: "Checkpoint", timeoutSeconds: 30)
+        XCTAssertEqual(answer.status.code, 0, answer.status.message)
+        let response = try Ocishim_V1_CheckpointResponse(serializedBytes: answer.payload)
+        XCTAssertEqual(response.status, .stopped)
+        XCTAssertEqual(response.exitCode, 137)
+        XCTAssertTrue(try shim.state().checkpointed)
+        XCTAssertFalse(ShimHarness.alive(pid))
+        XCTAssertEqual(fake.invocations().filter { $0.contains("checkpoint") }.count, 1, "one checkpoint reached the runtime")
+        let _: Ocishim_V1_DeleteResponse = try shim.call("Delete", Ocishim_V1_DeleteRequest())
+    }
+
     // --- restore -------------------------------------------------------------------
 
     func testRestoreRunsUnderTheMonitorWithTheShimsStdioLogAndExit() throws {
