@@ -382,8 +382,7 @@ final class CheckpointTests: XCTestCase {
         try fake.fail("checkpoint", message: "No help topic for 'checkpoint'")
         let shim = try ShimHarness(self, serveArgs: fake.serveArgs)
         let support: Ocishim_V1_SupportsCheckpointResponse = try shim.call("SupportsCheckpoint", Ocishim_V1_SupportsCheckpointRequest())
-        XCTAssertFalse(support.runtimeSupports)
-        XCTAssertEqual(fake.lastInvocation(of: "checkpoint"), ["checkpoint", "--help"])
+        XCTAssertFalse(support.runtimeSupports, "fake-runtime checkpoint --help failed")
         let caps: Ocishim_V1_CapabilitiesResponse = try shim.call("Capabilities", Ocishim_V1_CapabilitiesRequest())
         XCTAssertFalse(caps.checkpoint)
     }
