@@ -18,8 +18,7 @@ final class OcictlCheckpointTests: XCTestCase {
     private func ocictl(_ arguments: [String]) throws -> Output {
         let dir = try TestSupport.makeTemporaryDirectory(prefix: "ocictl-out", for: self)
         let (outPath, errPath) = (dir + "/stdout", dir + "/stderr")
-        FileManager.default.createFile(atPath: outPath, contents: nil)
-        FileManager.default.createFile(atPath: errPath, contents: nil)
+        for path in [outPath, errPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try TestSupport.ocictl())
         process.arguments = arguments
