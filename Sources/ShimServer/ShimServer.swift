@@ -43,6 +43,7 @@ public final class ShimServer {
         let exec = ExecHandlers(core: core)
         exec.register(on: router)
         self.exec = exec
+        CheckpointHandlers.register(on: router, core: core)
         core.onContainerGone = { [unowned self] in self.containerGone() }
         for sig in [SIGTERM, SIGINT] {
             try signals.on(sig) { [unowned self] delivery in self.terminationSignal(delivery.signal) }

@@ -44,6 +44,7 @@ extension Container {
         }
         let terminal = bundleConfig.terminal
         _ = try DetachKeys.parse(options.detachKeys)
+        try options.restore?.validate()
         for dir in [paths.exitDir, paths.runtimeLogDir] + (paths.persistDir.map { [$0] } ?? []) {
             do { try FileSystem.createDirectory(dir, mode: 0o700) } catch {
                 throw .invalid("cannot create directory \(dir): \(error)")
