@@ -117,14 +117,20 @@ extension ExecTests {
     func testExecStopSendsTermThenKill() throws {
         let shim = try ShimHarness(self)
         try shim.startContainer()
+        /// Starts a session attached and waits until it says it is ready (its
+        /// trap is set).
+        func startReady(_ id: String, _ script: String) throws -> ClientStream {
+            let stream = try shim.attach { $0.exec = .with { $0.execID = id; $0.args = ["/bin/sh", "-c", script] } }
+            var seen = AttachTranscript()
+            try seen.read(stream) { $0.stdoutText.contains("ready") }
+            return stream
+        }
         // Handles SIGTERM: stops at once with 143.
-        let _: Ocishim_V1_ExecResponse = try shim.call("Exec", shim.execRequest("term", ["/bin/sh", "-c", "trap 'exit 143' TERM; while :; do sleep 0.05; done"]))
-        usleep(300_000)
+        _ = try startReady("term", "trap 'exit 143' TERM; echo ready; while :; do sleep 0.05; done")
         let stopped: Ocishim_V1_ExecStopResponse = try shim.call("ExecStop", Ocishim_V1_ExecStopRequest.with { $0.execID = "term"; $0.timeoutSeconds = 10 })
         XCTAssertEqual(stopped.exitCode, 143)
         // Ignores SIGTERM: SIGKILL after the timeout.
-        let _: Ocishim_V1_ExecResponse = try shim.call("Exec", shim.execRequest("stubborn", ["/bin/sh", "-c", "trap '' TERM; while :; do sleep 0.05; done"]))
-        usleep(300_000)
+        _ = try startReady("stubborn", "trap '' TERM; echo ready; while :; do sleep 0.05; done")
         let start = Date()
         let killed: Ocishim_V1_ExecStopResponse = try shim.call("ExecStop", Ocishim_V1_ExecStopRequest.with { $0.execID = "stubborn"; $0.timeoutSeconds = 1 })
         XCTAssertEqual(killed.exitCode, 137)
