@@ -32,7 +32,12 @@ extension RuntimeCore {
         }
         let session = AttachSession(hub: stdio.hub, client: client, request: request,
                                     detachKeys: request.detachKeys ?? stdio.detachKeys)
-        session.start()
+        var replay: [(stream: LogStream, bytes: [UInt8])] = []
+        if request.replayLog, let path = container.k8sLogPath {
+            container.logger?.flush()
+            replay = LogTail.read(path: path, maxBytes: AttachRequest.replayLimit)
+        }
+        session.start(replay: replay)
         return .success(session)
     }
 
@@ -111,5 +116,16 @@ extension RuntimeCore {
         case .failure(let e): done(.failure(e))
         case .success(let c): c.execs.sync(options, timeoutSeconds: timeoutSeconds, maxOutputBytes: maxOutputBytes, done)
         }
+    }
+}
+
+extension Container {
+    /// The file of the container's k8s-file log driver, if it has one.
+    var k8sLogPath: String? {
+        if options.log.drivers.isEmpty { return ContainerPaths.defaultLog(stateDir: context.config.stateDir) }
+        for driver in options.log.drivers {
+            if case .k8sFile(let path) = driver { return path }
+        }
+        return nil
     }
 }

@@ -160,10 +160,8 @@ enum Translate {
         guard o.stdin || o.stdout || o.stderr else {
             throw RPCError(.invalidArgument, "must specify at least one stream to attach to (stdin, stdout, stderr)")
         }
-        if o.replayLog {
-            throw RPCError(.unimplemented, "replay_log is not implemented: read the container log instead")
-        }
         var r = AttachRequest(execID: nonEmpty(o.execID))
+        r.replayLog = o.replayLog
         r.stdin = o.stdin
         r.stdout = o.stdout
         r.stderr = o.stderr

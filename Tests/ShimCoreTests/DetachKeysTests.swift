@@ -108,3 +108,21 @@ final class OutputBacklogTests: XCTestCase {
         XCTAssertEqual(m.chunks.count, 1, "small writes merge")
     }
 }
+
+final class LogTailTests: XCTestCase {
+    func testRecordsBecomeChunks() {
+        let log = """
+            2026-01-01T00:00:00.000000000+00:00 stdout F one
+            2026-01-01T00:00:00.000000000+00:00 stdout P par
+            2026-01-01T00:00:00.000000000+00:00 stdout F tial
+            2026-01-01T00:00:00.000000000+00:00 stderr F
+            garbage
+            2026-01-01T00:00:00.000000000+00:00 stdin F nope
+            2026-01-01T00:00:00.000000000+00:00 stdout F two words here
+            """
+        let lines = Array(log.utf8).split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
+        let chunks = LogTail.parse(lines)
+        XCTAssertEqual(chunks.map(\.stream), [.stdout, .stderr, .stdout])
+        XCTAssertEqual(chunks.map { String(decoding: $0.bytes, as: UTF8.self) }, ["one\npartial\n", "\n", "two words here\n"])
+    }
+}

@@ -254,3 +254,24 @@ extension AttachTests {
         }
     }
 }
+
+extension AttachTests {
+    /// replay_log: what the container printed before the client came, read
+    /// back from its k8s-file log, then live output; nothing twice.
+    func testReplayLogGivesEarlierOutputFirst() throws {
+        let shim = try ShimHarness(self)
+        try shim.startContainer(["/bin/sh", "-c", "echo early; echo err-early >&2; printf partial; cat"]) { $0.stdin = true }
+        XCTAssertTrue(try shim.eventually { try shim.logText().contains("partial") })
+        let stream = try shim.attach { $0.stdin = true; $0.replayLog = true }
+        try stream.send(Ocishim_V1_AttachInput.with { $0.stdin = Data("live\n".utf8) })
+        var seen = AttachTranscript()
+        try seen.read(stream) { $0.stdoutText.hasSuffix("live\n") }
+        XCTAssertEqual(seen.stdoutText, "early\npartiallive\n")
+        XCTAssertEqual(String(decoding: seen.stderr, as: UTF8.self), "err-early\n")
+        let plain = try shim.attach { $0.stdin = true }
+        try plain.send(Ocishim_V1_AttachInput.with { $0.stdin = Data("again\n".utf8) })
+        var live = AttachTranscript()
+        try live.read(plain) { $0.stdoutText.hasSuffix("again\n") }
+        XCTAssertEqual(live.stdoutText, "again\n", "without replay_log only live output")
+    }
+}

@@ -21,6 +21,11 @@ public struct AttachRequest: Sendable {
     /// nil: the container's default (CreateRequest.detach_keys, else
     /// ctrl-p,ctrl-q).
     public var detachKeys: DetachKeys?
+    /// Container attach: first the output kept in the end of its k8s-file
+    /// log (at most `replayLimit` bytes of it). An exec session always
+    /// replays its backlog.
+    public var replayLog = false
+    public static let replayLimit = 64 << 10
 
     public init(execID: String? = nil) {
         self.execID = execID

@@ -20,9 +20,13 @@ public final class AttachSession {
         filter.session = self
     }
 
-    /// Joins the hub (after the caller holds the session).
-    func start() {
+    /// Joins the hub (after the caller holds the session), after handing
+    /// the client `replay` (earlier output read back from the log).
+    func start(replay: [(stream: LogStream, bytes: [UInt8])] = []) {
         guard let hub else { return }
+        for chunk in replay where !chunk.bytes.isEmpty {
+            chunk.bytes.withUnsafeBytes { filter.attachOutput(chunk.stream, $0) }
+        }
         token = hub.add(filter)
     }
 

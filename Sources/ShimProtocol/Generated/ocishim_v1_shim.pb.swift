@@ -1060,7 +1060,9 @@ public nonisolated struct Ocishim_V1_AttachOptions: @unchecked Sendable {
   /// Clears the value of `exec`. Subsequent reads from it will return its default value.
   public mutating func clearExec() {_uniqueStorage()._exec = nil}
 
-  /// Send the retained tail of the output log before live output.
+  /// Send the retained tail of the output log before live output: the records
+  /// in the last 64 KiB of the container's k8s-file log (none with other log
+  /// drivers). An exec session always sends what it kept (its backlog).
   public var replayLog: Bool {
     get {_storage._replayLog}
     set {_uniqueStorage()._replayLog = newValue}

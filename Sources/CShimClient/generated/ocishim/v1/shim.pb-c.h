@@ -816,7 +816,9 @@ struct  Ocishim__V1__AttachOptions
    */
   Ocishim__V1__ExecRequest *exec;
   /*
-   * Send the retained tail of the output log before live output.
+   * Send the retained tail of the output log before live output: the records
+   * in the last 64 KiB of the container's k8s-file log (none with other log
+   * drivers). An exec session always sends what it kept (its backlog).
    */
   protobuf_c_boolean replay_log;
 };
