@@ -61,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "ocictl",
             dependencies: [
-                "ShimClient", "ShimProtocol",
+                "ShimClient", "ShimProtocol", "ShimSystem", "CShimSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The benchmark driver behind Scripts/bench: ocishim and conmon side

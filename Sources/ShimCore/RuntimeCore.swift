@@ -109,6 +109,9 @@ public final class RuntimeCore {
         return settings
     }
 
+    /// The container, for the extensions (nil before Create).
+    var currentContainer: Container? { container }
+
     private func existing(_ operation: String) -> Result<Container, CoreError> {
         guard let container else {
             return .failure(.precondition("cannot \(operation): no container has been created in this shim"))
@@ -178,6 +181,14 @@ public final class RuntimeCore {
         switch existing("update") {
         case .failure(let e): done(.failure(e))
         case .success(let c): c.update(resourcesJSON: resourcesJSON, done)
+        }
+    }
+
+    /// Checkpoint (Container+Checkpoint.swift).
+    public func checkpoint(_ options: CheckpointOptions, _ done: @escaping (Result<CheckpointOutcome, CoreError>) -> Void) {
+        switch existing("checkpoint") {
+        case .failure(let e): done(.failure(e))
+        case .success(let c): c.checkpoint(options, done)
         }
     }
 

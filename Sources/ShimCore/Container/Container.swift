@@ -18,6 +18,10 @@ final class Container {
     var logger: ContainerLogger?
     var oomWatcher: OOMWatcher?
     var ports: PortReservation?
+    /// Attach clients, conmon's attach socket, the control FIFOs.
+    var stdio: ContainerAttach?
+    /// The exec sessions (one shim for all of them).
+    private(set) lazy var execs = ExecManager(container: self)
 
     private(set) var status: ContainerStatus = .none
     var pid: Int32 = 0
@@ -30,6 +34,8 @@ final class Container {
     /// must still be preceded by the started event.
     var startPending = false
     var startedEventSent = false
+    /// Checkpoint in flight, or the exit was a checkpoint's (Container+Checkpoint).
+    var checkpointProgress = CheckpointProgress()
 
     /// Wait calls and Stop calls waiting for the exit.
     var exitWaiters: [Int: (ContainerExit) -> Void] = [:]
@@ -66,10 +72,12 @@ final class Container {
         s.startedAt = startedAt
         s.finishedAt = finishedAt
         s.oomKilled = oomKilled
+        s.checkpointed = exitCode != nil && checkpointProgress.stoppedByCheckpoint
         s.bundle = paths.bundle
         s.terminal = io?.mode == .terminal || bundleConfig.terminal
         s.logError = logger?.writeError
         s.logBytesDropped = logger?.droppedBytes ?? 0
+        s.execIDs = execs.activeIDs
         return s
     }
 
@@ -81,7 +89,8 @@ final class Container {
     }
 
     var exitInfo: ContainerExit? {
-        exitCode.map { ContainerExit(exitCode: $0, finishedAt: finishedAt, oomKilled: oomKilled) }
+        exitCode.map { ContainerExit(exitCode: $0, finishedAt: finishedAt, oomKilled: oomKilled,
+                                     checkpointed: checkpointProgress.stoppedByCheckpoint) }
     }
 
     /// Registers for the exit; returns a token for `cancelExitWait`.
@@ -119,6 +128,9 @@ final class Container {
 
     /// Releases what the container holds in the shim (fds, watches).
     func releaseResources() {
+        execs.closeAll()
+        stdio?.close()
+        stdio = nil
         oomWatcher?.stop()
         oomWatcher = nil
         ports?.release()

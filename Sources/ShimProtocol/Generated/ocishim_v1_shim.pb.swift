@@ -626,8 +626,12 @@ public nonisolated struct Ocishim_V1_CreateRequest: @unchecked Sendable {
     set {_uniqueStorage()._socketDir = newValue}
   }
 
-  /// Put the attach socket at <socket_dir>/<id>/attach even when the path is
-  /// longer than sun_path (conmon's --full-attach).
+  /// conmon's --full-attach: bind the attach socket in the bundle itself
+  /// (<bundle>/attach, through /proc/self/fd when the path is longer than
+  /// sun_path) without the <socket_dir>/<id> symlink; AttachSocketPath then
+  /// reports <bundle>/attach. Without it, as conmon does, <socket_dir>/<id> is
+  /// a symlink to the bundle and the socket is reached as
+  /// <socket_dir>/<id>/attach.
   public var fullAttach: Bool {
     get {_storage._fullAttach}
     set {_uniqueStorage()._fullAttach = newValue}
@@ -767,6 +771,12 @@ public nonisolated struct Ocishim_V1_StateResponse: Sendable {
 
   /// Bytes the log drivers could not write (dropped while log_error was set).
   public var logBytesDropped: UInt64 = 0
+
+  /// The init ended because a Checkpoint (without leave_running) stopped it:
+  /// status is STOPPED and exit_code is the exit the monitor saw (137 with
+  /// runc, whose CRIU kills the tree once it is dumped). podman reports such a
+  /// container as stopped, not as failed.
+  public var checkpointed: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -949,6 +959,9 @@ public nonisolated struct Ocishim_V1_WaitResponse: Sendable {
 
   public var oomKilled: Bool = false
 
+  /// The exit is a checkpoint's (see StateResponse.checkpointed).
+  public var checkpointed: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1047,7 +1060,9 @@ public nonisolated struct Ocishim_V1_AttachOptions: @unchecked Sendable {
   /// Clears the value of `exec`. Subsequent reads from it will return its default value.
   public mutating func clearExec() {_uniqueStorage()._exec = nil}
 
-  /// Send the retained tail of the output log before live output.
+  /// Send the retained tail of the output log before live output: the records
+  /// in the last 64 KiB of the container's k8s-file log (none with other log
+  /// drivers). An exec session always sends what it kept (its backlog).
   public var replayLog: Bool {
     get {_storage._replayLog}
     set {_uniqueStorage()._replayLog = newValue}
@@ -1114,6 +1129,10 @@ public nonisolated struct Ocishim_V1_AttachOutput: Sendable {
 
   /// with exited
   public var exitCode: Int32 = 0
+
+  /// Bytes of output discarded before this message: an exec session keeps at
+  /// most 64 KiB of output while nobody is attached (the oldest goes first).
+  public var dropped: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1194,6 +1213,8 @@ public nonisolated struct Ocishim_V1_ExecRequest: Sendable {
   public var capAdd: [String] = []
 
   /// Pass the fds 3..3+preserve_fds-1 of the shim's spawn (runc --preserve-fds).
+  /// Only fds the engine handed the shim for the container (LISTEN_FDS) exist
+  /// there; asking for more is INVALID_ARGUMENT.
   public var preserveFds: UInt32 = 0
 
   /// Seconds after which the session is killed; 0: none.
@@ -1347,7 +1368,9 @@ public nonisolated struct Ocishim_V1_ExecSyncRequest: Sendable {
   /// Kill the process after this many seconds; 0: no limit.
   public var timeoutSeconds: UInt32 = 0
 
-  /// Cap on each of stdout and stderr; 0: 16 MiB.
+  /// Cap on each of stdout and stderr; 0: 16 MiB. The answer is one ttrpc
+  /// message (at most 4 MiB): output that does not fit is truncated too, and
+  /// reported as truncated. Use Exec + Attach for more.
   public var maxOutputBytes: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1372,7 +1395,13 @@ public nonisolated struct Ocishim_V1_ExecSyncResponse: Sendable {
 
   public var stderrTruncated: Bool = false
 
+  /// The process was killed (SIGKILL) when the timeout passed.
   public var timedOut: Bool = false
+
+  /// Bytes the process wrote in all (more than stdout/stderr when truncated).
+  public var stdoutBytes: UInt64 = 0
+
+  public var stderrBytes: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1384,9 +1413,11 @@ public nonisolated struct Ocishim_V1_CheckpointRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Where CRIU writes the images (the seed's ctr.CheckpointPath()); an
+  /// absolute path, created by the runtime.
   public var imagePath: String = String()
 
-  /// Empty: the bundle, as the seed does.
+  /// CRIU's dump.log and stats; empty: the bundle, as the seed does.
   public var workPath: String = String()
 
   public var leaveRunning: Bool = false
@@ -1408,7 +1439,15 @@ public nonisolated struct Ocishim_V1_CheckpointResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// RUNNING with leave_running; otherwise STOPPED, answered once the monitor
+  /// has recorded the end of the checkpointed init.
   public var status: Ocishim_V1_ContainerStatus = .unknown
+
+  /// When STOPPED: the exit the monitor recorded (checkpointed is set in State
+  /// and Wait), and when.
+  public var exitCode: Int32 = 0
+
+  public var finishedAt: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2451,7 +2490,7 @@ nonisolated extension Ocishim_V1_StateRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}pid\0\u{3}exit_code\0\u{3}created_at\0\u{3}started_at\0\u{3}finished_at\0\u{3}oom_killed\0\u{1}bundle\0\u{1}terminal\0\u{3}log_error\0\u{3}exec_ids\0\u{3}log_bytes_dropped\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}pid\0\u{3}exit_code\0\u{3}created_at\0\u{3}started_at\0\u{3}finished_at\0\u{3}oom_killed\0\u{1}bundle\0\u{1}terminal\0\u{3}log_error\0\u{3}exec_ids\0\u{3}log_bytes_dropped\0\u{1}checkpointed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2472,6 +2511,7 @@ nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProt
       case 11: try { try decoder.decodeSingularStringField(value: &self.logError) }()
       case 12: try { try decoder.decodeRepeatedStringField(value: &self.execIds) }()
       case 13: try { try decoder.decodeSingularUInt64Field(value: &self.logBytesDropped) }()
+      case 14: try { try decoder.decodeSingularBoolField(value: &self.checkpointed) }()
       default: break
       }
     }
@@ -2517,6 +2557,9 @@ nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProt
     if self.logBytesDropped != 0 {
       try visitor.visitSingularUInt64Field(value: self.logBytesDropped, fieldNumber: 13)
     }
+    if self.checkpointed != false {
+      try visitor.visitSingularBoolField(value: self.checkpointed, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2534,6 +2577,7 @@ nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProt
     if lhs.logError != rhs.logError {return false}
     if lhs.execIds != rhs.execIds {return false}
     if lhs.logBytesDropped != rhs.logBytesDropped {return false}
+    if lhs.checkpointed != rhs.checkpointed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2889,7 +2933,7 @@ nonisolated extension Ocishim_V1_WaitRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Ocishim_V1_WaitResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WaitResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{3}finished_at\0\u{3}oom_killed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{3}finished_at\0\u{3}oom_killed\0\u{1}checkpointed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2900,6 +2944,7 @@ nonisolated extension Ocishim_V1_WaitResponse: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.finishedAt) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.oomKilled) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.checkpointed) }()
       default: break
       }
     }
@@ -2915,6 +2960,9 @@ nonisolated extension Ocishim_V1_WaitResponse: SwiftProtobuf.Message, SwiftProto
     if self.oomKilled != false {
       try visitor.visitSingularBoolField(value: self.oomKilled, fieldNumber: 3)
     }
+    if self.checkpointed != false {
+      try visitor.visitSingularBoolField(value: self.checkpointed, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2922,6 +2970,7 @@ nonisolated extension Ocishim_V1_WaitResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.exitCode != rhs.exitCode {return false}
     if lhs.finishedAt != rhs.finishedAt {return false}
     if lhs.oomKilled != rhs.oomKilled {return false}
+    if lhs.checkpointed != rhs.checkpointed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3197,7 +3246,7 @@ nonisolated extension Ocishim_V1_AttachInput: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Ocishim_V1_AttachOutput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AttachOutput"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}data\0\u{1}detached\0\u{1}exited\0\u{3}exit_code\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}data\0\u{1}detached\0\u{1}exited\0\u{3}exit_code\0\u{1}dropped\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3210,6 +3259,7 @@ nonisolated extension Ocishim_V1_AttachOutput: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularBoolField(value: &self.detached) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.exited) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.dropped) }()
       default: break
       }
     }
@@ -3231,6 +3281,9 @@ nonisolated extension Ocishim_V1_AttachOutput: SwiftProtobuf.Message, SwiftProto
     if self.exitCode != 0 {
       try visitor.visitSingularInt32Field(value: self.exitCode, fieldNumber: 5)
     }
+    if self.dropped != 0 {
+      try visitor.visitSingularUInt64Field(value: self.dropped, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3240,6 +3293,7 @@ nonisolated extension Ocishim_V1_AttachOutput: SwiftProtobuf.Message, SwiftProto
     if lhs.detached != rhs.detached {return false}
     if lhs.exited != rhs.exited {return false}
     if lhs.exitCode != rhs.exitCode {return false}
+    if lhs.dropped != rhs.dropped {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3761,7 +3815,7 @@ nonisolated extension Ocishim_V1_ExecSyncRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Ocishim_V1_ExecSyncResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExecSyncResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{1}stdout\0\u{1}stderr\0\u{3}stdout_truncated\0\u{3}stderr_truncated\0\u{3}timed_out\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{1}stdout\0\u{1}stderr\0\u{3}stdout_truncated\0\u{3}stderr_truncated\0\u{3}timed_out\0\u{3}stdout_bytes\0\u{3}stderr_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3775,6 +3829,8 @@ nonisolated extension Ocishim_V1_ExecSyncResponse: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeSingularBoolField(value: &self.stdoutTruncated) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.stderrTruncated) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.timedOut) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.stdoutBytes) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.stderrBytes) }()
       default: break
       }
     }
@@ -3799,6 +3855,12 @@ nonisolated extension Ocishim_V1_ExecSyncResponse: SwiftProtobuf.Message, SwiftP
     if self.timedOut != false {
       try visitor.visitSingularBoolField(value: self.timedOut, fieldNumber: 6)
     }
+    if self.stdoutBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.stdoutBytes, fieldNumber: 7)
+    }
+    if self.stderrBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.stderrBytes, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3809,6 +3871,8 @@ nonisolated extension Ocishim_V1_ExecSyncResponse: SwiftProtobuf.Message, SwiftP
     if lhs.stdoutTruncated != rhs.stdoutTruncated {return false}
     if lhs.stderrTruncated != rhs.stderrTruncated {return false}
     if lhs.timedOut != rhs.timedOut {return false}
+    if lhs.stdoutBytes != rhs.stdoutBytes {return false}
+    if lhs.stderrBytes != rhs.stderrBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3871,7 +3935,7 @@ nonisolated extension Ocishim_V1_CheckpointRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Ocishim_V1_CheckpointResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckpointResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{3}exit_code\0\u{3}finished_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3880,6 +3944,8 @@ nonisolated extension Ocishim_V1_CheckpointResponse: SwiftProtobuf.Message, Swif
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.finishedAt) }()
       default: break
       }
     }
@@ -3889,11 +3955,19 @@ nonisolated extension Ocishim_V1_CheckpointResponse: SwiftProtobuf.Message, Swif
     if self.status != .unknown {
       try visitor.visitSingularEnumField(value: self.status, fieldNumber: 1)
     }
+    if self.exitCode != 0 {
+      try visitor.visitSingularInt32Field(value: self.exitCode, fieldNumber: 2)
+    }
+    if self.finishedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.finishedAt, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Ocishim_V1_CheckpointResponse, rhs: Ocishim_V1_CheckpointResponse) -> Bool {
     if lhs.status != rhs.status {return false}
+    if lhs.exitCode != rhs.exitCode {return false}
+    if lhs.finishedAt != rhs.finishedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

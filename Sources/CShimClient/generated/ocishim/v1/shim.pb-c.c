@@ -4330,7 +4330,7 @@ const ProtobufCMessageDescriptor ocishim__v1__state_request__descriptor =
   (ProtobufCMessageInit) ocishim__v1__state_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__state_response__field_descriptors[13] =
+static const ProtobufCFieldDescriptor ocishim__v1__state_response__field_descriptors[14] =
 {
   {
     "id",
@@ -4488,9 +4488,22 @@ static const ProtobufCFieldDescriptor ocishim__v1__state_response__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checkpointed",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__StateResponse, checkpointed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__state_response__field_indices_by_name[] = {
   8,   /* field[8] = bundle */
+  13,   /* field[13] = checkpointed */
   4,   /* field[4] = created_at */
   11,   /* field[11] = exec_ids */
   3,   /* field[3] = exit_code */
@@ -4507,7 +4520,7 @@ static const unsigned ocishim__v1__state_response__field_indices_by_name[] = {
 static const ProtobufCIntRange ocishim__v1__state_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__state_response__descriptor =
 {
@@ -4517,7 +4530,7 @@ const ProtobufCMessageDescriptor ocishim__v1__state_response__descriptor =
   "Ocishim__V1__StateResponse",
   "ocishim.v1",
   sizeof(Ocishim__V1__StateResponse),
-  13,
+  14,
   ocishim__v1__state_response__field_descriptors,
   ocishim__v1__state_response__field_indices_by_name,
   1,  ocishim__v1__state_response__number_ranges,
@@ -4969,7 +4982,7 @@ const ProtobufCMessageDescriptor ocishim__v1__wait_request__descriptor =
   (ProtobufCMessageInit) ocishim__v1__wait_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__wait_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor ocishim__v1__wait_response__field_descriptors[4] =
 {
   {
     "exit_code",
@@ -5007,8 +5020,21 @@ static const ProtobufCFieldDescriptor ocishim__v1__wait_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checkpointed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__WaitResponse, checkpointed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__wait_response__field_indices_by_name[] = {
+  3,   /* field[3] = checkpointed */
   0,   /* field[0] = exit_code */
   1,   /* field[1] = finished_at */
   2,   /* field[2] = oom_killed */
@@ -5016,7 +5042,7 @@ static const unsigned ocishim__v1__wait_response__field_indices_by_name[] = {
 static const ProtobufCIntRange ocishim__v1__wait_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__wait_response__descriptor =
 {
@@ -5026,7 +5052,7 @@ const ProtobufCMessageDescriptor ocishim__v1__wait_response__descriptor =
   "Ocishim__V1__WaitResponse",
   "ocishim.v1",
   sizeof(Ocishim__V1__WaitResponse),
-  3,
+  4,
   ocishim__v1__wait_response__field_descriptors,
   ocishim__v1__wait_response__field_indices_by_name,
   1,  ocishim__v1__wait_response__number_ranges,
@@ -5419,7 +5445,7 @@ const ProtobufCMessageDescriptor ocishim__v1__attach_input__descriptor =
   (ProtobufCMessageInit) ocishim__v1__attach_input__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__attach_output__field_descriptors[5] =
+static const ProtobufCFieldDescriptor ocishim__v1__attach_output__field_descriptors[6] =
 {
   {
     "stream",
@@ -5481,10 +5507,23 @@ static const ProtobufCFieldDescriptor ocishim__v1__attach_output__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dropped",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__AttachOutput, dropped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__attach_output__field_indices_by_name[] = {
   1,   /* field[1] = data */
   2,   /* field[2] = detached */
+  5,   /* field[5] = dropped */
   4,   /* field[4] = exit_code */
   3,   /* field[3] = exited */
   0,   /* field[0] = stream */
@@ -5492,7 +5531,7 @@ static const unsigned ocishim__v1__attach_output__field_indices_by_name[] = {
 static const ProtobufCIntRange ocishim__v1__attach_output__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__attach_output__descriptor =
 {
@@ -5502,7 +5541,7 @@ const ProtobufCMessageDescriptor ocishim__v1__attach_output__descriptor =
   "Ocishim__V1__AttachOutput",
   "ocishim.v1",
   sizeof(Ocishim__V1__AttachOutput),
-  5,
+  6,
   ocishim__v1__attach_output__field_descriptors,
   ocishim__v1__attach_output__field_indices_by_name,
   1,  ocishim__v1__attach_output__number_ranges,
@@ -6278,7 +6317,7 @@ const ProtobufCMessageDescriptor ocishim__v1__exec_sync_request__descriptor =
   (ProtobufCMessageInit) ocishim__v1__exec_sync_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__exec_sync_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ocishim__v1__exec_sync_response__field_descriptors[8] =
 {
   {
     "exit_code",
@@ -6352,19 +6391,45 @@ static const ProtobufCFieldDescriptor ocishim__v1__exec_sync_response__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "stdout_bytes",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__ExecSyncResponse, stdout_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stderr_bytes",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__ExecSyncResponse, stderr_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__exec_sync_response__field_indices_by_name[] = {
   0,   /* field[0] = exit_code */
   2,   /* field[2] = stderr */
+  7,   /* field[7] = stderr_bytes */
   4,   /* field[4] = stderr_truncated */
   1,   /* field[1] = stdout */
+  6,   /* field[6] = stdout_bytes */
   3,   /* field[3] = stdout_truncated */
   5,   /* field[5] = timed_out */
 };
 static const ProtobufCIntRange ocishim__v1__exec_sync_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__exec_sync_response__descriptor =
 {
@@ -6374,7 +6439,7 @@ const ProtobufCMessageDescriptor ocishim__v1__exec_sync_response__descriptor =
   "Ocishim__V1__ExecSyncResponse",
   "ocishim.v1",
   sizeof(Ocishim__V1__ExecSyncResponse),
-  6,
+  8,
   ocishim__v1__exec_sync_response__field_descriptors,
   ocishim__v1__exec_sync_response__field_indices_by_name,
   1,  ocishim__v1__exec_sync_response__number_ranges,
@@ -6484,7 +6549,7 @@ const ProtobufCMessageDescriptor ocishim__v1__checkpoint_request__descriptor =
   (ProtobufCMessageInit) ocishim__v1__checkpoint_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__checkpoint_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor ocishim__v1__checkpoint_response__field_descriptors[3] =
 {
   {
     "status",
@@ -6498,14 +6563,40 @@ static const ProtobufCFieldDescriptor ocishim__v1__checkpoint_response__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "exit_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__CheckpointResponse, exit_code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "finished_at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__CheckpointResponse, finished_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__checkpoint_response__field_indices_by_name[] = {
+  1,   /* field[1] = exit_code */
+  2,   /* field[2] = finished_at */
   0,   /* field[0] = status */
 };
 static const ProtobufCIntRange ocishim__v1__checkpoint_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__checkpoint_response__descriptor =
 {
@@ -6515,7 +6606,7 @@ const ProtobufCMessageDescriptor ocishim__v1__checkpoint_response__descriptor =
   "Ocishim__V1__CheckpointResponse",
   "ocishim.v1",
   sizeof(Ocishim__V1__CheckpointResponse),
-  1,
+  3,
   ocishim__v1__checkpoint_response__field_descriptors,
   ocishim__v1__checkpoint_response__field_indices_by_name,
   1,  ocishim__v1__checkpoint_response__number_ranges,
