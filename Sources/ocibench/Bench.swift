@@ -13,12 +13,8 @@ final class Bench {
     let raw: RawRunc
     private var counter = 0
 
-    /// Samples per figure: [monitor name: values].
-    private(set) var samples: [Figure: [String: [Double]]] = [:]
-    private(set) var baselines: [Baseline: [Double]] = [:]
-    /// Why a figure has no value (pending features, missing tools).
-    private(set) var notes: [Figure: String] = [:]
-    private(set) var baselineNotes: [Baseline: String] = [:]
+    /// The samples so far.
+    private(set) var results: Results
 
     init(settings: Settings, workDir: String, makeBundle: String, shim: String, conmon: String, runc: String) throws {
         self.settings = settings
@@ -29,18 +25,20 @@ final class Bench {
         ocishim = OcishimMonitor(shim: shim, runc: runc)
         self.conmon = ConmonMonitor(conmon: conmon, runc: runc)
         raw = RawRunc(runc: runc)
+        results = Results(settings: settings)
     }
 
     var monitors: [any Monitor] { [ocishim, conmon] }
 
-    func median(_ figure: Figure, _ monitor: String) -> Double? {
-        Stats.median(samples[figure]?[monitor] ?? [])
-    }
-
-    func medianBaseline(_ baseline: Baseline) -> Double? { Stats.median(baselines[baseline] ?? []) }
+    func median(_ figure: Figure, _ monitor: String) -> Double? { results.median(figure, monitor) }
+    func medianBaseline(_ baseline: Baseline) -> Double? { results.median(baseline) }
 
     private func record(_ figure: Figure, _ monitor: String, _ value: Double) {
-        samples[figure, default: [:]][monitor, default: []].append(value)
+        results.record(figure, monitor, value)
+    }
+
+    private func record(_ baseline: Baseline, _ value: Double) {
+        results.record(baseline, value)
     }
 
     private func progress(_ text: String) {
@@ -72,11 +70,11 @@ final class Bench {
             do {
                 let rawSpec = try spec(bundle, "raw")
                 let timing = try raw.createStartWait(id: rawSpec.id, bundle: bundle, dir: rawSpec.dir)
-                baselines[.rawCreateToRunning, default: []].append(timing.createToRunning * 1e3)
-                baselines[.rawStartToExit, default: []].append(timing.startToExit * 1e3)
+                record(.rawCreateToRunning, timing.createToRunning * 1e3)
+                record(.rawStartToExit, timing.startToExit * 1e3)
                 removeDir(of: rawSpec)
                 let runSpec = try spec(bundle, "run")
-                baselines[.runcRun, default: []].append(try raw.run(id: runSpec.id, bundle: bundle) * 1e3)
+                record(.runcRun, try raw.run(id: runSpec.id, bundle: bundle) * 1e3)
                 removeDir(of: runSpec)
             }
             for monitor in monitors {
@@ -241,11 +239,12 @@ final class Bench {
 
         // Exec: ExecSync of /bin/true against `runc exec` of it.
         for _ in 0..<settings.latencyRuns {
-            baselines[.runcExec, default: []].append(try raw.exec(id: conmonSpec.id, ["/bin/true"]) * 1e3)
+            record(.runcExec, try raw.exec(id: conmonSpec.id, ["/bin/true"]) * 1e3)
             let t0 = Clock.monotonicNanos()
             guard try shimContainer.execSync(["/bin/true"]) else {
-                notes[.exec] = "pending: this build's shim answers Exec/ExecSync with UNIMPLEMENTED (the exec rpcs are being built on the attach-exec branch)"
-                notes[.execOverhead] = notes[.exec]
+                let why = "pending: this build's shim answers ExecSync with UNIMPLEMENTED (the exec rpcs are being built on the attach-exec branch)"
+                results.notes[Figure.exec.rawValue] = why
+                results.notes[Figure.execOverhead.rawValue] = why
                 break
             }
             record(.exec, ocishim.name, Double(Clock.monotonicNanos() - t0) / 1e6)
@@ -264,19 +263,19 @@ final class Bench {
     /// same busybox rootfs.
     func measureContainerdShim(containerd: String?, ctr: String?) {
         guard let containerd, let ctr else {
-            baselineNotes[.containerdRSS] = "not measured: containerd and ctr are not installed (apt-get install containerd)"
+            results.baselineNotes[Baseline.containerdRSS.rawValue] = "not measured: containerd and ctr are not installed (apt-get install containerd)"
             return
         }
         progress("containerd-shim-runc-v2: \(settings.idleContainers) idle containers")
         do {
             try ContainerdShimProbe(containerd: containerd, ctr: ctr, dir: workDir + "/containerd", rootfs: bundles.rootfs)
                 .measure(count: settings.idleContainers) { memory in
-                    baselines[.containerdRSS, default: []].append(memory.rssKB)
-                    baselines[.containerdPSS, default: []].append(memory.pssKB)
-                    baselines[.containerdPrivateDirty, default: []].append(memory.privateDirtyKB)
+                    self.record(.containerdRSS, memory.rssKB)
+                    self.record(.containerdPSS, memory.pssKB)
+                    self.record(.containerdPrivateDirty, memory.privateDirtyKB)
                 }
         } catch {
-            baselineNotes[.containerdRSS] = "not measured: \(error)"
+            results.baselineNotes[Baseline.containerdRSS.rawValue] = "not measured: \(error)"
         }
         Processes.reapExited()
     }

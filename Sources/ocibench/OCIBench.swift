@@ -13,7 +13,7 @@ struct OCIBench: ParsableCommand {
         abstract: "Benchmark ocishim against conmon on the same bundles, the same machine, the same runc.")
 
     @Option(help: "The ocishim binary under test (the static release build: Scripts/build-static).")
-    var shim: String
+    var shim: String?
 
     @Option(help: "conmon (default: from $PATH).")
     var conmon: String?
@@ -22,7 +22,7 @@ struct OCIBench: ParsableCommand {
     var runc: String?
 
     @Option(name: .customLong("make-bundle"), help: "Scripts/make-bundle.")
-    var makeBundle: String
+    var makeBundle: String?
 
     @Option(name: .customLong("work-dir"), help: "Scratch directory for bundles, state and logs (default: on tmpfs, /dev/shm).")
     var workDir: String?
@@ -41,6 +41,12 @@ struct OCIBench: ParsableCommand {
 
     @Flag(name: .customLong("no-containerd"), help: "Skip containerd-shim-runc-v2's memory figures.")
     var noContainerd = false
+
+    @Option(name: .customLong("save-results"), help: "Save the measured samples as JSON (docs/benchmarks-results.json).")
+    var saveResults: String?
+
+    @Option(help: "Measure nothing: render the table and --markdown from results saved with --save-results.")
+    var render: String?
 
     @Option(help: "Write the results as Markdown to this file (docs/BENCHMARKS.md).")
     var markdown: String?
@@ -67,6 +73,31 @@ struct OCIBench: ParsableCommand {
     }
 
     func run() throws {
+        let results: Results
+        if let render {
+            let data = try Data(contentsOf: URL(fileURLWithPath: render))
+            results = try JSONDecoder().decode(Results.self, from: data)
+        } else {
+            results = try measure()
+            if let saveResults {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+                try encoder.encode(results).write(to: URL(fileURLWithPath: saveResults))
+            }
+        }
+        let report = Report(results: results)
+        print(report.table)
+        if let markdown {
+            let appendix = try notes.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? ""
+            try report.markdown(notes: appendix).write(toFile: markdown, atomically: true, encoding: .utf8)
+            FileHandle.standardError.write(Data("ocibench: wrote \(markdown)\n".utf8))
+        }
+        if requireTargets, report.rows.contains(where: { $0.met == false }) {
+            throw ExitCode(3)
+        }
+    }
+
+    private func measure() throws -> Results {
         var settings = quick ? Settings.quick : Settings.full
         if let runs { settings.runs = runs; settings.latencyRuns = max(runs, quick ? 1 : 2 * runs) }
         if let logMB {
@@ -77,6 +108,8 @@ struct OCIBench: ParsableCommand {
 
         guard let conmon = conmon ?? FileSystem.lookPath("conmon") else { throw BenchError("conmon is not installed (apt-get install conmon)") }
         guard let runc = runc ?? FileSystem.lookPath("runc") else { throw BenchError("runc is not installed") }
+        guard let shim else { throw ValidationError("--shim is required unless --render") }
+        guard let makeBundle else { throw ValidationError("--make-bundle is required unless --render") }
         guard geteuid() == 0 else { throw BenchError("the bench runs containers with runc and must run as root") }
         try Processes.becomeSubreaper()
 
@@ -95,40 +128,34 @@ struct OCIBench: ParsableCommand {
         }
         Processes.reapExited()
 
-        var environment = machineDescription(conmon: conmon, runc: runc)
+        var results = bench.results
+        results.command = command
+        var environment = machineDescription(shim: shim, conmon: conmon, runc: runc)
         for item in descriptions {
             let parts = item.split(separator: "=", maxSplits: 1).map(String.init)
-            environment.append((parts[0], parts.count > 1 ? parts[1] : ""))
+            environment.append([parts[0], parts.count > 1 ? parts[1] : ""])
         }
-        environment.append(("bench duration", "\(Int(Date().timeIntervalSince(started))) s"))
-        let report = Report(bench: bench, command: command, environment: environment)
-        print(report.table)
-        if let markdown {
-            let appendix = try notes.map { try String(contentsOfFile: $0, encoding: .utf8) } ?? ""
-            try report.markdown(notes: appendix).write(toFile: markdown, atomically: true, encoding: .utf8)
-            FileHandle.standardError.write(Data("ocibench: wrote \(markdown)\n".utf8))
-        }
-        if requireTargets, report.rows.contains(where: { $0.met == false }) {
-            throw ExitCode(3)
-        }
+        environment.append(["bench duration", "\(Int(Date().timeIntervalSince(started))) s"])
+        results.environment = environment
+        return results
     }
 
-    private func machineDescription(conmon: String, runc: String) -> [(String, String)] {
-        var out: [(String, String)] = []
+    private func machineDescription(shim: String, conmon: String, runc: String) -> [[String]] {
+        var out: [[String]] = []
         let cpu = ((try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? "")
             .split(separator: "\n").first { $0.hasPrefix("model name") }
             .map { String($0.split(separator: ":", maxSplits: 1)[1]).trimmingCharacters(in: .whitespaces) } ?? "?"
-        out.append(("cpu", "\(cpu), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) online"))
+        out.append(["cpu", "\(cpu), \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) online"])
         var name = utsname()
         uname(&name)
         let release = withUnsafeBytes(of: &name.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        out.append(("kernel", release))
+        out.append(["kernel", release])
         let firstLine = { (path: String, args: [String]) in
             ((try? Processes.run(path, args)) ?? "?").split(separator: "\n").first.map(String.init) ?? "?"
         }
-        out.append(("conmon", "\(conmon): \(firstLine(conmon, ["--version"]))"))
-        out.append(("runc", "\(runc): \(firstLine(runc, ["--version"]))"))
-        out.append(("ocishim", "\(FileSystem.absolute(shim)): \(firstLine(shim, ["--version"]))"))
+        out.append(["conmon", "\(conmon): \(firstLine(conmon, ["--version"]))"])
+        out.append(["runc", "\(runc): \(firstLine(runc, ["--version"]))"])
+        out.append(["ocishim", "\(FileSystem.absolute(shim)): \(firstLine(shim, ["--version"]))"])
         return out
     }
 }

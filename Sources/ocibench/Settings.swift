@@ -1,6 +1,6 @@
 /// How much the bench measures: the full run behind docs/BENCHMARKS.md, or
 /// the quick smoke run of the test suite.
-struct Settings {
+struct Settings: Codable {
     var runs: Int
     /// Runs of the latency figures (cheap, so more of them).
     var latencyRuns: Int
@@ -18,7 +18,7 @@ struct Settings {
     /// quick run's few MB take less time than starting a container does).
     var subtractStartup = true
 
-    static let full = Settings(runs: 5, latencyRuns: 20, logBytes: 200_000_000, dataFileBytes: 10_000_000,
+    static let full = Settings(runs: 7, latencyRuns: 30, logBytes: 200_000_000, dataFileBytes: 10_000_000,
                                idleContainers: 20, stateCalls: 2000, runtimeStateCalls: 100)
     static let quick = Settings(runs: 1, latencyRuns: 1, logBytes: 4_000_000, dataFileBytes: 1_000_000,
                                 idleContainers: 2, stateCalls: 50, runtimeStateCalls: 5, subtractStartup: false)
