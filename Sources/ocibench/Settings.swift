@@ -18,7 +18,7 @@ struct Settings: Codable {
     /// quick run's few MB take less time than starting a container does).
     var subtractStartup = true
 
-    static let full = Settings(runs: 7, latencyRuns: 30, logBytes: 200_000_000, dataFileBytes: 10_000_000,
+    static let full = Settings(runs: 7, latencyRuns: 50, logBytes: 200_000_000, dataFileBytes: 10_000_000,
                                idleContainers: 20, stateCalls: 2000, runtimeStateCalls: 100)
     static let quick = Settings(runs: 1, latencyRuns: 1, logBytes: 4_000_000, dataFileBytes: 1_000_000,
                                 idleContainers: 2, stateCalls: 50, runtimeStateCalls: 5, subtractStartup: false)
