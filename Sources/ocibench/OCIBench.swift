@@ -155,7 +155,9 @@ struct OCIBench: ParsableCommand {
         }
         out.append(["conmon", "\(conmon): \(firstLine(conmon, ["--version"]))"])
         out.append(["runc", "\(runc): \(firstLine(runc, ["--version"]))"])
-        out.append(["ocishim", "\(FileSystem.absolute(shim)): \(firstLine(shim, ["--version"]))"])
+        let cwd = FileManager.default.currentDirectoryPath + "/"
+        let shown = FileSystem.absolute(shim).hasPrefix(cwd) ? String(FileSystem.absolute(shim).dropFirst(cwd.count)) : shim
+        out.append(["ocishim", "\(shown): \(firstLine(shim, ["--version"]))"])
         return out
     }
 }
