@@ -35,12 +35,12 @@ public final class RuntimeCore {
     }
 
     public var containerID: String { config.containerID }
+    var log: Logger { context.log }
 
     /// The shim went idle (EventLoop.onIdle): buffers are freed until needed.
     public func releaseIdleMemory() {
         container?.releaseIdleMemory()
     }
-    var log: Logger { context.log }
 
     // --- identity and capabilities ---------------------------------------------
 

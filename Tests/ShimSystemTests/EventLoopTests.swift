@@ -49,4 +49,53 @@ final class EventLoopTests: XCTestCase {
         defer { close(fd) }
         XCTAssertThrowsError(try loop.watch(fd, .readable) { _ in })
     }
+
+    func testOnIdleRunsOnceAfterAQuietSpellAndAgainOnlyAfterActivity() throws {
+        let loop = try EventLoop()
+        loop.idleDelayMillis = 20
+        var idle = 0
+        loop.onIdle = { idle += 1 }
+        let (r, w) = try Pipe.make()
+        defer { close(r); close(w) }
+        try loop.watch(r, .readable) { _ in
+            var b: UInt8 = 0
+            _ = read(r, &b, 1)
+        }
+        // Busy: a byte arrives every 5 ms, within the idle delay.
+        var byte: UInt8 = 1
+        for _ in 0..<10 {
+            _ = write(w, &byte, 1)
+            loop.turn(maxWaitMillis: -1)
+            usleep(5_000)
+        }
+        XCTAssertEqual(idle, 0, "a busy loop is not idle")
+        // Quiet: one report, not one per turn (after it, an unbounded wait
+        // would sleep for ever: the turns here are bounded).
+        loop.turn(maxWaitMillis: -1)
+        XCTAssertEqual(idle, 1)
+        for _ in 0..<3 { loop.turn(maxWaitMillis: 30) }
+        XCTAssertEqual(idle, 1, "reported once per quiet spell")
+        // Activity, then quiet again: reported again.
+        _ = write(w, &byte, 1)
+        loop.turn(maxWaitMillis: -1)
+        loop.turn(maxWaitMillis: -1)
+        XCTAssertEqual(idle, 2)
+    }
+
+    func testReleasingIdleMemoryKeepsTheStackAndHeapUsable() throws {
+        // Deep frames first, so there is stack below this one to drop.
+        func deep(_ n: Int) -> Int {
+            var frame = [UInt8](repeating: UInt8(truncatingIfNeeded: n), count: 512)
+            return n == 0 ? Int(frame[0]) : deep(n - 1) + Int(frame.withUnsafeMutableBytes { $0[0] })
+        }
+        XCTAssertEqual(deep(200), (0...200).reduce(0) { $0 + ($1 & 0xFF) })
+        let kept = Array(0..<10_000)
+        IdleMemory.release()
+        XCTAssertEqual(kept.reduce(0, +), 49_995_000)
+        XCTAssertEqual(deep(200), (0...200).reduce(0) { $0 + ($1 & 0xFF) })
+        let scratch = ScratchBuffer(capacity: 4096)
+        scratch.bytes[0] = 7
+        scratch.release()
+        XCTAssertEqual(scratch.bytes.count, 4096, "a released buffer comes back on the next use")
+    }
 }
