@@ -189,6 +189,16 @@ public final class RuntimeCore {
         }
     }
 
+    /// Calls `done` once the container has exited and its exit command (if
+    /// any) has finished: nil when there was none or it could not start.
+    /// conmon's monitor lives until then; a conmon front end does the same.
+    public func afterExitCommand(_ done: @escaping (Result<Termination?, CoreError>) -> Void) {
+        switch existing("wait for the exit command") {
+        case .failure(let e): done(.failure(e))
+        case .success(let c): c.afterExitCommand { done(.success($0)) }
+        }
+    }
+
     public func reopenLog(_ done: @escaping (Result<Void, CoreError>) -> Void) {
         switch existing("reopen the log") {
         case .failure(let e): done(.failure(e))

@@ -76,9 +76,10 @@ extension Container {
     }
 
     /// The exit command (podman's cleanup), after the optional delay, in its
-    /// own session so it outlives the shim if it must.
+    /// own session so it outlives the shim if it must. Whoever waits in
+    /// `afterExitCommand` hears when it has finished (or that there is none).
     private func runExitCommand() {
-        guard let path = options.exitCommand.first else { return }
+        guard let path = options.exitCommand.first else { return exitCommandFinished(nil) }
         let run = { [self] in
             var spawn = SpawnOptions(path: path, arguments: options.exitCommand, environment: context.processEnvironment)
             spawn.newSession = true
@@ -88,11 +89,13 @@ extension Container {
             do {
                 let child = try Spawner.spawn(spawn)
                 log.debug("container \(id): exit command \(path) started as \(child)")
-                context.reaper.onExit(of: child) { [log] termination in
+                context.reaper.onExit(of: child) { [log, weak self] termination in
                     log.debug("exit command \(path): \(termination)")
+                    self?.exitCommandFinished(termination)
                 }
             } catch {
                 log.error("container \(id): cannot run exit command: \(error)")
+                exitCommandFinished(nil)
             }
         }
         if options.exitDelaySeconds > 0 {
@@ -100,5 +103,22 @@ extension Container {
         } else {
             run()
         }
+    }
+
+    /// Calls `body` once the exit command has finished (nil: there was none,
+    /// or it could not be started); at once if that is already so.
+    func afterExitCommand(_ body: @escaping (Termination?) -> Void) {
+        if let outcome = exitCommandOutcome {
+            context.loop.soon { body(outcome) }
+        } else {
+            exitCommandWaiters.append(body)
+        }
+    }
+
+    private func exitCommandFinished(_ termination: Termination?) {
+        exitCommandOutcome = .some(termination)
+        let waiters = exitCommandWaiters
+        exitCommandWaiters = []
+        for waiter in waiters { waiter(termination) }
     }
 }
