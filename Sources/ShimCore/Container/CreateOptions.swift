@@ -34,6 +34,10 @@ public struct CreateOptions: Sendable {
     public var detachKeys = ""
     public var shimPidFile: String?
     public var persistDir: String?
+    /// Empty, or the shim's fds to hand the container as its stdin, stdout
+    /// and stderr (conmon's `--log-path passthrough`): nothing is read,
+    /// logged or attachable. Not with a terminal.
+    public var passthroughStdio: [Int32] = []
 
     public init(bundle: String) {
         self.bundle = bundle
