@@ -9,6 +9,7 @@ let package = Package(
     products: [
         .executable(name: "ocishim", targets: ["ocishim"]),
         .executable(name: "ocictl", targets: ["ocictl"]),
+        .executable(name: "ocishim-conmon", targets: ["ocishim-conmon"]),
         .library(name: "ShimClient", targets: ["ShimClient"]),
         .library(name: "CShimClient", targets: ["CShimClient"]),
     ],
@@ -43,6 +44,11 @@ let package = Package(
         .target(
             name: "ShimServer",
             dependencies: ["ShimProtocol", "ShimCore", "ShimSystem"]),
+        // conmon's interface (command line, pipes, files) in front of the
+        // core, for engines that drive conmon (podman --conmon).
+        .target(
+            name: "ConmonFrontend",
+            dependencies: ["ShimCore", "ShimSystem", "CShimSys", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ShimClient",
             dependencies: ["ShimProtocol", "ShimSystem"]),
@@ -60,6 +66,9 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         .executableTarget(
+            name: "ocishim-conmon",
+            dependencies: ["ConmonFrontend"]),
+        .executableTarget(
             name: "ocictl",
             dependencies: [
                 "ShimClient", "ShimProtocol",
@@ -75,6 +84,7 @@ let package = Package(
         .testTarget(name: "ShimProtocolTests", dependencies: ["ShimProtocol"]),
         .testTarget(name: "ShimSystemTests", dependencies: ["ShimSystem"]),
         .testTarget(name: "ShimCoreTests", dependencies: ["ShimCore", "ShimSystem"]),
+        .testTarget(name: "ConmonFrontendTests", dependencies: ["ConmonFrontend", "ShimCore"]),
         .testTarget(
             name: "ShimIntegrationTests",
             dependencies: ["ShimClient", "ShimProtocol", "ShimSystem"]),
