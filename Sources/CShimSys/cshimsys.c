@@ -211,6 +211,8 @@ int ocishim_pipe2(int fds[2], int flags) { return pipe2(fds, flags); }
 
 int ocishim_set_pipe_size(int fd, int size) { return fcntl(fd, F_SETPIPE_SZ, size); }
 
+int ocishim_open_dir_path(const char *path) { return open(path, O_PATH | O_DIRECTORY | O_CLOEXEC); }
+
 int ocishim_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
 
 // --- SCM_RIGHTS ----------------------------------------------------------------

@@ -21,7 +21,14 @@ public final class ShimClient {
     /// Starts `<shim> serve <arguments>` with pipes for stdio. The shim
     /// detaches (its first process exits at once and is reaped here) unless
     /// `--foreground` is among the arguments.
-    public static func spawn(shim: String, arguments: [String], environment: [String]? = nil) throws(ClientError) -> ShimClient {
+    /// `inheritedFds` map the shim's fd numbers to this process's fds
+    /// (socket activation's LISTEN_FDS at 3.., fds named by --keep-fd).
+    ///
+    /// The client ignores SIGPIPE for the whole process: a shim that goes
+    /// away must surface as an error on the next call, not end the engine.
+    public static func spawn(shim: String, arguments: [String], environment: [String]? = nil,
+                             inheritedFds: [(child: Int32, parent: Int32)] = []) throws(ClientError) -> ShimClient {
+        SignalSource.ignore([SIGPIPE])
         let toShim: (read: Int32, write: Int32)
         let fromShim: (read: Int32, write: Int32)
         do {
@@ -32,7 +39,7 @@ public final class ShimClient {
         }
         var options = SpawnOptions(path: shim, arguments: [shim, "serve"] + arguments,
                                    environment: environment ?? ShimClient.currentEnvironment())
-        options.fds = [(0, toShim.read), (1, fromShim.write), (2, 2)]
+        options.fds = [(0, toShim.read), (1, fromShim.write), (2, 2)] + inheritedFds
         let pid: pid_t
         do {
             pid = try Spawner.spawn(options)
@@ -56,6 +63,7 @@ public final class ShimClient {
 
     /// Connects to a running shim's socket (`<state-dir>/shim.sock`).
     public static func connect(socketPath: String) throws(ClientError) -> ShimClient {
+        SignalSource.ignore([SIGPIPE])
         do throws(SystemError) {
             let fd = try UnixSocket.connect(path: socketPath, type: Int32(SOCK_STREAM.rawValue))
             return ShimClient(connection: FrameConnection(readFD: fd, writeFD: fd))
@@ -158,15 +166,7 @@ public final class ShimClient {
         }
     }
 
-    static func currentEnvironment() -> [String] {
-        var out: [String] = []
-        var p = environ
-        while let entry = p.pointee {
-            out.append(String(cString: entry))
-            p += 1
-        }
-        return out
-    }
+    static func currentEnvironment() -> [String] { ProcessEnvironment.current() }
 }
 
 /// The client's end of a streaming call.

@@ -1,3 +1,4 @@
+import Glibc
 import ShimProtocol
 import ShimSystem
 
@@ -11,6 +12,8 @@ public struct TranscriptReplayer {
     public var timeoutSeconds = 10
     /// Milliseconds to watch for unexpected frames after the last step.
     public var graceMillis = 300
+    /// Scripts/make-bundle, for transcripts with a `bundle` line.
+    public var makeBundleScript: String? = TranscriptReplayer.findMakeBundle()
 
     public init(shimPath: String, runtime: String? = nil) {
         self.shimPath = shimPath
@@ -34,7 +37,8 @@ public struct TranscriptReplayer {
     public func replay(_ transcript: Transcript, name: String) -> TranscriptDifference? {
         let session: TranscriptSession
         do {
-            session = try TranscriptSession(shim: shimPath, serveArguments: serveArguments(transcript.header.serveArguments))
+            session = try TranscriptSession(shim: shimPath, serveArguments: serveArguments(transcript.header.serveArguments),
+                                            bundleCommand: transcript.header.bundleCommand, makeBundle: makeBundleScript)
         } catch {
             return TranscriptDifference(file: name, line: 0, summary: "cannot start a shim: \(error)")
         }
@@ -44,6 +48,25 @@ public struct TranscriptReplayer {
         let outcome = engine.run(on: session)
         session.finish(after: outcome)
         return outcome.difference
+    }
+
+    /// $OCISHIM_MAKE_BUNDLE, else Scripts/make-bundle above the current
+    /// directory or above the running binary (a build directory of the repo).
+    public static func findMakeBundle() -> String? {
+        if let env = getenv("OCISHIM_MAKE_BUNDLE") { return String(cString: env) }
+        var starts = [FileSystem.absolute(".")]
+        if let me = FileSystem.readLink("/proc/self/exe") { starts.append(FileSystem.dirname(of: me)) }
+        for start in starts {
+            var dir = start
+            while true {
+                let candidate = FileSystem.join(dir, "Scripts/make-bundle")
+                if FileSystem.isExecutableFile(candidate) { return candidate }
+                let parent = FileSystem.dirname(of: dir)
+                if parent == dir { break }
+                dir = parent
+            }
+        }
+        return nil
     }
 
     /// The transcript's `serve` arguments with `--runtime` replaced by ours.

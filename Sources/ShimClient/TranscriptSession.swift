@@ -10,30 +10,67 @@ public final class TranscriptSession {
     public let id: String
     public let stateDir: String
     public let variables: TranscriptVariables
-    public let client: ShimClient
+    /// The connection in use: the shim's stdio, or its socket after
+    /// `-> reconnect`.
+    public private(set) var client: ShimClient
+    /// A fresh directory holding `${BUNDLE}`, when the transcript has one.
+    private var bundleDir: String?
     /// From `<state-dir>/shim.pid`, read once the shim has detached.
     private var pidFromFile: Int32?
 
     /// Spawns `<shim> serve --id ID --state-dir DIR <serveArguments>`, where the
     /// arguments may refer to `${ID}`, `${STATE_DIR}` and `${SHIM_VERSION}`.
-    public init(shim: String, serveArguments: [String]) throws(ClientError) {
+    /// With `bundleCommand`, first builds a busybox bundle running it with
+    /// `makeBundle` (Scripts/make-bundle) and defines `${BUNDLE}`.
+    public init(shim: String, serveArguments: [String], bundleCommand: [String]? = nil, makeBundle: String? = nil) throws(ClientError) {
         // A shim that dies mid-replay must give EPIPE, not kill the replayer.
         SignalSource.ignore([SIGPIPE])
         shimPath = shim
         let version = try TranscriptSession.shimVersion(of: shim)
         do { stateDir = try TemporaryDirectory.make(prefix: "ocishim-replay") } catch { throw .system(error) }
         id = "replay-\(getpid())-\(String(UInt32.random(in: 0...UInt32.max), radix: 16))"
-        let variables = TranscriptVariables.session(id: id, stateDir: stateDir, shimVersion: version)
+        var variables = TranscriptVariables.session(id: id, stateDir: stateDir, shimVersion: version)
+        if let bundleCommand {
+            do {
+                let dir = try TemporaryDirectory.make(prefix: "ocishim-replay-bundle")
+                bundleDir = dir
+                let bundle = FileSystem.join(dir, "bundle")
+                try TranscriptSession.makeBundle(bundle, command: bundleCommand, script: makeBundle)
+                variables[TranscriptVariables.bundle] = bundle
+            } catch {
+                try? FileSystem.removeTree(stateDir)
+                if let bundleDir { try? FileSystem.removeTree(bundleDir) }
+                if let error = error as? ClientError { throw error }
+                throw .spawn("bundle: \(error)")
+            }
+        }
         self.variables = variables
         do {
             let extra = try serveArguments.map { (arg: String) throws(TranscriptVariableError) in try variables.expand(arg) }
             client = try ShimClient.spawn(shim: shim, arguments: ["--id", id, "--state-dir", stateDir] + extra)
         } catch {
             try? FileSystem.removeTree(stateDir)
+            if let bundleDir { try? FileSystem.removeTree(bundleDir) }
             if let error = error as? ClientError { throw error }
             throw .spawn("serve: \(error)")
         }
         pidFromFile = readPidFile(waitingMillis: 2000)
+    }
+
+    /// Runs `script DIR CMD ARG...` (Scripts/make-bundle) to completion.
+    static func makeBundle(_ dir: String, command: [String], script: String?) throws(ClientError) {
+        guard let script, FileSystem.isExecutableFile(script) else {
+            throw .spawn("the transcript needs a bundle, and no make-bundle script was found (set --make-bundle or $OCISHIM_MAKE_BUNDLE)")
+        }
+        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(devnull) }
+        var options = SpawnOptions(path: script, arguments: [script, dir] + command, environment: ShimClient.currentEnvironment())
+        options.fds = [(0, devnull), (1, devnull), (2, 2)]
+        let pid: pid_t
+        do { pid = try Spawner.spawn(options) } catch { throw .spawn("\(error)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        guard status == 0 else { throw .spawn("\(script) failed (\(Termination.describe(waitStatus: status)))") }
     }
 
     /// `<shim> --version` ends with the version ("ocishim version 0.1.0").
@@ -70,6 +107,7 @@ public final class TranscriptSession {
     /// state directory goes.
     public func finish(after outcome: TranscriptReplayOutcome) {
         if !outcome.sawEOF && !outcome.closedInput && isShimAlive(outcome.shimPid) {
+            // On the socket after a reconnect, stream id 1 may be unused.
             // Odd and above any id a transcript uses (even in raw bytes), so
             // the shim's "must increment" rule cannot refuse it.
             requestShutdown(on: client, streamID: UInt32.max)
@@ -85,8 +123,22 @@ public final class TranscriptSession {
         if !waitForExit(timeoutMillis: 3000, fallbackPid: outcome.shimPid), let pid = shimPid(outcome.shimPid) {
             kill(pid, SIGKILL)
             _ = waitForExit(timeoutMillis: 2000, fallbackPid: outcome.shimPid)
+            removeLeftoverContainer()
         }
         try? FileSystem.removeTree(stateDir)
+        if let bundleDir { try? FileSystem.removeTree(bundleDir) }
+    }
+
+    /// A shim killed with its container still there leaves runc state behind.
+    private func removeLeftoverContainer() {
+        guard bundleDir != nil, let runc = FileSystem.lookPath("runc") else { return }
+        var options = SpawnOptions(path: runc, arguments: [runc, "delete", "--force", id], environment: ShimClient.currentEnvironment())
+        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(devnull) }
+        options.fds = [(0, devnull), (1, devnull), (2, devnull)]
+        guard let pid = try? Spawner.spawn(options) else { return }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
     /// Sends Shutdown{force: true} and waits (briefly) for its answer.
@@ -160,6 +212,15 @@ extension TranscriptSession: TranscriptPeer {
 
     public func closeInput() {
         client.connection.closeWrite()
+    }
+
+    public func reconnect() throws(TranscriptPeerError) {
+        client.close()
+        do {
+            client = try ShimClient.connect(stateDir: stateDir)
+        } catch {
+            throw .failed("connect to \(stateDir)/shim.sock: \(error)")
+        }
     }
 
     public func receive(timeoutMillis: Int) throws(TranscriptPeerError) -> Frame? {

@@ -17,6 +17,8 @@ final class CoreContext {
     /// with the environment it inherited from the engine).
     let processEnvironment: [String]
     let log: Logger
+    /// The cgroup parent the shim moved itself under (to leave at exit).
+    var placedCgroupParent: String?
 
     init(config: ShimConfig, runtime: ResolvedRuntime, loop: EventLoop, reaper: ChildReaper,
          scratch: ScratchBuffer, events: EventLog, environment: RuntimeEnvironment) {
@@ -28,18 +30,8 @@ final class CoreContext {
         self.scratch = scratch
         self.events = events
         self.environment = environment
-        self.processEnvironment = CoreContext.readEnvironment()
+        self.processEnvironment = ProcessEnvironment.current()
         self.log = Logger(label: "ocishim.core")
-    }
-
-    private static func readEnvironment() -> [String] {
-        var out: [String] = []
-        var p = environ
-        while let entry = p.pointee {
-            out.append(String(cString: entry))
-            p += 1
-        }
-        return out
     }
 
     var runtimeTimeoutNanos: Int64 { Int64(config.runtimeTimeoutSeconds * 1e9) }

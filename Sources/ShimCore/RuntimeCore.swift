@@ -229,13 +229,24 @@ public final class RuntimeCore {
         return false
     }
 
+    /// At shim exit: leave the cgroup the shim placed itself in, and remove
+    /// it if no other shim shares it.
+    public func leaveShimCgroup() {
+        guard let parent = context.placedCgroupParent else { return }
+        let removal = CgroupPlacement.remove(parent: parent, evacuating: getpid())
+        if !removal.kept.isEmpty { log.debug("shim cgroup kept: \(removal.kept.joined(separator: "; "))") }
+    }
+
     // --- files -------------------------------------------------------------------
 
     private func persist() {
         store.scheduleWrite { [weak self] in
             guard let self else { return (nil, [:], []) }
             var paths = ["exitFile": self.paths.exitFile, "attachSocket": self.paths.attachSocket]
-            if let c = self.container { paths["bundle"] = c.paths.bundle }
+            if let c = self.container {
+                paths["bundle"] = c.paths.bundle
+                if let log = c.logFilePath { paths["log"] = log }
+            }
             return (self.container?.snapshot, paths, self.events.retained)
         }
     }

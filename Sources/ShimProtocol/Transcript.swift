@@ -27,11 +27,16 @@ public struct TranscriptHeader: Sendable, Equatable {
     public var serveArguments: [String]
     /// Seconds to wait for each expected frame; nil: the replayer's default.
     public var timeoutSeconds: Int?
+    /// `bundle CMD ARG...`: the replayer builds a busybox bundle running this
+    /// command (Scripts/make-bundle) and names it `${BUNDLE}`.
+    public var bundleCommand: [String]?
 
-    public init(comments: [String] = [], serveArguments: [String] = [], timeoutSeconds: Int? = nil) {
+    public init(comments: [String] = [], serveArguments: [String] = [], timeoutSeconds: Int? = nil,
+                bundleCommand: [String]? = nil) {
         self.comments = comments
         self.serveArguments = serveArguments
         self.timeoutSeconds = timeoutSeconds
+        self.bundleCommand = bundleCommand
     }
 }
 
@@ -89,11 +94,14 @@ public enum TranscriptSend: Sendable, Equatable {
     case raw([UInt8])
     /// Close the shim's stdin.
     case eof
+    /// Drop the connection and dial the shim again on <state-dir>/shim.sock,
+    /// as a restarted engine does; later frames use the new connection.
+    case reconnect
 
     public var streamID: UInt32? {
         switch self {
         case .request(let id, _, _, _, _, _), .data(let id, _, _), .closeSend(let id), .frame(let id, _, _, _): id
-        case .raw, .eof: nil
+        case .raw, .eof, .reconnect: nil
         }
     }
 }

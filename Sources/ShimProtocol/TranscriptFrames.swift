@@ -63,7 +63,7 @@ public struct TranscriptFrames: Sendable {
             return Frame(streamID: id, rawType: type, flags: flags, payload: payload).encoded()
         case .raw(let bytes):
             return bytes
-        case .eof:
+        case .eof, .reconnect:
             return []
         }
     }

@@ -90,10 +90,10 @@ struct TranscriptParser {
         case "<-":
             let expect = try parseExpect(Array(tokens.dropFirst()))
             transcript.steps.append(TranscriptStep(.expect(expect), line: number))
-        case "serve", "timeout":
+        case "serve", "timeout", "bundle":
             try parseDirective(first.text, Array(tokens.dropFirst()))
         default:
-            throw TranscriptSyntaxError("unknown line `\(first.text)`: expected `->`, `<-`, `#`, `serve` or `timeout`")
+            throw TranscriptSyntaxError("unknown line `\(first.text)`: expected `->`, `<-`, `#`, `serve`, `bundle` or `timeout`")
         }
     }
 
@@ -104,6 +104,10 @@ struct TranscriptParser {
         switch name {
         case "serve":
             transcript.header.serveArguments += args.map(\.text)
+        case "bundle":
+            guard !args.isEmpty else { throw TranscriptSyntaxError("usage: bundle CMD ARG... (the container's command)") }
+            guard transcript.header.bundleCommand == nil else { throw TranscriptSyntaxError("only one `bundle` line per transcript") }
+            transcript.header.bundleCommand = args.map(\.text)
         default:
             guard args.count == 1, let seconds = Int(args[0].text), seconds > 0 else {
                 throw TranscriptSyntaxError("usage: timeout SECONDS (a positive whole number)")
@@ -119,6 +123,10 @@ struct TranscriptParser {
         if !first.quoted && first.text == "eof" {
             try expectNoMore(tokens, after: 1, "-> eof")
             return .eof
+        }
+        if !first.quoted && first.text == "reconnect" {
+            try expectNoMore(tokens, after: 1, "-> reconnect")
+            return .reconnect
         }
         if !first.quoted && first.text == "raw" {
             var bytes: [UInt8] = []

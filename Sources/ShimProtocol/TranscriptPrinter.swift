@@ -11,6 +11,9 @@ public enum TranscriptPrinter {
             out.append((["serve"] + transcript.header.serveArguments.map(TranscriptSyntax.word)).joined(separator: " "))
         }
         if let timeout = transcript.header.timeoutSeconds { out.append("timeout \(timeout)") }
+        if let command = transcript.header.bundleCommand {
+            out.append((["bundle"] + command.map(TranscriptSyntax.word)).joined(separator: " "))
+        }
         for step in transcript.steps { out += lines(step.kind) }
         return out.joined(separator: "\n") + "\n"
     }
@@ -43,6 +46,8 @@ public enum TranscriptPrinter {
             return bytes.isEmpty ? ["-> raw"] : ["-> raw \(TranscriptSyntax.hexGroups(bytes))"]
         case .eof:
             return ["-> eof"]
+        case .reconnect:
+            return ["-> reconnect"]
         }
     }
 

@@ -6,6 +6,8 @@ public protocol TranscriptPeer: AnyObject {
     func send(_ bytes: [UInt8]) throws(TranscriptPeerError)
     /// Closes the shim's stdin (the shim sees EOF).
     func closeInput()
+    /// Drops the connection and connects again through the shim's socket.
+    func reconnect() throws(TranscriptPeerError)
     /// The next frame from the shim; nil once it closed its stdout.
     func receive(timeoutMillis: Int) throws(TranscriptPeerError) -> Frame?
     /// True once the shim process has exited (waits up to the timeout).
@@ -29,6 +31,8 @@ public struct TranscriptReplayOutcome: Sendable {
     public var closedInput = false
     /// From a HelloResponse, when the transcript said Hello.
     public var shimPid: Int32?
+    /// The session moved to the shim's socket (`-> reconnect`).
+    public var reconnected = false
 }
 
 /// Plays a transcript against a peer: sends each `->` line, matches each
@@ -102,6 +106,19 @@ private struct ReplayRun<Peer: TranscriptPeer> {
     // --- sending ------------------------------------------------------------------
 
     private mutating func perform(_ send: TranscriptSend, line: Int) -> TranscriptDifference? {
+        if case .reconnect = send {
+            // Frames still queued belong to the connection that is going away.
+            queued = []
+            do {
+                try peer.reconnect()
+            } catch {
+                return difference(line, "cannot reconnect to the shim: \(describe(error))", expected: TranscriptPrinter.lines(send))
+            }
+            outcome.closedInput = false
+            outcome.sawEOF = false
+            outcome.reconnected = true
+            return nil
+        }
         if outcome.closedInput {
             return difference(line, "cannot send after `-> eof`: the shim's stdin is closed", expected: TranscriptPrinter.lines(send))
         }

@@ -15,6 +15,7 @@ public final class ShimServer {
     let log = Logger(label: "ocishim.server")
     private let scratch = ScratchBuffer()
     private var connections: [ObjectIdentifier: Connection] = [:]
+    private var listener: SocketListener?
     private var handlers: ShimServiceHandlers?
     private var lifecycle: LifecycleHandlers?
     private var exitStatus: Int32?
@@ -37,6 +38,14 @@ public final class ShimServer {
         core.onContainerGone = { [unowned self] in self.containerGone() }
         for sig in [SIGTERM, SIGINT] {
             try signals.on(sig) { [unowned self] delivery in self.terminationSignal(delivery.signal) }
+        }
+    }
+
+    /// Listens on <state-dir>/shim.sock for engines that reconnect.
+    public func listen() throws(SystemError) {
+        let path = FileSystem.join(core.config.stateDir, "shim.sock")
+        listener = try SocketListener(path: path, loop: loop, log: log) { [unowned self] fd, label in
+            add(readFD: fd, writeFD: fd, label: label)
         }
     }
 
@@ -87,6 +96,7 @@ public final class ShimServer {
                       unlessDone: { exitStatus != nil && outputFlushed() })
             if let deadline = flushDeadline, Clock.monotonicNanos() > deadline { break }
         }
+        listener?.close()
         return exitStatus ?? 0
     }
 

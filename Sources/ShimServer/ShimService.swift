@@ -62,12 +62,25 @@ final class ShimServiceHandlers {
         }
 
         router.unary("Shutdown") { [unowned self] (req: Ocishim_V1_ShutdownRequest, reply: Reply<Ocishim_V1_ShutdownResponse>) in
-            if core.holdsContainer && !req.force {
+            guard core.holdsContainer else {
+                reply.ok(Ocishim_V1_ShutdownResponse())
+                return server.exitSoon(status: 0, reason: "Shutdown requested")
+            }
+            guard req.force else {
                 return reply.fail(RPCError(.failedPrecondition,
                     "container \(core.containerID) exists; delete it first or shut down with force"))
             }
-            reply.ok(Ocishim_V1_ShutdownResponse())
-            server.exitSoon(status: 0, reason: "Shutdown requested")
+            // Force: the container goes first (killed, deleted from the
+            // runtime), so the shim leaves nothing behind.
+            core.delete(force: true) { [server] result in
+                switch result {
+                case .success:
+                    reply.ok(Ocishim_V1_ShutdownResponse())
+                    server.exitSoon(status: 0, reason: "Shutdown requested")
+                case .failure(let error):
+                    reply.fail(RPCError(error))
+                }
+            }
         }
     }
 }

@@ -5,5 +5,7 @@ struct OCICtl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ocictl",
         abstract: "Drive ocishim shims: the engine's side, on the command line.",
-        subcommands: [Version.self, Replay.self])
+        discussion: "Containers are addressed by id; each has a shim whose state lives in <state-root>/<id>.",
+        subcommands: [Create.self, Start.self, Run.self, State.self, Kill.self, Stop.self, Remove.self, Wait.self,
+                      Events.self, Logs.self, Pause.self, Resume.self, PS.self, Version.self, Replay.self])
 }

@@ -22,6 +22,9 @@ struct Replay: ParsableCommand {
     @Option(help: "Seconds to wait for each expected frame (a transcript's `timeout` wins).")
     var timeout = 10
 
+    @Option(name: .customLong("make-bundle"), help: "Scripts/make-bundle, for transcripts with a `bundle` line.")
+    var makeBundle: String?
+
     func validate() throws {
         guard !files.isEmpty else { throw ValidationError("give at least one transcript file") }
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
@@ -30,6 +33,7 @@ struct Replay: ParsableCommand {
     func run() throws {
         var replayer = TranscriptReplayer(shimPath: ShimLocation.resolve(shim), runtime: runtime)
         replayer.timeoutSeconds = timeout
+        if let makeBundle { replayer.makeBundleScript = makeBundle }
         for file in files {
             if let difference = replayer.replay(file: file) {
                 print(difference)

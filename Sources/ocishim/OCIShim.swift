@@ -7,5 +7,5 @@ struct OCIShim: ParsableCommand {
         commandName: "ocishim",
         abstract: "A per-container OCI runtime shim speaking ttrpc on stdin/stdout.",
         version: "ocishim version \(ShimVersion.current)",
-        subcommands: [Serve.self])
+        subcommands: [Serve.self, Connect.self])
 }

@@ -54,6 +54,9 @@ struct Serve: ParsableCommand {
     @Flag(help: "Stay in the foreground: no fork, no new session.")
     var foreground = false
 
+    @Option(name: .customLong("keep-fd"), help: "An inherited fd to hold open for the container's life (repeatable), e.g. a rootless network sync pipe.")
+    var keepFDs: [Int32] = []
+
     func validate() throws {
         guard ShimLogHandler.parseLevel(logLevel) != nil else {
             throw ValidationError("invalid --log-level \(logLevel): use debug, info, warn or error")
@@ -70,6 +73,8 @@ struct Serve: ParsableCommand {
         if !supportsJSON.isEmpty { config.features.json = supportsJSON }
         if !supportsNoCgroups.isEmpty { config.features.noCgroups = supportsNoCgroups }
         if !supportsKVM.isEmpty { config.features.kvm = supportsKVM }
+        config.listenFDs = try inheritedListenFDs()
+        config.keepFDs = try inheritedKeepFDs()
 
         // Everything that can be wrong with the command line is reported
         // here, before detaching, so the engine sees it on stderr and in the
@@ -93,10 +98,48 @@ struct Serve: ParsableCommand {
         } catch {
             throw ShimStartError("\(error)")
         }
+        do {
+            try server.listen()
+        } catch {
+            throw ShimStartError("cannot listen on the shim socket: \(error)")
+        }
         try? FileSystem.writeAtomically(FileSystem.join(config.stateDir, "shim.pid"), "\(getpid())\n")
         server.serveStdio()
         let status = server.run()
+        server.core.leaveShimCgroup()
+        // The shim's last files; an emptied state dir (after Delete) goes too.
+        try? FileSystem.removeFile(FileSystem.join(config.stateDir, "shim.pid"))
+        if server.core.snapshot.status == .deleted { rmdir(config.stateDir) }
         Glibc.exit(status)
+    }
+
+    /// Socket activation: LISTEN_FDS fds (3, 4, ...) handed to the shim at
+    /// spawn go on to the container. They are kept from everything else the
+    /// shim starts, and the variables are dropped from the shim's environment
+    /// so they reach only the runtime, set for it.
+    private func inheritedListenFDs() throws -> Int {
+        guard let value = getenv("LISTEN_FDS").map({ String(cString: $0) }) else { return 0 }
+        unsetenv("LISTEN_FDS")
+        unsetenv("LISTEN_PID")
+        unsetenv("LISTEN_FDNAMES")
+        guard let count = Int(value), count >= 0, count < 1024 else {
+            throw ShimStartError("invalid LISTEN_FDS=\(value)")
+        }
+        for fd in 3..<(3 + Int32(count)) {
+            guard fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 else {
+                throw ShimStartError("LISTEN_FDS=\(count) but fd \(fd) is not open")
+            }
+        }
+        return count
+    }
+
+    private func inheritedKeepFDs() throws -> [Int32] {
+        for fd in keepFDs {
+            guard fd > 2, fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 else {
+                throw ShimStartError("--keep-fd \(fd): not an open inherited fd")
+            }
+        }
+        return keepFDs
     }
 
     /// Fork once: the parent exits at once (the engine reaps it right away),

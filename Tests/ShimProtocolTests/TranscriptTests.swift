@@ -292,6 +292,8 @@ final class ScriptedPeer: TranscriptPeer {
 
     func send(_ bytes: [UInt8]) throws(TranscriptPeerError) { sent.append(bytes) }
     func closeInput() {}
+    var reconnects = 0
+    func reconnect() throws(TranscriptPeerError) { reconnects += 1 }
     func receive(timeoutMillis: Int) throws(TranscriptPeerError) -> Frame? {
         guard !incoming.isEmpty else {
             clock += Int64(timeoutMillis)

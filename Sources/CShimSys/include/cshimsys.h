@@ -52,6 +52,9 @@ int ocishim_pipe2(int fds[2], int flags);
 // fcntl(F_SETPIPE_SZ): returns the new capacity or -1.
 int ocishim_set_pipe_size(int fd, int size);
 
+// open(path, O_PATH | O_DIRECTORY | O_CLOEXEC): a handle naming a directory.
+int ocishim_open_dir_path(const char *path);
+
 // accept4(), also hidden behind _GNU_SOURCE.
 int ocishim_accept4(int fd, int flags);
 

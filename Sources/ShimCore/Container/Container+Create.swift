@@ -150,7 +150,9 @@ extension Container {
         let outcome = CgroupPlacement.place(pid: getpid(), parent: options.cgroupParent,
                                             manager: manager, noCgroups: options.noCgroups)
         switch outcome {
-        case .placed(let where_): log.debug("shim placed in \(where_.joined(separator: ", "))")
+        case .placed(let where_):
+            log.debug("shim placed in \(where_.joined(separator: ", "))")
+            context.placedCgroupParent = options.cgroupParent
         case .skipped(let why): log.debug("shim cgroup placement skipped: \(why)")
         case .failed(let why): log.warning("failed to add the shim to its cgroup: \(why)")
         }

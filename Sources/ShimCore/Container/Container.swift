@@ -76,6 +76,13 @@ final class Container {
         return s
     }
 
+    /// The k8s-file log, if any (the first one when there are several).
+    var logFilePath: String? {
+        if options.log.drivers.isEmpty { return ContainerPaths.defaultLog(stateDir: context.config.stateDir) }
+        for case .k8sFile(let path) in options.log.drivers { return path }
+        return nil
+    }
+
     var exitInfo: ContainerExit? {
         exitCode.map { ContainerExit(exitCode: $0, finishedAt: finishedAt, oomKilled: oomKilled) }
     }

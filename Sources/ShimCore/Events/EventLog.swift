@@ -2,8 +2,9 @@
 ///
 /// Retention is what lets an engine that was away catch up: a subscriber
 /// names the last seq it has seen and gets everything after it first. The
-/// lifecycle events that matter (exited, oom) are few per container; the
-/// bound only protects against an endless stream of exec or log events.
+/// container's lifecycle events (created ... exited, oom, deleted) are few
+/// and always kept; the bound only drops the oldest of the kinds that can
+/// repeat without end (exec sessions, log errors).
 public final class EventLog {
     public typealias Subscriber = (ContainerEvent) -> Void
 
@@ -32,10 +33,26 @@ public final class EventLog {
         var event = ContainerEvent(seq: lastSeq, kind: kind, timestamp: timestamp, containerID: containerID)
         fill(&event)
         retained.append(event)
-        if retained.count > retainLimit { retained.removeFirst(retained.count - retainLimit) }
+        trim()
         onChange?()
         for subscriber in subscribers.values { subscriber(event) }
         return event
+    }
+
+    /// Kinds that happen a bounded number of times per container.
+    static let lifecycle: Set<ContainerEvent.Kind> = [.created, .started, .paused, .resumed, .exited, .oom,
+                                                      .deleted, .checkpointed, .restored]
+
+    private func trim() {
+        while retained.count > retainLimit {
+            // pause/resume can repeat too, but each pair is an engine's own
+            // doing; the unbounded kinds go first.
+            if let i = retained.firstIndex(where: { !Self.lifecycle.contains($0.kind) }) {
+                retained.remove(at: i)
+            } else {
+                retained.removeFirst()
+            }
+        }
     }
 
     /// Events after `seq`, oldest first.

@@ -60,21 +60,13 @@ final class JournaldSink: LogSink {
     }
 
     func write(_ stream: LogStream, _ chunk: UnsafeRawBufferPointer, timestamp: Int64) -> LogSinkOutcome {
-        guard let base = chunk.baseAddress, chunk.count > 0 else { return .unchanged }
+        guard chunk.baseAddress != nil, chunk.count > 0 else { return .unchanged }
         var outcome = LogSinkOutcome.unchanged
         var offset = 0
         while offset < chunk.count {
-            let start = base + offset
-            let remaining = chunk.count - offset
-            let line: UnsafeRawBufferPointer
-            let complete: Bool
-            if let newline = memchr(start, Int32(UInt8(ascii: "\n")), remaining) {
-                line = UnsafeRawBufferPointer(start: start, count: start.distance(to: UnsafeRawPointer(newline)) + 1)
-                complete = true
-            } else {
-                line = UnsafeRawBufferPointer(start: start, count: remaining)
-                complete = false
-                if remaining < Self.heldLineLimit - heldCount(stream) {
+            let (line, complete) = ChunkLines.line(in: chunk, at: offset)
+            if !complete {
+                if line.count < Self.heldLineLimit - heldCount(stream) {
                     hold(stream, line)
                     return outcome
                 }

@@ -39,22 +39,12 @@ final class K8sFileSink: LogSink {
     deinit { prefixes.deallocate() }
 
     func write(_ stream: LogStream, _ chunk: UnsafeRawBufferPointer, timestamp: Int64) -> LogSinkOutcome {
-        guard let base = chunk.baseAddress, chunk.count > 0 else { return .unchanged }
+        guard chunk.baseAddress != nil, chunk.count > 0 else { return .unchanged }
         preparePrefixes(stream, timestamp)
         var stored = 0  // content bytes of this chunk known to be whole in the file
         var offset = 0
         while offset < chunk.count {
-            let start = base + offset
-            let remaining = chunk.count - offset
-            let line: UnsafeRawBufferPointer
-            let complete: Bool
-            if let newline = memchr(start, Int32(UInt8(ascii: "\n")), remaining) {
-                line = UnsafeRawBufferPointer(start: start, count: start.distance(to: UnsafeRawPointer(newline)) + 1)
-                complete = true
-            } else {
-                line = UnsafeRawBufferPointer(start: start, count: remaining)
-                complete = false
-            }
+            let (line, complete) = ChunkLines.line(in: chunk, at: offset)
             let recordLength = prefixLength + line.count + (complete ? 0 : 1)
 
             if wouldOverflow(adding: recordLength) {

@@ -1,3 +1,5 @@
+import ShimSystem
+
 /// Turns a failed runtime invocation into the error an engine sees: the
 /// runtime's own message (from its JSON log, as the seed's readConmonPipeData
 /// does, else its stderr), classified as the seed's getOCIRuntimeError does.

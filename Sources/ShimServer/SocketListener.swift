@@ -1,0 +1,77 @@
+import CShimSys
+import Glibc
+import Logging
+import ShimSystem
+
+/// <state-dir>/shim.sock: where a restarted engine, or `ocictl`, finds the
+/// shim again. Mode 0600, and every peer's uid is checked (SO_PEERCRED): a
+/// client of another user is refused even if the file mode were loosened.
+final class SocketListener {
+    let path: String
+    private let fd: Int32
+    private let loop: EventLoop
+    private let log: Logger
+    private let allowedUID = geteuid()
+
+    /// Takes over `path` (removing the socket of a dead shim) and listens.
+    /// `accepted` gets each admitted peer's fd and a label for logs.
+    init(path: String, loop: EventLoop, log: Logger, accepted: @escaping (Int32, String) -> Void) throws(SystemError) {
+        self.path = path
+        self.loop = loop
+        self.log = log
+        try SocketListener.claim(path)
+        fd = try UnixSocket.listen(path: path, type: Int32(SOCK_STREAM.rawValue), mode: 0o600)
+        do {
+            try loop.watch(fd, .readable) { [unowned self] _ in self.acceptAll(accepted) }
+        } catch {
+            Glibc.close(fd)
+            throw error
+        }
+    }
+
+    /// A socket file left by a shim that died is removed; one that answers
+    /// belongs to a live shim, and two shims must not share a state dir.
+    static func claim(_ path: String) throws(SystemError) {
+        var st = stat()
+        guard lstat(path, &st) == 0 else { return }
+        guard (st.st_mode & S_IFMT) == S_IFSOCK else {
+            throw SystemError("\(path) exists and is not a socket", errno: .fileExists)
+        }
+        if let live = try? UnixSocket.connect(path: path, type: Int32(SOCK_STREAM.rawValue)) {
+            Glibc.close(live)
+            throw SystemError("another shim is already serving \(path)", errno: .addressInUse)
+        }
+        try FileSystem.removeFile(path)
+    }
+
+    private func acceptAll(_ accepted: (Int32, String) -> Void) {
+        while true {
+            let peer: Int32?
+            do {
+                peer = try UnixSocket.accept(fd)
+            } catch {
+                log.warning("accept on \(path): \(error)")
+                return
+            }
+            guard let peer else { return }
+            var pid: pid_t = 0, uid: uid_t = 0, gid: gid_t = 0
+            guard ocishim_peer_cred(peer, &pid, &uid, &gid) == 0 else {
+                log.warning("refused a client on \(path): \(SystemError("SO_PEERCRED"))")
+                Glibc.close(peer)
+                continue
+            }
+            guard uid == allowedUID else {
+                log.warning("refused a client of uid \(uid) (pid \(pid)) on \(path): only uid \(allowedUID) may talk to this shim")
+                Glibc.close(peer)
+                continue
+            }
+            accepted(peer, "socket client pid \(pid)")
+        }
+    }
+
+    func close() {
+        loop.unwatch(fd)
+        Glibc.close(fd)
+        try? FileSystem.removeFile(path)
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import ShimClient
+import ShimProtocol
+import ShimSystem
+
+/// The options of `create` and `run`, following runc's names where runc has one.
+struct ContainerCreateOptions: ParsableArguments {
+    @Option(name: [.short, .long], help: "The OCI bundle (default: the current directory).")
+    var bundle = "."
+
+    @Flag(name: [.short, .long], help: "Give the container a pseudo-terminal (the bundle's process.terminal must agree).")
+    var tty = false
+
+    @Flag(name: [.short, .long], help: "Keep the container's stdin open for attach.")
+    var stdin = false
+
+    @Option(name: .customLong("log-path"), help: "k8s-file log path (default: <state-dir>/ctr.log).")
+    var logPath: String?
+
+    @Option(name: .customLong("log-driver"), help: "k8s-file, journald or none (repeatable).")
+    var logDrivers: [String] = []
+
+    @Option(name: .customLong("log-size-max"), help: "Truncate the log beyond this many bytes.")
+    var logSizeMax: Int64 = -1
+
+    @Option(name: .customLong("exit-dir"), help: "Directory for the exit file (default: <state-dir>/exits).")
+    var exitDir: String?
+
+    @Option(help: "The OCI runtime: a name or a path.")
+    var runtime = "runc"
+
+    @Option(name: .customLong("shim"), help: "The ocishim binary.")
+    var shim: String?
+
+    /// Spawns the container's shim and creates the container; the shim keeps
+    /// running after this process ends.
+    func create(id: String, address: ShimAddress) throws -> (ShimClient, Ocishim_V1_CreateResponse) {
+        let stateDir = address.stateDir(id)
+        do { try FileSystem.createDirectory(stateDir, mode: 0o700) } catch {
+            throw CLIError("cannot create \(stateDir): \(error)")
+        }
+        let client = try ShimClient.spawn(shim: ShimLocation.resolve(shim),
+                                          arguments: ["--id", id, "--state-dir", stateDir, "--runtime", runtime])
+        var request = Ocishim_V1_CreateRequest()
+        request.id = id
+        request.bundle = FileSystem.absolute(bundle)
+        request.terminal = tty
+        request.stdin = stdin
+        request.exitDir = exitDir.map { FileSystem.absolute($0) } ?? ""
+        request.log.sizeMax = logSizeMax
+        let drivers = logDrivers.isEmpty ? ["k8s-file"] : logDrivers
+        request.log.drivers = drivers.map { driver in
+            Ocishim_V1_LogDriver.with {
+                $0.driver = driver
+                if driver == "k8s-file" { $0.path = FileSystem.absolute(logPath ?? FileSystem.join(stateDir, "ctr.log")) }
+            }
+        }
+        do {
+            let response: Ocishim_V1_CreateResponse = try client.call("Create", request)
+            return (client, response)
+        } catch {
+            // The shim exits by itself once its only client goes away without
+            // a container; its state directory goes with this failure.
+            client.close()
+            try? FileSystem.removeTree(stateDir)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,135 @@
+import ArgumentParser
+import Glibc
+import ShimClient
+import ShimProtocol
+import ShimSystem
+
+struct Create: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Create a container: spawn its shim and run the runtime's create.")
+    @OptionGroup var address: ShimAddress
+    @OptionGroup var options: ContainerCreateOptions
+    @Argument(help: "The container id.") var id: String
+
+    func run() throws {
+        let (client, created) = try options.create(id: id, address: address)
+        client.close()
+        print(created.pid)
+    }
+}
+
+struct Start: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Start a created container.")
+    @OptionGroup var address: ShimAddress
+    @Argument var id: String
+    func run() throws {
+        let _: Ocishim_V1_StartResponse = try address.connect(id).call("Start", Ocishim_V1_StartRequest())
+    }
+}
+
+struct State: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show a container's state as its shim knows it.")
+    @OptionGroup var address: ShimAddress
+    @Flag(help: "Print the StateResponse as JSON.") var json = false
+    @Flag(help: "Ask the runtime instead of the monitor.") var refresh = false
+    @Argument var id: String
+
+    func run() throws {
+        let state: Ocishim_V1_StateResponse = try address.connect(id).call("State", Ocishim_V1_StateRequest.with { $0.refresh = refresh })
+        if json {
+            print(try state.jsonString())
+            return
+        }
+        print("id:       \(state.id)")
+        print("status:   \(StatusName.of(state.status))")
+        print("pid:      \(state.pid)")
+        if state.status == .stopped { print("exit:     \(state.exitCode)\(state.oomKilled ? " (OOM killed)" : "")") }
+        print("bundle:   \(state.bundle)")
+        if !state.logError.isEmpty { print("log:      \(state.logError)") }
+    }
+}
+
+struct Kill: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Send a signal to a container (default TERM).")
+    @OptionGroup var address: ShimAddress
+    @Flag(help: "Signal every process of the container.") var all = false
+    @Argument var id: String
+    @Argument var signal = "TERM"
+
+    func run() throws {
+        let number = try SignalName.parse(signal)
+        let _: Ocishim_V1_KillResponse = try address.connect(id).call("Kill", Ocishim_V1_KillRequest.with {
+            $0.signal = number
+            $0.all = all
+        })
+    }
+}
+
+struct Stop: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Stop a container: TERM, then KILL after the timeout.")
+    @OptionGroup var address: ShimAddress
+    @Option(name: [.short, .long], help: "Seconds before SIGKILL (0: at once).") var time: UInt32 = 10
+    @Argument var id: String
+
+    func run() throws {
+        let stopped: Ocishim_V1_StopResponse = try address.connect(id).call("Stop", Ocishim_V1_StopRequest.with { $0.timeoutSeconds = time })
+        print(stopped.exitCode)
+    }
+}
+
+struct Remove: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a container; its shim exits.")
+    @OptionGroup var address: ShimAddress
+    @Flag(name: [.short, .long], help: "Delete even if it runs (it is killed).") var force = false
+    @Argument var id: String
+
+    func run() throws {
+        let _: Ocishim_V1_DeleteResponse = try address.connect(id).call("Delete", Ocishim_V1_DeleteRequest.with { $0.force = force })
+        // The shim removes its files and its state dir as it exits.
+        waitForRemoval(address.stateDir(id))
+    }
+}
+
+struct Wait: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Wait for a container to exit; print its exit code.")
+    @OptionGroup var address: ShimAddress
+    @Argument var id: String
+
+    func run() throws {
+        let client = try address.connect(id)
+        client.timeoutSeconds = -1
+        let exit: Ocishim_V1_WaitResponse = try client.call("Wait", Ocishim_V1_WaitRequest(), timeoutSeconds: -1)
+        print(exit.exitCode)
+    }
+}
+
+struct Pause: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Pause a running container.")
+    @OptionGroup var address: ShimAddress
+    @Argument var id: String
+    func run() throws {
+        let _: Ocishim_V1_PauseResponse = try address.connect(id).call("Pause", Ocishim_V1_PauseRequest())
+    }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Resume a paused container.")
+    @OptionGroup var address: ShimAddress
+    @Argument var id: String
+    func run() throws {
+        let _: Ocishim_V1_ResumeResponse = try address.connect(id).call("Resume", Ocishim_V1_ResumeRequest())
+    }
+}
+
+enum StatusName {
+    static func of(_ status: Ocishim_V1_ContainerStatus) -> String {
+        switch status {
+        case .none: "none"
+        case .created: "created"
+        case .running: "running"
+        case .paused: "paused"
+        case .stopped: "stopped"
+        case .deleted: "deleted"
+        default: "unknown"
+        }
+    }
+}
