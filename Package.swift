@@ -84,7 +84,7 @@ let package = Package(
         .testTarget(name: "ShimProtocolTests", dependencies: ["ShimProtocol"]),
         .testTarget(name: "ShimSystemTests", dependencies: ["ShimSystem"]),
         .testTarget(name: "ShimCoreTests", dependencies: ["ShimCore", "ShimSystem"]),
-        .testTarget(name: "ConmonFrontendTests", dependencies: ["ConmonFrontend", "ShimCore"]),
+        .testTarget(name: "ConmonFrontendTests", dependencies: ["ConmonFrontend", "ShimCore", "ShimSystem"]),
         .testTarget(
             name: "ShimIntegrationTests",
             dependencies: ["ShimClient", "ShimProtocol", "ShimSystem"]),

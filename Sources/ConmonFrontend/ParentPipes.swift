@@ -1,5 +1,6 @@
 import Glibc
 import ShimCore
+import ShimSystem
 
 /// The pipes an engine hands conmon through the environment (the seed's
 /// createOCIContainer and ExecContainer): SOCK_SEQPACKET socketpairs whose

@@ -1,5 +1,6 @@
 import ConmonFrontend
 import ShimCore
+import ShimSystem
 import XCTest
 
 /// conmon's consistency checks (process_cli, configure_log_drivers) and the

@@ -23,8 +23,10 @@ extension Container {
         ports?.release()
         ports = nil
         exitCode = code
-        finishedAt = Clock.realtimeNanos()
+        // An exit seen while `runc start` is still answering: the start is
+        // recorded first, so it is never later than the finish.
         if startPending { markStarted() }
+        finishedAt = Clock.realtimeNanos()
         writeExitFiles(code)
         transition(to: .stopped)
         context.emit(.exited) { [pid] in $0.pid = pid; $0.exitCode = code; $0.message = reason ?? "" }
