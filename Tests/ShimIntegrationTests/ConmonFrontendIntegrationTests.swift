@@ -136,6 +136,64 @@ final class ConmonFrontendIntegrationTests: XCTestCase {
         _ = try h.runc(["delete", h.id])
     }
 
+    /// -T: the container is killed when the time is up; its exit (by
+    /// SIGKILL) is recorded as any other.
+    func testTimeoutKillsTheContainer() throws {
+        let h = try ConmonHarness(self)
+        let bundle = try BusyboxBundle.make(in: h.dir, args: ["/bin/sleep", "1000"])
+        let run = try h.start(h.podmanArguments(bundle: bundle.path, ["-T", "1"]))
+        defer { close(run.syncFD) }
+        XCTAssertGreaterThan(run.sync?["data"] as? Int ?? 0, 0, run.stderr)
+        XCTAssertEqual(try h.runc(["start", h.id]), 0)
+        let started = Date()
+        XCTAssertTrue(h.eventually { FileManager.default.fileExists(atPath: h.exitFile) }, "not killed")
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 0.5)
+        XCTAssertEqual(try String(contentsOfFile: h.exitFile, encoding: .utf8), "137")
+        let monitor = try XCTUnwrap(h.conmonPid)
+        XCTAssertTrue(h.eventually { !ShimHarness.alive(monitor) })
+        _ = try h.runc(["delete", h.id])
+    }
+
+    /// --exit-delay holds the exit command back; --persist-dir gets its own
+    /// copy of the exit code.
+    func testExitDelayAndPersistDir() throws {
+        let h = try ConmonHarness(self)
+        let bundle = try BusyboxBundle.make(in: h.dir, args: ["/bin/sh", "-c", "exit 4"])
+        let marker = h.dir + "/exit-command-ran"
+        let persist = h.dir + "/persist"
+        let run = try h.start(h.podmanArguments(bundle: bundle.path, [
+            "--persist-dir", persist, "--exit-delay", "2",
+            "--exit-command", "/bin/touch", "--exit-command-arg", marker,
+        ]))
+        defer { close(run.syncFD) }
+        XCTAssertGreaterThan(run.sync?["data"] as? Int ?? 0, 0, run.stderr)
+        XCTAssertEqual(try h.runc(["start", h.id]), 0)
+        XCTAssertTrue(h.eventually { FileManager.default.fileExists(atPath: h.exitFile) })
+        XCTAssertEqual(try String(contentsOfFile: persist + "/exit", encoding: .utf8), "4")
+        usleep(500_000)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: marker), "the exit command did not wait for --exit-delay")
+        let monitor = try XCTUnwrap(h.conmonPid)
+        XCTAssertTrue(ShimHarness.alive(monitor), "the monitor left before its exit command")
+        XCTAssertTrue(h.eventually(10) { FileManager.default.fileExists(atPath: marker) })
+        XCTAssertTrue(h.eventually { !ShimHarness.alive(monitor) })
+        _ = try h.runc(["delete", h.id])
+    }
+
+    /// --restore from a checkpoint that is not there: the runtime's refusal
+    /// reaches the pipe and nothing is left (a real restore needs a working
+    /// CRIU, which this machine's kernel does not give; see docs/PODMAN.md).
+    func testRestoreFromMissingCheckpointFails() throws {
+        let h = try ConmonHarness(self)
+        let bundle = try BusyboxBundle.make(in: h.dir, args: ["/bin/true"])
+        let run = try h.start(h.podmanArguments(bundle: bundle.path, ["--restore", h.dir + "/no-checkpoint", "--sync"]))
+        defer { close(run.syncFD) }
+        XCTAssertEqual(run.status, 1)
+        XCTAssertEqual(run.sync?["data"] as? Int, -1)
+        XCTAssertFalse((run.sync?["message"] as? String ?? "").isEmpty)
+        XCTAssertEqual(h.runtimeContainers(), [])
+        XCTAssertEqual(ConmonHarness.processes(mentioning: h.id), [])
+    }
+
     func testVersionIsOnePodmanAccepts() throws {
         let h = try ConmonHarness(self)
         let (status, output) = try TestSupport.run(h.binary, ["--version"])
