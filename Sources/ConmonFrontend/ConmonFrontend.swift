@@ -22,6 +22,8 @@ public enum ConmonFrontend {
     }
 
     public static func main(_ argv: [String]) -> Never {
+        // An engine that went away must not kill us while we report to it.
+        signal(SIGPIPE, SIG_IGN)
         // Before anything opens an fd: what the engine left open for us.
         let pipes: ParentPipes
         do {

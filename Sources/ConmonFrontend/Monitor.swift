@@ -60,7 +60,7 @@ final class Monitor {
             for fd in passthroughStdio { close(fd) }
             switch result {
             case .failure(let error):
-                let failure = ConmonError(core: error)
+                let failure = RuntimeLogMessage.read(plan.engineRuntimeLog).map(ConmonError.init) ?? ConmonError(core: error)
                 log.error("failed to create container \(plan.containerID): \(failure.message)")
                 pipes.report(-1, message: failure.message)
                 finish(1)
@@ -103,5 +103,21 @@ final class Monitor {
     private func finish(_ status: Int32) {
         guard exitStatus == nil else { return }
         exitStatus = status
+    }
+}
+
+/// The last error a runtime wrote to a `--log-format=json` log: one JSON
+/// object per line, `msg` the text (the seed's readConmonPipeData reads the
+/// same file).
+enum RuntimeLogMessage {
+    static func read(_ path: String?) -> String? {
+        guard let path, let bytes = try? FileSystem.readIfExists(path, limit: 1 << 20) else { return nil }
+        var message: String?
+        for line in bytes.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
+            guard let record = try? JSONValue(parsing: Array(line)), let text = record["msg"]?.stringValue else { continue }
+            let level = record["level"]?.stringValue ?? "error"
+            if level == "error" || level == "fatal" || level == "panic" { message = text }
+        }
+        return message
     }
 }

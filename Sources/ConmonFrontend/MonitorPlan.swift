@@ -174,6 +174,22 @@ public struct MonitorPlan: Sendable {
         return config
     }
 
+    /// The runtime's JSON error log the engine asked for with `--runtime-arg
+    /// --log PATH` (podman does, outside debug mode). The runtime then writes
+    /// its errors there rather than to the log the core would read.
+    public var engineRuntimeLog: String? {
+        var path: String?
+        var args = options.runtimeArgs[...]
+        while let arg = args.popFirst() {
+            if arg == "--log" || arg == "-log" {
+                path = args.popFirst()
+            } else if arg.hasPrefix("--log=") {
+                path = String(arg.dropFirst("--log=".count))
+            }
+        }
+        return path
+    }
+
     /// What the core creates (or restores).
     public func createOptions(passthroughStdio: [Int32]) -> CreateOptions {
         var create = CreateOptions(bundle: bundle)

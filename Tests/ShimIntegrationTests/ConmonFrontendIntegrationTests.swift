@@ -313,6 +313,23 @@ final class ConmonFrontendIntegrationTests: XCTestCase {
         XCTAssertEqual(leftovers, [])
     }
 
+    /// podman (outside debug mode) points runc's JSON error log at its own
+    /// file with --runtime-arg; the message on the pipe is still runc's.
+    func testRuntimeFailureWithTheEnginesRuntimeLog() throws {
+        let h = try ConmonHarness(self)
+        let bundle = try BusyboxBundle.make(in: h.dir, args: ["/no/such/binary"])
+        let ociLog = h.dir + "/oci-log"
+        let run = try h.start(h.podmanArguments(bundle: bundle.path, [
+            "--runtime-arg", "--log-format=json", "--runtime-arg", "--log", "--runtime-arg=\(ociLog)", "--sync",
+        ]))
+        defer { close(run.syncFD) }
+        XCTAssertEqual(run.sync?["data"] as? Int, -1)
+        let message = run.sync?["message"] as? String ?? ""
+        XCTAssertTrue(message.contains("/no/such/binary") && message.contains("no such file or directory"), message)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: ociLog), "runc did not write the engine's log")
+        XCTAssertEqual(h.runtimeContainers(), [])
+    }
+
     /// Without --sync the process podman waits for exits 0 once the monitor
     /// runs (podman then reads the pipe); the failure arrives on the pipe.
     func testRuntimeFailureWithoutSyncArrivesOnThePipe() throws {
