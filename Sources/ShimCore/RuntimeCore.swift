@@ -176,6 +176,14 @@ public final class RuntimeCore {
         }
     }
 
+    /// Checkpoint (Container+Checkpoint.swift).
+    public func checkpoint(_ options: CheckpointOptions, _ done: @escaping (Result<CheckpointOutcome, CoreError>) -> Void) {
+        switch existing("checkpoint") {
+        case .failure(let e): done(.failure(e))
+        case .success(let c): c.checkpoint(options, done)
+        }
+    }
+
     /// Calls `done` once the container has exited (at once if it has).
     /// Returns a cancel closure for callers that go away.
     public func wait(_ done: @escaping (Result<ContainerExit, CoreError>) -> Void) -> () -> Void {

@@ -59,6 +59,7 @@ final class StateStore {
             ("oomKilled", .bool(c.oomKilled)), ("bundle", .string(c.bundle)), ("terminal", .bool(c.terminal)),
         ])
         if let code = c.exitCode { o.set("exitCode", .int(Int64(code))) }
+        if c.checkpointed { o.set("checkpointed", .bool(true)) }
         if let e = c.logError { o.set("logError", .string(e)) }
         return o
     }

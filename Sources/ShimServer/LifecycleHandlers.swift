@@ -89,6 +89,7 @@ final class LifecycleHandlers {
                     res.exitCode = exit.exitCode
                     res.finishedAt = exit.finishedAt
                     res.oomKilled = exit.oomKilled
+                    res.checkpointed = exit.checkpointed
                     return res
                 })
             }

@@ -35,6 +35,7 @@ public final class ShimServer {
         let lifecycle = LifecycleHandlers(core: core, server: self)
         lifecycle.register(on: router)
         self.lifecycle = lifecycle
+        CheckpointHandlers.register(on: router, core: core)
         core.onContainerGone = { [unowned self] in self.containerGone() }
         for sig in [SIGTERM, SIGINT] {
             try signals.on(sig) { [unowned self] delivery in self.terminationSignal(delivery.signal) }

@@ -112,6 +112,7 @@ enum Translate {
         r.startedAt = s.startedAt
         r.finishedAt = s.finishedAt
         r.oomKilled = s.oomKilled
+        r.checkpointed = s.checkpointed
         r.bundle = s.bundle
         r.terminal = s.terminal
         r.logError = s.logError ?? ""

@@ -33,8 +33,9 @@ struct ContainerCreateOptions: ParsableArguments {
     var shim: String?
 
     /// Spawns the container's shim and creates the container; the shim keeps
-    /// running after this process ends.
-    func create(id: String, address: ShimAddress) throws -> (ShimClient, Ocishim_V1_CreateResponse) {
+    /// running after this process ends. `edit` adds to the request (restore).
+    func create(id: String, address: ShimAddress,
+                edit: (inout Ocishim_V1_CreateRequest) -> Void = { _ in }) throws -> (ShimClient, Ocishim_V1_CreateResponse) {
         let stateDir = address.stateDir(id)
         do { try FileSystem.createDirectory(stateDir, mode: 0o700) } catch {
             throw CLIError("cannot create \(stateDir): \(error)")
@@ -55,6 +56,7 @@ struct ContainerCreateOptions: ParsableArguments {
                 if driver == "k8s-file" { $0.path = FileSystem.absolute(logPath ?? FileSystem.join(stateDir, "ctr.log")) }
             }
         }
+        edit(&request)
         do {
             let response: Ocishim_V1_CreateResponse = try client.call("Create", request)
             return (client, response)

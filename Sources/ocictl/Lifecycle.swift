@@ -42,7 +42,9 @@ struct State: ParsableCommand {
         print("id:       \(state.id)")
         print("status:   \(StatusName.of(state.status))")
         print("pid:      \(state.pid)")
-        if state.status == .stopped { print("exit:     \(state.exitCode)\(state.oomKilled ? " (OOM killed)" : "")") }
+        if state.status == .stopped {
+            print("exit:     \(state.exitCode)\(state.oomKilled ? " (OOM killed)" : "")\(state.checkpointed ? " (checkpointed)" : "")")
+        }
         print("bundle:   \(state.bundle)")
         if !state.logError.isEmpty { print("log:      \(state.logError)") }
     }

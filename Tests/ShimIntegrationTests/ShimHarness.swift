@@ -15,12 +15,13 @@ final class ShimHarness {
     let client: ShimClient
     private(set) var shimPid: Int32 = 0
 
-    init(_ test: XCTestCase, name: String = "c", serveArgs: [String] = []) throws {
-        id = "\(name)-\(UUID().uuidString.prefix(8).lowercased())"
+    /// `id`: a given container id (restoring a checkpointed one), else a fresh one.
+    init(_ test: XCTestCase, name: String = "c", id: String? = nil, serveArgs: [String] = []) throws {
+        self.id = id ?? "\(name)-\(UUID().uuidString.prefix(8).lowercased())"
         dir = try TestSupport.makeTemporaryDirectory(prefix: "ocishim-it", for: test)
         stateDir = dir + "/state"
         client = try ShimClient.spawn(shim: try TestSupport.ocishim(),
-                                      arguments: ["--id", id, "--state-dir", stateDir, "--log-level", "debug"] + serveArgs)
+                                      arguments: ["--id", self.id, "--state-dir", stateDir, "--log-level", "debug"] + serveArgs)
         client.timeoutSeconds = 60
         let hello: Ocishim_V1_HelloResponse = try client.call("Hello", Ocishim_V1_HelloRequest.with { $0.client = "tests" })
         shimPid = hello.shimPid

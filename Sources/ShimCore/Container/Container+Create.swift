@@ -43,6 +43,7 @@ extension Container {
             throw .invalid("Create asks for a terminal but \(paths.bundle)/config.json has process.terminal false")
         }
         let terminal = bundleConfig.terminal
+        try options.restore?.validate()
         for dir in [paths.exitDir, paths.runtimeLogDir] + (paths.persistDir.map { [$0] } ?? []) {
             do { try FileSystem.createDirectory(dir, mode: 0o700) } catch {
                 throw .invalid("cannot create directory \(dir): \(error)")

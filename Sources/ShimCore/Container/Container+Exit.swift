@@ -6,7 +6,8 @@ extension Container {
     /// follows it.
     func exited(_ termination: Termination) {
         log.info("container \(id): init \(pid) \(termination)")
-        recordExit(code: termination.exitCode, reason: nil)
+        if holdExitForCheckpoint(termination) { return }
+        recordExit(code: termination.exitCode, reason: checkpointProgress.stoppedByCheckpoint ? "checkpointed" : nil)
     }
 
     /// Records the exit in the order conmon does: drain stdio into the log,
@@ -14,7 +15,7 @@ extension Container {
     /// files, then tell everyone, then run the exit command.
     func recordExit(code: Int32, reason: String?) {
         guard exitCode == nil else { return }
-        if let reason { log.warning("container \(id): exit \(code): \(reason)") }
+        if let reason, !checkpointProgress.stoppedByCheckpoint { log.warning("container \(id): exit \(code): \(reason)") }
         io?.drainOutput()
         logger?.sync()
         oomWatcher?.flush()
@@ -30,7 +31,8 @@ extension Container {
         writeExitFiles(code)
         transition(to: .stopped)
         context.emit(.exited) { [pid] in $0.pid = pid; $0.exitCode = code; $0.message = reason ?? "" }
-        let exit = ContainerExit(exitCode: code, finishedAt: finishedAt, oomKilled: oomKilled)
+        let exit = ContainerExit(exitCode: code, finishedAt: finishedAt, oomKilled: oomKilled,
+                                 checkpointed: checkpointProgress.stoppedByCheckpoint)
         let waiters = exitWaiters.values
         exitWaiters = [:]
         for waiter in waiters { waiter(exit) }

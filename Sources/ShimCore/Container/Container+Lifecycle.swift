@@ -147,6 +147,11 @@ extension Container {
         case .created, .stopped:
             break
         }
+        // Its outcome decides how the init's end is recorded, which must
+        // happen before the container is gone.
+        guard !checkpointProgress.inFlight else {
+            return done(.failure(.precondition("container \(id) is being checkpointed: delete it once the checkpoint has answered")))
+        }
         driver.delete(id, force: true) { [self] result in
             if case .failure(let error) = result, !error.message.contains("does not exist") {
                 return done(.failure(error))
@@ -186,6 +191,9 @@ extension Container {
     /// is reported exited with -1, as the seed does.
     func refreshFromRuntime(_ done: @escaping (Result<Void, CoreError>) -> Void) {
         guard [.created, .running, .paused].contains(status) else { return done(.success(())) }
+        // A checkpoint makes the runtime forget the container before the
+        // init's end is recorded: the monitor's view is the one that holds.
+        if checkpointProgress.inFlight || checkpointProgress.stoppedByCheckpoint { return done(.success(())) }
         driver.state(id) { [self] result in
             switch result {
             case .failure(let error):

@@ -30,6 +30,8 @@ final class Container {
     /// must still be preceded by the started event.
     var startPending = false
     var startedEventSent = false
+    /// Checkpoint in flight, or the exit was a checkpoint's (Container+Checkpoint).
+    var checkpointProgress = CheckpointProgress()
 
     /// Wait calls and Stop calls waiting for the exit.
     var exitWaiters: [Int: (ContainerExit) -> Void] = [:]
@@ -69,6 +71,7 @@ final class Container {
         s.startedAt = startedAt
         s.finishedAt = finishedAt
         s.oomKilled = oomKilled
+        s.checkpointed = exitCode != nil && checkpointProgress.stoppedByCheckpoint
         s.bundle = paths.bundle
         s.terminal = io?.mode == .terminal || bundleConfig.terminal
         s.logError = logger?.writeError
@@ -84,7 +87,8 @@ final class Container {
     }
 
     var exitInfo: ContainerExit? {
-        exitCode.map { ContainerExit(exitCode: $0, finishedAt: finishedAt, oomKilled: oomKilled) }
+        exitCode.map { ContainerExit(exitCode: $0, finishedAt: finishedAt, oomKilled: oomKilled,
+                                     checkpointed: checkpointProgress.stoppedByCheckpoint) }
     }
 
     /// Registers for the exit; returns a token for `cancelExitWait`.

@@ -9,6 +9,8 @@ public struct ContainerSnapshot: Sendable, Equatable {
     public var startedAt: Int64 = 0
     public var finishedAt: Int64 = 0
     public var oomKilled = false
+    /// The exit is a checkpoint's (stopped by Checkpoint without leave-running).
+    public var checkpointed = false
     public var bundle = ""
     public var terminal = false
     public var logError: String?
@@ -26,4 +28,6 @@ public struct ContainerExit: Sendable, Equatable {
     public var exitCode: Int32
     public var finishedAt: Int64
     public var oomKilled: Bool
+    /// The init ended because a checkpoint stopped it.
+    public var checkpointed = false
 }

@@ -768,6 +768,12 @@ public nonisolated struct Ocishim_V1_StateResponse: Sendable {
   /// Bytes the log drivers could not write (dropped while log_error was set).
   public var logBytesDropped: UInt64 = 0
 
+  /// The init ended because a Checkpoint (without leave_running) stopped it:
+  /// status is STOPPED and exit_code is the exit the monitor saw (137 with
+  /// runc, whose CRIU kills the tree once it is dumped). podman reports such a
+  /// container as stopped, not as failed.
+  public var checkpointed: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -948,6 +954,9 @@ public nonisolated struct Ocishim_V1_WaitResponse: Sendable {
   public var finishedAt: Int64 = 0
 
   public var oomKilled: Bool = false
+
+  /// The exit is a checkpoint's (see StateResponse.checkpointed).
+  public var checkpointed: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1384,9 +1393,11 @@ public nonisolated struct Ocishim_V1_CheckpointRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// Where CRIU writes the images (the seed's ctr.CheckpointPath()); an
+  /// absolute path, created by the runtime.
   public var imagePath: String = String()
 
-  /// Empty: the bundle, as the seed does.
+  /// CRIU's dump.log and stats; empty: the bundle, as the seed does.
   public var workPath: String = String()
 
   public var leaveRunning: Bool = false
@@ -1408,7 +1419,15 @@ public nonisolated struct Ocishim_V1_CheckpointResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
+  /// RUNNING with leave_running; otherwise STOPPED, answered once the monitor
+  /// has recorded the end of the checkpointed init.
   public var status: Ocishim_V1_ContainerStatus = .unknown
+
+  /// When STOPPED: the exit the monitor recorded (checkpointed is set in State
+  /// and Wait), and when.
+  public var exitCode: Int32 = 0
+
+  public var finishedAt: Int64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2451,7 +2470,7 @@ nonisolated extension Ocishim_V1_StateRequest: SwiftProtobuf.Message, SwiftProto
 
 nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".StateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}pid\0\u{3}exit_code\0\u{3}created_at\0\u{3}started_at\0\u{3}finished_at\0\u{3}oom_killed\0\u{1}bundle\0\u{1}terminal\0\u{3}log_error\0\u{3}exec_ids\0\u{3}log_bytes_dropped\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}id\0\u{1}status\0\u{1}pid\0\u{3}exit_code\0\u{3}created_at\0\u{3}started_at\0\u{3}finished_at\0\u{3}oom_killed\0\u{1}bundle\0\u{1}terminal\0\u{3}log_error\0\u{3}exec_ids\0\u{3}log_bytes_dropped\0\u{1}checkpointed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2472,6 +2491,7 @@ nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProt
       case 11: try { try decoder.decodeSingularStringField(value: &self.logError) }()
       case 12: try { try decoder.decodeRepeatedStringField(value: &self.execIds) }()
       case 13: try { try decoder.decodeSingularUInt64Field(value: &self.logBytesDropped) }()
+      case 14: try { try decoder.decodeSingularBoolField(value: &self.checkpointed) }()
       default: break
       }
     }
@@ -2517,6 +2537,9 @@ nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProt
     if self.logBytesDropped != 0 {
       try visitor.visitSingularUInt64Field(value: self.logBytesDropped, fieldNumber: 13)
     }
+    if self.checkpointed != false {
+      try visitor.visitSingularBoolField(value: self.checkpointed, fieldNumber: 14)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2534,6 +2557,7 @@ nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProt
     if lhs.logError != rhs.logError {return false}
     if lhs.execIds != rhs.execIds {return false}
     if lhs.logBytesDropped != rhs.logBytesDropped {return false}
+    if lhs.checkpointed != rhs.checkpointed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2889,7 +2913,7 @@ nonisolated extension Ocishim_V1_WaitRequest: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Ocishim_V1_WaitResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".WaitResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{3}finished_at\0\u{3}oom_killed\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{3}finished_at\0\u{3}oom_killed\0\u{1}checkpointed\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2900,6 +2924,7 @@ nonisolated extension Ocishim_V1_WaitResponse: SwiftProtobuf.Message, SwiftProto
       case 1: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
       case 2: try { try decoder.decodeSingularInt64Field(value: &self.finishedAt) }()
       case 3: try { try decoder.decodeSingularBoolField(value: &self.oomKilled) }()
+      case 4: try { try decoder.decodeSingularBoolField(value: &self.checkpointed) }()
       default: break
       }
     }
@@ -2915,6 +2940,9 @@ nonisolated extension Ocishim_V1_WaitResponse: SwiftProtobuf.Message, SwiftProto
     if self.oomKilled != false {
       try visitor.visitSingularBoolField(value: self.oomKilled, fieldNumber: 3)
     }
+    if self.checkpointed != false {
+      try visitor.visitSingularBoolField(value: self.checkpointed, fieldNumber: 4)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -2922,6 +2950,7 @@ nonisolated extension Ocishim_V1_WaitResponse: SwiftProtobuf.Message, SwiftProto
     if lhs.exitCode != rhs.exitCode {return false}
     if lhs.finishedAt != rhs.finishedAt {return false}
     if lhs.oomKilled != rhs.oomKilled {return false}
+    if lhs.checkpointed != rhs.checkpointed {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3871,7 +3900,7 @@ nonisolated extension Ocishim_V1_CheckpointRequest: SwiftProtobuf.Message, Swift
 
 nonisolated extension Ocishim_V1_CheckpointResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".CheckpointResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}status\0\u{3}exit_code\0\u{3}finished_at\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3880,6 +3909,8 @@ nonisolated extension Ocishim_V1_CheckpointResponse: SwiftProtobuf.Message, Swif
       // enabled. https://github.com/apple/swift-protobuf/issues/1034
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularEnumField(value: &self.status) }()
+      case 2: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
+      case 3: try { try decoder.decodeSingularInt64Field(value: &self.finishedAt) }()
       default: break
       }
     }
@@ -3889,11 +3920,19 @@ nonisolated extension Ocishim_V1_CheckpointResponse: SwiftProtobuf.Message, Swif
     if self.status != .unknown {
       try visitor.visitSingularEnumField(value: self.status, fieldNumber: 1)
     }
+    if self.exitCode != 0 {
+      try visitor.visitSingularInt32Field(value: self.exitCode, fieldNumber: 2)
+    }
+    if self.finishedAt != 0 {
+      try visitor.visitSingularInt64Field(value: self.finishedAt, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Ocishim_V1_CheckpointResponse, rhs: Ocishim_V1_CheckpointResponse) -> Bool {
     if lhs.status != rhs.status {return false}
+    if lhs.exitCode != rhs.exitCode {return false}
+    if lhs.finishedAt != rhs.finishedAt {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

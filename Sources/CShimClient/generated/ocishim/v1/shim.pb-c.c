@@ -4330,7 +4330,7 @@ const ProtobufCMessageDescriptor ocishim__v1__state_request__descriptor =
   (ProtobufCMessageInit) ocishim__v1__state_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__state_response__field_descriptors[13] =
+static const ProtobufCFieldDescriptor ocishim__v1__state_response__field_descriptors[14] =
 {
   {
     "id",
@@ -4488,9 +4488,22 @@ static const ProtobufCFieldDescriptor ocishim__v1__state_response__field_descrip
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checkpointed",
+    14,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__StateResponse, checkpointed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__state_response__field_indices_by_name[] = {
   8,   /* field[8] = bundle */
+  13,   /* field[13] = checkpointed */
   4,   /* field[4] = created_at */
   11,   /* field[11] = exec_ids */
   3,   /* field[3] = exit_code */
@@ -4507,7 +4520,7 @@ static const unsigned ocishim__v1__state_response__field_indices_by_name[] = {
 static const ProtobufCIntRange ocishim__v1__state_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 13 }
+  { 0, 14 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__state_response__descriptor =
 {
@@ -4517,7 +4530,7 @@ const ProtobufCMessageDescriptor ocishim__v1__state_response__descriptor =
   "Ocishim__V1__StateResponse",
   "ocishim.v1",
   sizeof(Ocishim__V1__StateResponse),
-  13,
+  14,
   ocishim__v1__state_response__field_descriptors,
   ocishim__v1__state_response__field_indices_by_name,
   1,  ocishim__v1__state_response__number_ranges,
@@ -4969,7 +4982,7 @@ const ProtobufCMessageDescriptor ocishim__v1__wait_request__descriptor =
   (ProtobufCMessageInit) ocishim__v1__wait_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__wait_response__field_descriptors[3] =
+static const ProtobufCFieldDescriptor ocishim__v1__wait_response__field_descriptors[4] =
 {
   {
     "exit_code",
@@ -5007,8 +5020,21 @@ static const ProtobufCFieldDescriptor ocishim__v1__wait_response__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "checkpointed",
+    4,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__WaitResponse, checkpointed),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__wait_response__field_indices_by_name[] = {
+  3,   /* field[3] = checkpointed */
   0,   /* field[0] = exit_code */
   1,   /* field[1] = finished_at */
   2,   /* field[2] = oom_killed */
@@ -5016,7 +5042,7 @@ static const unsigned ocishim__v1__wait_response__field_indices_by_name[] = {
 static const ProtobufCIntRange ocishim__v1__wait_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 3 }
+  { 0, 4 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__wait_response__descriptor =
 {
@@ -5026,7 +5052,7 @@ const ProtobufCMessageDescriptor ocishim__v1__wait_response__descriptor =
   "Ocishim__V1__WaitResponse",
   "ocishim.v1",
   sizeof(Ocishim__V1__WaitResponse),
-  3,
+  4,
   ocishim__v1__wait_response__field_descriptors,
   ocishim__v1__wait_response__field_indices_by_name,
   1,  ocishim__v1__wait_response__number_ranges,
@@ -6484,7 +6510,7 @@ const ProtobufCMessageDescriptor ocishim__v1__checkpoint_request__descriptor =
   (ProtobufCMessageInit) ocishim__v1__checkpoint_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__checkpoint_response__field_descriptors[1] =
+static const ProtobufCFieldDescriptor ocishim__v1__checkpoint_response__field_descriptors[3] =
 {
   {
     "status",
@@ -6498,14 +6524,40 @@ static const ProtobufCFieldDescriptor ocishim__v1__checkpoint_response__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "exit_code",
+    2,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__CheckpointResponse, exit_code),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "finished_at",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT64,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__CheckpointResponse, finished_at),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__checkpoint_response__field_indices_by_name[] = {
+  1,   /* field[1] = exit_code */
+  2,   /* field[2] = finished_at */
   0,   /* field[0] = status */
 };
 static const ProtobufCIntRange ocishim__v1__checkpoint_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 1 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__checkpoint_response__descriptor =
 {
@@ -6515,7 +6567,7 @@ const ProtobufCMessageDescriptor ocishim__v1__checkpoint_response__descriptor =
   "Ocishim__V1__CheckpointResponse",
   "ocishim.v1",
   sizeof(Ocishim__V1__CheckpointResponse),
-  1,
+  3,
   ocishim__v1__checkpoint_response__field_descriptors,
   ocishim__v1__checkpoint_response__field_indices_by_name,
   1,  ocishim__v1__checkpoint_response__number_ranges,

@@ -568,10 +568,17 @@ struct  Ocishim__V1__StateResponse
    * Bytes the log drivers could not write (dropped while log_error was set).
    */
   uint64_t log_bytes_dropped;
+  /*
+   * The init ended because a Checkpoint (without leave_running) stopped it:
+   * status is STOPPED and exit_code is the exit the monitor saw (137 with
+   * runc, whose CRIU kills the tree once it is dumped). podman reports such a
+   * container as stopped, not as failed.
+   */
+  protobuf_c_boolean checkpointed;
 };
 #define OCISHIM__V1__STATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__state_response__descriptor) \
-    , (char *)protobuf_c_empty_string, OCISHIM__V1__CONTAINER_STATUS__CONTAINER_STATUS_UNKNOWN, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, 0 }
+    , (char *)protobuf_c_empty_string, OCISHIM__V1__CONTAINER_STATUS__CONTAINER_STATUS_UNKNOWN, 0, 0, 0, 0, 0, 0, (char *)protobuf_c_empty_string, 0, (char *)protobuf_c_empty_string, 0,NULL, 0, 0 }
 
 
 struct  Ocishim__V1__KillRequest
@@ -735,10 +742,14 @@ struct  Ocishim__V1__WaitResponse
   int32_t exit_code;
   int64_t finished_at;
   protobuf_c_boolean oom_killed;
+  /*
+   * The exit is a checkpoint's (see StateResponse.checkpointed).
+   */
+  protobuf_c_boolean checkpointed;
 };
 #define OCISHIM__V1__WAIT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__wait_response__descriptor) \
-    , 0, 0, 0 }
+    , 0, 0, 0, 0 }
 
 
 struct  Ocishim__V1__EventsRequest
@@ -1080,9 +1091,13 @@ struct  Ocishim__V1__ExecSyncResponse
 struct  Ocishim__V1__CheckpointRequest
 {
   ProtobufCMessage base;
+  /*
+   * Where CRIU writes the images (the seed's ctr.CheckpointPath()); an
+   * absolute path, created by the runtime.
+   */
   char *image_path;
   /*
-   * Empty: the bundle, as the seed does.
+   * CRIU's dump.log and stats; empty: the bundle, as the seed does.
    */
   char *work_path;
   protobuf_c_boolean leave_running;
@@ -1102,11 +1117,21 @@ struct  Ocishim__V1__CheckpointRequest
 struct  Ocishim__V1__CheckpointResponse
 {
   ProtobufCMessage base;
+  /*
+   * RUNNING with leave_running; otherwise STOPPED, answered once the monitor
+   * has recorded the end of the checkpointed init.
+   */
   Ocishim__V1__ContainerStatus status;
+  /*
+   * When STOPPED: the exit the monitor recorded (checkpointed is set in State
+   * and Wait), and when.
+   */
+  int32_t exit_code;
+  int64_t finished_at;
 };
 #define OCISHIM__V1__CHECKPOINT_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__checkpoint_response__descriptor) \
-    , OCISHIM__V1__CONTAINER_STATUS__CONTAINER_STATUS_UNKNOWN }
+    , OCISHIM__V1__CONTAINER_STATUS__CONTAINER_STATUS_UNKNOWN, 0, 0 }
 
 
 struct  Ocishim__V1__SupportsCheckpointRequest
