@@ -71,7 +71,7 @@ let package = Package(
         .executableTarget(
             name: "ocictl",
             dependencies: [
-                "ShimClient", "ShimProtocol",
+                "ShimClient", "ShimProtocol", "ShimSystem", "CShimSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // A C engine in miniature: drives `ocishim serve` through CShimClient.

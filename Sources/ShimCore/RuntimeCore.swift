@@ -104,6 +104,9 @@ public final class RuntimeCore {
         return settings
     }
 
+    /// The container, for the extensions (nil before Create).
+    var currentContainer: Container? { container }
+
     private func existing(_ operation: String) -> Result<Container, CoreError> {
         guard let container else {
             return .failure(.precondition("cannot \(operation): no container has been created in this shim"))

@@ -153,4 +153,48 @@ enum Translate {
     }
 
     static func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
+
+    // --- attach and exec ------------------------------------------------------------
+
+    static func attachRequest(_ o: Ocishim_V1_AttachOptions) throws(RPCError) -> AttachRequest {
+        guard o.stdin || o.stdout || o.stderr else {
+            throw RPCError(.invalidArgument, "must specify at least one stream to attach to (stdin, stdout, stderr)")
+        }
+        var r = AttachRequest(execID: nonEmpty(o.execID))
+        r.replayLog = o.replayLog
+        r.stdin = o.stdin
+        r.stdout = o.stdout
+        r.stderr = o.stderr
+        if o.noDetachKeys {
+            r.detachKeys = DetachKeys.none
+        } else if !o.detachKeys.isEmpty {
+            do throws(CoreError) { r.detachKeys = try DetachKeys.parse(o.detachKeys) } catch { throw RPCError(error) }
+        }
+        return r
+    }
+
+    static func execOptions(_ req: Ocishim_V1_ExecRequest) throws(RPCError) -> ExecOptions {
+        guard !req.args.isEmpty else { throw RPCError(.invalidArgument, "must provide a command to execute") }
+        var o = ExecOptions(execID: req.execID, args: req.args)
+        o.env = req.env
+        o.cwd = req.cwd
+        o.user = req.user
+        o.additionalGroups = req.additionalGroups
+        o.terminal = req.terminal
+        o.stdin = req.stdin
+        o.capAdd = req.capAdd
+        o.preserveFDs = req.preserveFds
+        o.timeoutSeconds = req.timeoutSeconds
+        o.processLabel = req.processLabel
+        o.runtimeArgs = req.runtimeArgs
+        return o
+    }
+
+    /// Terminal sizes are 16-bit (struct winsize).
+    static func terminalSize(height: UInt32, width: UInt32) throws(RPCError) -> (UInt16, UInt16) {
+        guard height <= UInt32(UInt16.max), width <= UInt32(UInt16.max) else {
+            throw RPCError(.invalidArgument, "invalid terminal size \(height)x\(width): rows and columns must be at most \(UInt16.max)")
+        }
+        return (UInt16(height), UInt16(width))
+    }
 }

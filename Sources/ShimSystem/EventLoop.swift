@@ -58,11 +58,17 @@ public final class EventLoop {
     /// Calls `handler` whenever `fd` is ready for `interest`. Level-triggered:
     /// a handler that does not drain its fd is called again next turn. Fails
     /// with EPERM for fds epoll cannot watch (regular files, /dev/null).
-    public func watch(_ fd: Int32, _ interest: Interest, handler: @escaping (Readiness) -> Void) throws(SystemError) {
+    ///
+    /// `readHangup: false` leaves out EPOLLRDHUP: for a socket whose peer has
+    /// half-closed, which would otherwise report ready on every turn. EPOLLHUP
+    /// and EPOLLERR are always reported, even with an empty `interest`.
+    public func watch(_ fd: Int32, _ interest: Interest, readHangup: Bool = true,
+                      handler: @escaping (Readiness) -> Void) throws(SystemError) {
         generation &+= 1
         let data = UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
         let op = watches[fd] == nil ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
-        try sysCall("epoll_ctl fd \(fd)") { ocishim_epoll_ctl(epfd, op, fd, interest.rawValue | EPOLLRDHUP.rawValue, data) }
+        let events = interest.rawValue | (readHangup ? EPOLLRDHUP.rawValue : 0)
+        try sysCall("epoll_ctl fd \(fd)") { ocishim_epoll_ctl(epfd, op, fd, events, data) }
         watches[fd] = Watch(generation: generation, handler: handler)
     }
 

@@ -43,6 +43,7 @@ extension Container {
             throw .invalid("Create asks for a terminal but \(paths.bundle)/config.json has process.terminal false")
         }
         let terminal = bundleConfig.terminal
+        _ = try DetachKeys.parse(options.detachKeys)
         try options.restore?.validate()
         for dir in [paths.exitDir, paths.runtimeLogDir] + (paths.persistDir.map { [$0] } ?? []) {
             do { try FileSystem.createDirectory(dir, mode: 0o700) } catch {
@@ -178,6 +179,9 @@ extension Container {
         io.startOutput(loop: context.loop, scratch: context.scratch,
                        sink: { [unowned self] stream, chunk in output(stream, chunk) },
                        finished: { [unowned self] in outputFinished() })
+        let attach = try ContainerAttach(container: self, io: io)
+        stdio = attach
+        _ = onExit { [weak attach] exit in attach?.ended(exitCode: exit.exitCode) }
         let pid = self.pid
         context.reaper.onExit(of: pid) { [weak self] termination in self?.exited(termination) }
         let watcher = OOMWatcher(pid: pid, loop: context.loop) { [weak self] in self?.oomDetected() }

@@ -18,6 +18,10 @@ final class Container {
     var logger: ContainerLogger?
     var oomWatcher: OOMWatcher?
     var ports: PortReservation?
+    /// Attach clients, conmon's attach socket, the control FIFOs.
+    var stdio: ContainerAttach?
+    /// The exec sessions (one shim for all of them).
+    private(set) lazy var execs = ExecManager(container: self)
 
     private(set) var status: ContainerStatus = .none
     var pid: Int32 = 0
@@ -76,6 +80,7 @@ final class Container {
         s.terminal = io?.mode == .terminal || bundleConfig.terminal
         s.logError = logger?.writeError
         s.logBytesDropped = logger?.droppedBytes ?? 0
+        s.execIDs = execs.activeIDs
         return s
     }
 
@@ -121,6 +126,9 @@ final class Container {
 
     /// Releases what the container holds in the shim (fds, watches).
     func releaseResources() {
+        execs.closeAll()
+        stdio?.close()
+        stdio = nil
         oomWatcher?.stop()
         oomWatcher = nil
         ports?.release()

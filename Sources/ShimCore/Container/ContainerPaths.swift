@@ -10,6 +10,8 @@ public struct ContainerPaths: Sendable {
     public let socketDir: String
     public let pidFile: String
     public let persistDir: String?
+    /// conmon's --full-attach: the attach socket is <bundle>/attach itself.
+    public let fullAttach: Bool
 
     init(id: String, stateDir: String, options: CreateOptions) {
         self.id = id
@@ -19,12 +21,17 @@ public struct ContainerPaths: Sendable {
         socketDir = options.socketDir.map { FileSystem.absolute($0) } ?? FileSystem.join(stateDir, "sockets")
         pidFile = options.pidFile.map { FileSystem.absolute($0) } ?? FileSystem.join(stateDir, "pidfile")
         persistDir = options.persistDir.map { FileSystem.absolute($0) }
+        fullAttach = options.fullAttach
     }
 
     /// The seed's ExitFilePath: <exits dir>/<id>.
     public var exitFile: String { FileSystem.join(exitDir, id) }
-    /// The seed's AttachSocketPath: <sockets dir>/<id>/attach.
-    public var attachSocket: String { FileSystem.join(socketDir, id, "attach") }
+    /// The seed's AttachSocketPath: <sockets dir>/<id>/attach, where
+    /// <sockets dir>/<id> is a symlink to the bundle (as conmon makes it);
+    /// with full attach, <bundle>/attach itself.
+    public var attachSocket: String {
+        fullAttach ? FileSystem.join(bundle, "attach") : FileSystem.join(socketDir, id, "attach")
+    }
     /// The seed's ExecAttachSocketPath: <sockets dir>/<session>/attach.
     public func execAttachSocket(_ execID: String) -> String { FileSystem.join(socketDir, execID, "attach") }
     /// The default k8s-file log.

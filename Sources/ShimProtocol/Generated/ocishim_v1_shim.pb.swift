@@ -626,8 +626,12 @@ public nonisolated struct Ocishim_V1_CreateRequest: @unchecked Sendable {
     set {_uniqueStorage()._socketDir = newValue}
   }
 
-  /// Put the attach socket at <socket_dir>/<id>/attach even when the path is
-  /// longer than sun_path (conmon's --full-attach).
+  /// conmon's --full-attach: bind the attach socket in the bundle itself
+  /// (<bundle>/attach, through /proc/self/fd when the path is longer than
+  /// sun_path) without the <socket_dir>/<id> symlink; AttachSocketPath then
+  /// reports <bundle>/attach. Without it, as conmon does, <socket_dir>/<id> is
+  /// a symlink to the bundle and the socket is reached as
+  /// <socket_dir>/<id>/attach.
   public var fullAttach: Bool {
     get {_storage._fullAttach}
     set {_uniqueStorage()._fullAttach = newValue}
@@ -1056,7 +1060,9 @@ public nonisolated struct Ocishim_V1_AttachOptions: @unchecked Sendable {
   /// Clears the value of `exec`. Subsequent reads from it will return its default value.
   public mutating func clearExec() {_uniqueStorage()._exec = nil}
 
-  /// Send the retained tail of the output log before live output.
+  /// Send the retained tail of the output log before live output: the records
+  /// in the last 64 KiB of the container's k8s-file log (none with other log
+  /// drivers). An exec session always sends what it kept (its backlog).
   public var replayLog: Bool {
     get {_storage._replayLog}
     set {_uniqueStorage()._replayLog = newValue}
@@ -1123,6 +1129,10 @@ public nonisolated struct Ocishim_V1_AttachOutput: Sendable {
 
   /// with exited
   public var exitCode: Int32 = 0
+
+  /// Bytes of output discarded before this message: an exec session keeps at
+  /// most 64 KiB of output while nobody is attached (the oldest goes first).
+  public var dropped: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1203,6 +1213,8 @@ public nonisolated struct Ocishim_V1_ExecRequest: Sendable {
   public var capAdd: [String] = []
 
   /// Pass the fds 3..3+preserve_fds-1 of the shim's spawn (runc --preserve-fds).
+  /// Only fds the engine handed the shim for the container (LISTEN_FDS) exist
+  /// there; asking for more is INVALID_ARGUMENT.
   public var preserveFds: UInt32 = 0
 
   /// Seconds after which the session is killed; 0: none.
@@ -1356,7 +1368,9 @@ public nonisolated struct Ocishim_V1_ExecSyncRequest: Sendable {
   /// Kill the process after this many seconds; 0: no limit.
   public var timeoutSeconds: UInt32 = 0
 
-  /// Cap on each of stdout and stderr; 0: 16 MiB.
+  /// Cap on each of stdout and stderr; 0: 16 MiB. The answer is one ttrpc
+  /// message (at most 4 MiB): output that does not fit is truncated too, and
+  /// reported as truncated. Use Exec + Attach for more.
   public var maxOutputBytes: UInt32 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
@@ -1381,7 +1395,13 @@ public nonisolated struct Ocishim_V1_ExecSyncResponse: Sendable {
 
   public var stderrTruncated: Bool = false
 
+  /// The process was killed (SIGKILL) when the timeout passed.
   public var timedOut: Bool = false
+
+  /// Bytes the process wrote in all (more than stdout/stderr when truncated).
+  public var stdoutBytes: UInt64 = 0
+
+  public var stderrBytes: UInt64 = 0
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -3226,7 +3246,7 @@ nonisolated extension Ocishim_V1_AttachInput: SwiftProtobuf.Message, SwiftProtob
 
 nonisolated extension Ocishim_V1_AttachOutput: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".AttachOutput"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}data\0\u{1}detached\0\u{1}exited\0\u{3}exit_code\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}stream\0\u{1}data\0\u{1}detached\0\u{1}exited\0\u{3}exit_code\0\u{1}dropped\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3239,6 +3259,7 @@ nonisolated extension Ocishim_V1_AttachOutput: SwiftProtobuf.Message, SwiftProto
       case 3: try { try decoder.decodeSingularBoolField(value: &self.detached) }()
       case 4: try { try decoder.decodeSingularBoolField(value: &self.exited) }()
       case 5: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
+      case 6: try { try decoder.decodeSingularUInt64Field(value: &self.dropped) }()
       default: break
       }
     }
@@ -3260,6 +3281,9 @@ nonisolated extension Ocishim_V1_AttachOutput: SwiftProtobuf.Message, SwiftProto
     if self.exitCode != 0 {
       try visitor.visitSingularInt32Field(value: self.exitCode, fieldNumber: 5)
     }
+    if self.dropped != 0 {
+      try visitor.visitSingularUInt64Field(value: self.dropped, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3269,6 +3293,7 @@ nonisolated extension Ocishim_V1_AttachOutput: SwiftProtobuf.Message, SwiftProto
     if lhs.detached != rhs.detached {return false}
     if lhs.exited != rhs.exited {return false}
     if lhs.exitCode != rhs.exitCode {return false}
+    if lhs.dropped != rhs.dropped {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3790,7 +3815,7 @@ nonisolated extension Ocishim_V1_ExecSyncRequest: SwiftProtobuf.Message, SwiftPr
 
 nonisolated extension Ocishim_V1_ExecSyncResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExecSyncResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{1}stdout\0\u{1}stderr\0\u{3}stdout_truncated\0\u{3}stderr_truncated\0\u{3}timed_out\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exit_code\0\u{1}stdout\0\u{1}stderr\0\u{3}stdout_truncated\0\u{3}stderr_truncated\0\u{3}timed_out\0\u{3}stdout_bytes\0\u{3}stderr_bytes\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3804,6 +3829,8 @@ nonisolated extension Ocishim_V1_ExecSyncResponse: SwiftProtobuf.Message, SwiftP
       case 4: try { try decoder.decodeSingularBoolField(value: &self.stdoutTruncated) }()
       case 5: try { try decoder.decodeSingularBoolField(value: &self.stderrTruncated) }()
       case 6: try { try decoder.decodeSingularBoolField(value: &self.timedOut) }()
+      case 7: try { try decoder.decodeSingularUInt64Field(value: &self.stdoutBytes) }()
+      case 8: try { try decoder.decodeSingularUInt64Field(value: &self.stderrBytes) }()
       default: break
       }
     }
@@ -3828,6 +3855,12 @@ nonisolated extension Ocishim_V1_ExecSyncResponse: SwiftProtobuf.Message, SwiftP
     if self.timedOut != false {
       try visitor.visitSingularBoolField(value: self.timedOut, fieldNumber: 6)
     }
+    if self.stdoutBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.stdoutBytes, fieldNumber: 7)
+    }
+    if self.stderrBytes != 0 {
+      try visitor.visitSingularUInt64Field(value: self.stderrBytes, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3838,6 +3871,8 @@ nonisolated extension Ocishim_V1_ExecSyncResponse: SwiftProtobuf.Message, SwiftP
     if lhs.stdoutTruncated != rhs.stdoutTruncated {return false}
     if lhs.stderrTruncated != rhs.stderrTruncated {return false}
     if lhs.timedOut != rhs.timedOut {return false}
+    if lhs.stdoutBytes != rhs.stdoutBytes {return false}
+    if lhs.stderrBytes != rhs.stderrBytes {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -5445,7 +5445,7 @@ const ProtobufCMessageDescriptor ocishim__v1__attach_input__descriptor =
   (ProtobufCMessageInit) ocishim__v1__attach_input__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__attach_output__field_descriptors[5] =
+static const ProtobufCFieldDescriptor ocishim__v1__attach_output__field_descriptors[6] =
 {
   {
     "stream",
@@ -5507,10 +5507,23 @@ static const ProtobufCFieldDescriptor ocishim__v1__attach_output__field_descript
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "dropped",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__AttachOutput, dropped),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__attach_output__field_indices_by_name[] = {
   1,   /* field[1] = data */
   2,   /* field[2] = detached */
+  5,   /* field[5] = dropped */
   4,   /* field[4] = exit_code */
   3,   /* field[3] = exited */
   0,   /* field[0] = stream */
@@ -5518,7 +5531,7 @@ static const unsigned ocishim__v1__attach_output__field_indices_by_name[] = {
 static const ProtobufCIntRange ocishim__v1__attach_output__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__attach_output__descriptor =
 {
@@ -5528,7 +5541,7 @@ const ProtobufCMessageDescriptor ocishim__v1__attach_output__descriptor =
   "Ocishim__V1__AttachOutput",
   "ocishim.v1",
   sizeof(Ocishim__V1__AttachOutput),
-  5,
+  6,
   ocishim__v1__attach_output__field_descriptors,
   ocishim__v1__attach_output__field_indices_by_name,
   1,  ocishim__v1__attach_output__number_ranges,
@@ -6304,7 +6317,7 @@ const ProtobufCMessageDescriptor ocishim__v1__exec_sync_request__descriptor =
   (ProtobufCMessageInit) ocishim__v1__exec_sync_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__exec_sync_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ocishim__v1__exec_sync_response__field_descriptors[8] =
 {
   {
     "exit_code",
@@ -6378,19 +6391,45 @@ static const ProtobufCFieldDescriptor ocishim__v1__exec_sync_response__field_des
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "stdout_bytes",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__ExecSyncResponse, stdout_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stderr_bytes",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_UINT64,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__ExecSyncResponse, stderr_bytes),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__exec_sync_response__field_indices_by_name[] = {
   0,   /* field[0] = exit_code */
   2,   /* field[2] = stderr */
+  7,   /* field[7] = stderr_bytes */
   4,   /* field[4] = stderr_truncated */
   1,   /* field[1] = stdout */
+  6,   /* field[6] = stdout_bytes */
   3,   /* field[3] = stdout_truncated */
   5,   /* field[5] = timed_out */
 };
 static const ProtobufCIntRange ocishim__v1__exec_sync_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__exec_sync_response__descriptor =
 {
@@ -6400,7 +6439,7 @@ const ProtobufCMessageDescriptor ocishim__v1__exec_sync_response__descriptor =
   "Ocishim__V1__ExecSyncResponse",
   "ocishim.v1",
   sizeof(Ocishim__V1__ExecSyncResponse),
-  6,
+  8,
   ocishim__v1__exec_sync_response__field_descriptors,
   ocishim__v1__exec_sync_response__field_indices_by_name,
   1,  ocishim__v1__exec_sync_response__number_ranges,

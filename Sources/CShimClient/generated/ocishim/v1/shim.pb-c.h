@@ -456,8 +456,12 @@ struct  Ocishim__V1__CreateRequest
    */
   char *socket_dir;
   /*
-   * Put the attach socket at <socket_dir>/<id>/attach even when the path is
-   * longer than sun_path (conmon's --full-attach).
+   * conmon's --full-attach: bind the attach socket in the bundle itself
+   * (<bundle>/attach, through /proc/self/fd when the path is longer than
+   * sun_path) without the <socket_dir>/<id> symlink; AttachSocketPath then
+   * reports <bundle>/attach. Without it, as conmon does, <socket_dir>/<id> is
+   * a symlink to the bundle and the socket is reached as
+   * <socket_dir>/<id>/attach.
    */
   protobuf_c_boolean full_attach;
   /*
@@ -812,7 +816,9 @@ struct  Ocishim__V1__AttachOptions
    */
   Ocishim__V1__ExecRequest *exec;
   /*
-   * Send the retained tail of the output log before live output.
+   * Send the retained tail of the output log before live output: the records
+   * in the last 64 KiB of the container's k8s-file log (none with other log
+   * drivers). An exec session always sends what it kept (its backlog).
    */
   protobuf_c_boolean replay_log;
 };
@@ -860,10 +866,15 @@ struct  Ocishim__V1__AttachOutput
    * with exited
    */
   int32_t exit_code;
+  /*
+   * Bytes of output discarded before this message: an exec session keeps at
+   * most 64 KiB of output while nobody is attached (the oldest goes first).
+   */
+  uint64_t dropped;
 };
 #define OCISHIM__V1__ATTACH_OUTPUT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__attach_output__descriptor) \
-    , OCISHIM__V1__STD_STREAM__STD_STREAM_UNSPECIFIED, {0,NULL}, 0, 0, 0 }
+    , OCISHIM__V1__STD_STREAM__STD_STREAM_UNSPECIFIED, {0,NULL}, 0, 0, 0, 0 }
 
 
 struct  Ocishim__V1__ResizeRequest
@@ -938,6 +949,8 @@ struct  Ocishim__V1__ExecRequest
   char **cap_add;
   /*
    * Pass the fds 3..3+preserve_fds-1 of the shim's spawn (runc --preserve-fds).
+   * Only fds the engine handed the shim for the container (LISTEN_FDS) exist
+   * there; asking for more is INVALID_ARGUMENT.
    */
   uint32_t preserve_fds;
   /*
@@ -1064,7 +1077,9 @@ struct  Ocishim__V1__ExecSyncRequest
    */
   uint32_t timeout_seconds;
   /*
-   * Cap on each of stdout and stderr; 0: 16 MiB.
+   * Cap on each of stdout and stderr; 0: 16 MiB. The answer is one ttrpc
+   * message (at most 4 MiB): output that does not fit is truncated too, and
+   * reported as truncated. Use Exec + Attach for more.
    */
   uint32_t max_output_bytes;
 };
@@ -1081,11 +1096,19 @@ struct  Ocishim__V1__ExecSyncResponse
   ProtobufCBinaryData stderr;
   protobuf_c_boolean stdout_truncated;
   protobuf_c_boolean stderr_truncated;
+  /*
+   * The process was killed (SIGKILL) when the timeout passed.
+   */
   protobuf_c_boolean timed_out;
+  /*
+   * Bytes the process wrote in all (more than stdout/stderr when truncated).
+   */
+  uint64_t stdout_bytes;
+  uint64_t stderr_bytes;
 };
 #define OCISHIM__V1__EXEC_SYNC_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__exec_sync_response__descriptor) \
-    , 0, {0,NULL}, {0,NULL}, 0, 0, 0 }
+    , 0, {0,NULL}, {0,NULL}, 0, 0, 0, 0, 0 }
 
 
 struct  Ocishim__V1__CheckpointRequest

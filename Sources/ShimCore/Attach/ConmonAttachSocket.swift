@@ -1,0 +1,341 @@
+import Glibc
+import Logging
+import ShimSystem
+
+/// conmon's attach socket, for engines that speak its protocol (podman):
+/// a SOCK_SEQPACKET socket, mode 0700. Each output packet is one byte naming
+/// the stream (2 stdout, 3 stderr) and at most 8192 bytes of data; input
+/// packets are raw stdin bytes; a client's EOF (shutdown SHUT_WR) closes the
+/// process's stdin unless it was created to stay open.
+///
+/// Where it lives, as conmon does it: the socket file is `<dir>/attach` in a
+/// directory of the process (the bundle for the container, the session's
+/// directory for an exec), and `<socket-dir>/<name>` is a symlink to that
+/// directory, so engines reach it as `<socket-dir>/<name>/attach` — a short
+/// path even when the bundle's is not (sun_path holds 107 bytes). With
+/// `fullAttach` there is no symlink and the path is `<dir>/attach`. Either
+/// way, when the path to bind is too long for sun_path the shim binds through
+/// `/proc/self/fd/<dir fd>/attach`, as conmon does today.
+///
+/// A client never holds up the process: output a client does not take at
+/// once waits in its queue, up to `clientQueueLimit` bytes; past that the
+/// client is disconnected (with a warning in the shim's log; the protocol
+/// has no way to say it in band).
+final class ConmonAttachSocket {
+    /// Output packets: one stream byte and at most this much data (podman
+    /// reads packets into an 8193-byte buffer).
+    static let maxPacketData = 8192
+    static let clientQueueLimit = 4 << 20
+    static let streamStdout: UInt8 = 2
+    static let streamStderr: UInt8 = 3
+    /// O_PATH, which Glibc's Swift module hides behind _GNU_SOURCE.
+    static let oPath: Int32 = 0o10000000
+
+    /// The path engines connect to.
+    let path: String
+    /// Where the socket file really is.
+    private let socketFile: String
+    private let symlink: String?
+    private var listener: Int32 = -1
+    private let loop: EventLoop
+    private let scratch: ScratchBuffer
+    private let log: Logger
+    private let hub: AttachHub
+    private var clients: [Int32: SocketAttachClient] = [:]
+
+    /// Binds and listens. `realDir` holds the socket; `socketDir`/`name`
+    /// gets the symlink unless `fullAttach`.
+    init(realDir: String, socketDir: String, name: String, fullAttach: Bool,
+         hub: AttachHub, loop: EventLoop, scratch: ScratchBuffer, log: Logger) throws(CoreError) {
+        self.hub = hub
+        self.loop = loop
+        self.scratch = scratch
+        self.log = log
+        socketFile = FileSystem.join(realDir, "attach")
+        if fullAttach {
+            symlink = nil
+            path = socketFile
+        } else {
+            let link = FileSystem.join(socketDir, name)
+            try Self.makeSymlink(link, to: realDir, socketDir: socketDir)
+            symlink = link
+            path = FileSystem.join(link, "attach")
+        }
+        do {
+            try? FileSystem.removeFile(socketFile)
+            listener = try Self.bind(path: path, realDir: realDir)
+        } catch {
+            if let symlink { unlink(symlink) }
+            throw error
+        }
+        do {
+            try loop.watch(listener, .readable) { [unowned self] _ in accept() }
+        } catch {
+            close()
+            throw .internal("cannot watch the attach socket \(path): \(error)")
+        }
+        hub.onEnded.append { [weak self] _ in self?.stopListening() }
+    }
+
+    var clientCount: Int { clients.count }
+
+    /// `<socket-dir>/<name>` -> `realDir`, replacing a stale link or file.
+    private static func makeSymlink(_ link: String, to realDir: String, socketDir: String) throws(CoreError) {
+        do { try FileSystem.createDirectory(socketDir, mode: 0o700) } catch {
+            throw .invalid("cannot create the attach socket directory \(socketDir): \(error)")
+        }
+        var st = stat()
+        if lstat(link, &st) == 0 {
+            if st.st_mode & S_IFMT == S_IFDIR {
+                throw .precondition("cannot create the attach socket link \(link): a directory is in the way")
+            }
+            unlink(link)
+        }
+        if Glibc.symlink(realDir, link) != 0 {
+            throw .internal("cannot create the attach socket link \(link) -> \(realDir): \(SystemError("symlink"))")
+        }
+    }
+
+    /// Binds `path`; when it is longer than sun_path, through an O_PATH fd
+    /// of the directory the socket goes into.
+    private static func bind(path: String, realDir: String) throws(CoreError) -> Int32 {
+        let type = Int32(SOCK_SEQPACKET.rawValue)
+        if path.utf8.count <= UnixSocket.maxPathLength {
+            do { return try UnixSocket.listen(path: path, type: type, mode: 0o700, backlog: 10) } catch {
+                throw .internal("cannot listen on attach socket \(path): \(error)")
+            }
+        }
+        let dirFD = open(realDir, Self.oPath | O_DIRECTORY | O_CLOEXEC)
+        guard dirFD >= 0 else { throw .internal("cannot open the attach socket directory \(realDir): \(SystemError("open"))") }
+        defer { Glibc.close(dirFD) }
+        do {
+            return try UnixSocket.listen(path: "/proc/self/fd/\(dirFD)/attach", type: type, mode: 0o700, backlog: 10)
+        } catch {
+            throw .internal("cannot listen on attach socket \(path) (bound through /proc/self/fd): \(error)")
+        }
+    }
+
+    private func accept() {
+        while listener >= 0 {
+            let peer: Int32?
+            do { peer = try UnixSocket.accept(listener) } catch {
+                log.warning("\(hub.label): attach socket: \(error)")
+                return
+            }
+            guard let peer else { return }
+            let client = SocketAttachClient(fd: peer, owner: self)
+            clients[peer] = client
+            log.debug("\(hub.label): attach socket client \(peer) connected")
+            client.token = hub.add(client)
+            // A client that came after the exit got the end already.
+            if clients[peer] != nil { client.updateWatch() }
+        }
+    }
+
+    /// The process exited: no new clients; current ones get their queued
+    /// output, then are closed.
+    private func stopListening() {
+        guard listener >= 0 else { return }
+        loop.unwatch(listener)
+        Glibc.close(listener)
+        listener = -1
+    }
+
+    /// Closes everything and removes the socket file and the symlink.
+    func close() {
+        stopListening()
+        for client in Array(clients.values) { drop(client, reason: nil) }
+        try? FileSystem.removeFile(socketFile)
+        if let symlink { unlink(symlink) }
+    }
+
+    // --- clients ------------------------------------------------------------------
+
+    fileprivate func drop(_ client: SocketAttachClient, reason: String?) {
+        guard clients.removeValue(forKey: client.fd) != nil else { return }
+        client.dropped = true
+        if let reason { log.warning("\(hub.label): attach socket client \(client.fd): \(reason); disconnected") }
+        hub.remove(client.token)
+        loop.unwatch(client.fd)
+        Glibc.close(client.fd)
+    }
+
+    fileprivate func dropLater(_ client: SocketAttachClient, afterSeconds seconds: Double) {
+        loop.schedule(afterSeconds: seconds) { [weak self, weak client] in
+            guard let self, let client, !client.dropped else { return }
+            drop(client, reason: "did not read the end of the output within \(Int(seconds))s of the exit")
+        }
+    }
+
+    fileprivate func watch(_ client: SocketAttachClient, _ interest: EventLoop.Interest, readHangup: Bool) {
+        do {
+            try loop.watch(client.fd, interest, readHangup: readHangup) { [weak client] readiness in
+                client?.ready(readiness)
+            }
+        } catch {
+            drop(client, reason: "cannot watch it: \(error)")
+        }
+    }
+
+    fileprivate var scratchBytes: UnsafeMutableRawBufferPointer { scratch.bytes }
+    fileprivate var hubForClients: AttachHub { hub }
+    fileprivate var logger: Logger { log }
+}
+
+/// One peer of the attach socket.
+private final class SocketAttachClient: AttachClient {
+    let fd: Int32
+    unowned let owner: ConmonAttachSocket
+    var token = 0
+    /// Input still comes (no EOF yet).
+    private var reading = true
+    /// Input paused until the process takes what is pending.
+    private var paused = false
+    private var queue: [[UInt8]] = []
+    private var queueBytes = 0
+    /// The process exited: close once the queue is written.
+    private var ending = false
+
+    init(fd: Int32, owner: ConmonAttachSocket) {
+        self.fd = fd
+        self.owner = owner
+    }
+
+    private var hub: AttachHub { owner.hubForClients }
+
+    func updateWatch() {
+        var interest: EventLoop.Interest = []
+        if reading && !paused { interest.insert(.readable) }
+        if !queue.isEmpty { interest.insert(.writable) }
+        owner.watch(self, interest, readHangup: reading)
+    }
+
+    func ready(_ readiness: EventLoop.Readiness) {
+        if !queue.isEmpty && readiness.writable { flush() }
+        guard !dropped else { return }
+        if reading && !paused && readiness.readable {
+            readInput()
+        } else if readiness.hangup {
+            // The peer closed (or the socket failed) while we were not
+            // reading from it.
+            owner.drop(self, reason: nil)
+        }
+    }
+
+    /// Set by the owner once the fd is closed.
+    var dropped = false
+
+    private func readInput() {
+        let buffer = owner.scratchBytes
+        for _ in 0..<16 {
+            let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+            if n > 0 {
+                let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
+                if let stdin = hub.stdin, hub.acceptsStdin {
+                    if !stdin.write(bytes) {
+                        owner.logger.warning("\(hub.label): stdin refused \(n) bytes from attach socket client \(fd)")
+                    }
+                    if !stdin.hasRoom {
+                        paused = true
+                        updateWatch()
+                        stdin.whenRoom { [weak self] in self?.resume() }
+                        return
+                    }
+                }
+                continue
+            }
+            if n < 0 && (errno == EINTR) { continue }
+            if n < 0 && errno == EAGAIN { return }
+            if n < 0 {
+                owner.drop(self, reason: nil)
+                return
+            }
+            // EOF: the client is done sending; it may still read output.
+            reading = false
+            shutdown(fd, Int32(SHUT_RD))
+            hub.clientClosedStdin()
+            updateWatch()
+            return
+        }
+    }
+
+    private func resume() {
+        guard paused, !dropped else { return }
+        paused = false
+        updateWatch()
+    }
+
+    // --- output -----------------------------------------------------------------
+
+    func attachOutput(_ stream: LogStream, _ chunk: UnsafeRawBufferPointer) {
+        let id = stream == .stdout ? ConmonAttachSocket.streamStdout : ConmonAttachSocket.streamStderr
+        var offset = 0
+        while offset < chunk.count && !dropped {
+            let end = min(chunk.count, offset + ConmonAttachSocket.maxPacketData)
+            var packet = [UInt8](repeating: id, count: 1 + end - offset)
+            packet.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[1...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: chunk[offset..<end])) }
+            send(packet)
+            offset = end
+        }
+    }
+
+    func attachDropped(_ bytes: UInt64) {
+        owner.logger.debug("\(hub.label): attach socket client \(fd) missed \(bytes) bytes of earlier output")
+    }
+
+    func attachEnded(exitCode: Int32) {
+        ending = true
+        if queue.isEmpty { return owner.drop(self, reason: nil) }
+        // A client that does not take the rest of the output in time loses it.
+        owner.dropLater(self, afterSeconds: 10)
+    }
+
+    private func send(_ packet: [UInt8]) {
+        if queue.isEmpty {
+            switch sendNow(packet) {
+            case .sent: return
+            case .wouldBlock: break
+            case .failed: return
+            }
+        }
+        if queueBytes + packet.count > ConmonAttachSocket.clientQueueLimit {
+            owner.drop(self, reason: "not reading its output (\(queueBytes) bytes waiting, limit \(ConmonAttachSocket.clientQueueLimit))")
+            return
+        }
+        let wasEmpty = queue.isEmpty
+        queue.append(packet)
+        queueBytes += packet.count
+        if wasEmpty { updateWatch() }
+    }
+
+    private enum SendResult { case sent, wouldBlock, failed }
+
+    private func sendNow(_ packet: [UInt8]) -> SendResult {
+        while true {
+            let n = packet.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL)) }
+            if n >= 0 { return .sent }
+            if errno == EINTR { continue }
+            if errno == EAGAIN { return .wouldBlock }
+            // The peer is gone.
+            owner.drop(self, reason: nil)
+            return .failed
+        }
+    }
+
+    private func flush() {
+        while let packet = queue.first, !dropped {
+            switch sendNow(packet) {
+            case .sent:
+                queue.removeFirst()
+                queueBytes -= packet.count
+            case .wouldBlock:
+                return
+            case .failed:
+                return
+            }
+        }
+        guard !dropped else { return }
+        if ending { return owner.drop(self, reason: nil) }
+        updateWatch()
+    }
+}

@@ -1,0 +1,161 @@
+import Glibc
+import Logging
+import ShimSystem
+
+/// Writes attach clients' input to a process's stdin without ever blocking
+/// the loop: what the process does not take at once waits here and goes out
+/// when the fd is writable again.
+///
+/// The writer owns a duplicate of the stdin fd. For a terminal that is the
+/// pty master, whose original the output pump watches (one epoll watch per
+/// fd number); closing stdin then closes only the duplicate, as conmon does.
+/// Input given before the fd exists (an exec whose terminal has not arrived
+/// yet) waits for `connect`.
+final class StdinWriter {
+    /// Above this many pending bytes, sources that can wait (attach socket
+    /// clients) stop reading until `onRoom` says the process caught up.
+    static let pauseThreshold = 1 << 20
+    /// Above this, input from sources that cannot wait is refused.
+    static let hardLimit = 8 << 20
+
+    private let loop: EventLoop
+    private let log: Logger
+    private let label: String
+    private var fd: Int32 = -1
+    private var pending: [UInt8] = []
+    private var pendingStart = 0
+    private var watching = false
+    /// No more input: the fd closes once what is pending is written.
+    private(set) var closing = false
+    private(set) var closed = false
+    /// Runs once when stdin closes, for whatever reason: the owner closes
+    /// the process's end too (for pipes, that is what delivers EOF).
+    var onClose: (() -> Void)?
+    /// Waiting for pending input to fall below the pause threshold.
+    private var roomWaiters: [() -> Void] = []
+
+    init(loop: EventLoop, log: Logger, label: String) {
+        self.loop = loop
+        self.log = log
+        self.label = label
+    }
+
+    var pendingBytes: Int { pending.count - pendingStart }
+    var hasRoom: Bool { pendingBytes < Self.pauseThreshold }
+    var acceptsInput: Bool { !closing && !closed }
+
+    /// Starts writing to a duplicate of `stdinFD`.
+    func connect(_ stdinFD: Int32) {
+        guard fd < 0, !closed, stdinFD >= 0 else { return }
+        let copy = fcntl(stdinFD, F_DUPFD_CLOEXEC, 3)
+        guard copy >= 0 else {
+            log.warning("\(label): cannot duplicate stdin: \(SystemError("dup")); input is dropped")
+            closeNow()
+            return
+        }
+        _ = fcntl(copy, F_SETFL, fcntl(copy, F_GETFL) | O_NONBLOCK)
+        fd = copy
+        flush()
+    }
+
+    /// Queues input; false when it was refused (closed, or over the limit).
+    @discardableResult
+    func write<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
+        guard acceptsInput else { return false }
+        guard pendingBytes + bytes.count <= Self.hardLimit else { return false }
+        if pendingStart > 0 && pendingStart == pending.count {
+            pending.removeAll(keepingCapacity: pending.capacity <= 64 << 10)
+            pendingStart = 0
+        }
+        pending.append(contentsOf: bytes)
+        flush()
+        return true
+    }
+
+    /// Calls `body` once pending input is below the pause threshold.
+    func whenRoom(_ body: @escaping () -> Void) {
+        if hasRoom { return body() }
+        roomWaiters.append(body)
+    }
+
+    /// Closes stdin once pending input is written (at once if nothing is
+    /// pending; input given before `connect` is written first).
+    func close() {
+        guard !closed else { return }
+        closing = true
+        // Not connected yet: `connect` writes what is pending, then closes.
+        if fd >= 0 && pendingBytes == 0 { closeNow() }
+    }
+
+    /// Drops pending input and closes now (the process is gone).
+    func stop() {
+        closeNow()
+    }
+
+    private func flush() {
+        guard fd >= 0 else { return }
+        while pendingBytes > 0 {
+            let n = pending.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + pendingStart, pendingBytes) }
+            if n > 0 {
+                pendingStart += n
+                continue
+            }
+            if n < 0 && errno == EINTR { continue }
+            if n < 0 && errno == EAGAIN {
+                watchWrites(true)
+                return
+            }
+            // EPIPE: nobody reads the process's stdin any more.
+            log.info("\(label): stdin is gone (\(SystemError("write").errno)); \(pendingBytes) bytes of input dropped")
+            closeNow()
+            return
+        }
+        pending.removeAll(keepingCapacity: pending.capacity <= 64 << 10)
+        pendingStart = 0
+        watchWrites(false)
+        if closing { return closeNow() }
+        wakeRoomWaiters()
+    }
+
+    private func wakeRoomWaiters() {
+        guard hasRoom, !roomWaiters.isEmpty else { return }
+        let waiters = roomWaiters
+        roomWaiters = []
+        for waiter in waiters { waiter() }
+    }
+
+    private func watchWrites(_ on: Bool) {
+        guard on != watching, fd >= 0 else { return }
+        if on {
+            do {
+                try loop.watch(fd, .writable, readHangup: false) { [unowned self] _ in flush() }
+                watching = true
+            } catch {
+                log.warning("\(label): cannot watch stdin: \(error); input is dropped")
+                closeNow()
+            }
+        } else {
+            loop.unwatch(fd)
+            watching = false
+        }
+    }
+
+    private func closeNow() {
+        guard !closed else { return }
+        closed = true
+        closing = true
+        if watching { loop.unwatch(fd) }
+        watching = false
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+        pending = []
+        pendingStart = 0
+        let done = onClose
+        onClose = nil
+        done?()
+        // Paused sources resume and find stdin closed.
+        let waiters = roomWaiters
+        roomWaiters = []
+        for waiter in waiters { waiter() }
+    }
+}

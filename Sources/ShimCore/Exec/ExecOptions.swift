@@ -1,0 +1,30 @@
+/// What an exec session runs, as the engine asks for it (the seed's
+/// ExecOptions plus the session id).
+public struct ExecOptions: Sendable {
+    /// Unique among the shim's sessions; may be empty only for ExecSync.
+    public var execID: String
+    public var args: [String]
+    /// Appended to the container's environment, "KEY=VALUE".
+    public var env: [String] = []
+    public var cwd = ""
+    /// "name", "uid", "uid:gid", "name:group"; empty: the container's user.
+    public var user = ""
+    /// Supplementary groups (names or gids) to add.
+    public var additionalGroups: [String] = []
+    public var terminal = false
+    /// Keep a stdin for attach clients.
+    public var stdin = false
+    public var capAdd: [String] = []
+    /// The shim's fds 3..3+preserveFDs-1 go to the process (runc --preserve-fds).
+    public var preserveFDs: UInt32 = 0
+    /// Kill the session after this many seconds; 0: never.
+    public var timeoutSeconds: UInt32 = 0
+    public var processLabel = ""
+    /// Extra options for `runc exec`, before the container id.
+    public var runtimeArgs: [String] = []
+
+    public init(execID: String, args: [String]) {
+        self.execID = execID
+        self.args = args
+    }
+}
