@@ -356,3 +356,43 @@ final class ConmonFrontendIntegrationTests: XCTestCase {
         XCTAssertEqual(h.runtimeContainers(), [])
     }
 }
+
+/// conmon's attach socket served by ocishim-conmon.
+final class ConmonFrontendAttachTests: XCTestCase {
+    /// A client that connected before the container ran must get all of
+    /// its output, even when the monitor only gets to run after the
+    /// container has already exited (a loaded machine): the connection and
+    /// the exit are then seen in the same loop turn.
+    func testClientConnectedBeforeTheExitGetsTheOutputWhenTheMonitorIsLate() throws {
+        for terminal in [false, true] {
+            let h = try ConmonHarness(self)
+            let bundle = try BusyboxBundle.make(in: h.dir, args: ["/bin/sh", "-c", "echo early-bird"], terminal: terminal)
+            let run = try h.start(h.podmanArguments(bundle: bundle.path, terminal ? ["-t"] : []))
+            defer { close(run.syncFD) }
+            XCTAssertGreaterThan(run.sync?["data"] as? Int ?? 0, 0, run.stderr)
+            let monitor = try XCTUnwrap(h.conmonPid)
+            kill(monitor, SIGSTOP)
+            let client = try UnixSocket.connect(path: bundle.path + "/attach", type: Int32(SOCK_SEQPACKET.rawValue))
+            defer { close(client) }
+            XCTAssertEqual(try h.runc(["start", h.id]), 0)
+            // The init has exited (a zombie of the stopped monitor).
+            let pid = run.sync?["data"] as? Int ?? 0
+            XCTAssertTrue(h.eventually {
+                ((try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? "").contains(") Z ")
+            }, "the container did not exit")
+            kill(monitor, SIGCONT)
+            var received = ""
+            var buffer = [UInt8](repeating: 0, count: 8193)
+            while true {
+                var poller = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
+                guard poll(&poller, 1, 10_000) == 1 else { break }
+                let n = read(client, &buffer, buffer.count)
+                if n <= 0 { break }
+                received += String(decoding: buffer[1..<n], as: UTF8.self)
+            }
+            XCTAssertEqual(received.replacingOccurrences(of: "\r", with: ""), "early-bird\n", "terminal: \(terminal)")
+            XCTAssertTrue(h.eventually { FileManager.default.fileExists(atPath: h.exitFile) })
+            _ = try h.runc(["delete", h.id])
+        }
+    }
+}

@@ -70,6 +70,10 @@ final class ContainerAttach {
         }
     }
 
+    /// The container exited: clients waiting to be accepted join before its
+    /// last output is drained.
+    func acceptWaitingClients() { socket?.acceptWaiting() }
+
     /// The container exited (its output drained).
     func ended(exitCode: Int32) {
         hub.ended(exitCode: exitCode)

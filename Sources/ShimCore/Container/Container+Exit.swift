@@ -16,6 +16,7 @@ extension Container {
     func recordExit(code: Int32, reason: String?) {
         guard exitCode == nil else { return }
         if let reason, !checkpointProgress.stoppedByCheckpoint { log.warning("container \(id): exit \(code): \(reason)") }
+        stdio?.acceptWaitingClients()
         io?.drainOutput()
         logger?.sync()
         oomWatcher?.flush()

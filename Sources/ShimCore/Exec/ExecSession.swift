@@ -211,6 +211,7 @@ final class ExecSession {
         log.debug("\(hub.label): pid \(pid) \(termination)")
         if let timer { context.loop.cancel(timer) }
         timer = nil
+        socket?.acceptWaiting()
         io?.drainOutput()
         io?.stopOutput()
         phase = .exited
