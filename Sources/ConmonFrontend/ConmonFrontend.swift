@@ -17,6 +17,11 @@ public enum ConmonFrontend {
     /// on the first line), and what this is on the second.
     public static let conmonInterfaceVersion = "2.1.6"
 
+    /// Where the monitor's own diagnostics go, at debug level, once it has
+    /// detached (else nowhere, or syslog with --syslog): for debugging only.
+    /// podman passes it on through containers.conf's conmon_env_vars.
+    public static let diagnosticsVariable = "OCISHIM_CONMON_LOG_FILE"
+
     public static var versionText: String {
         "conmon version \(conmonInterfaceVersion)\ncommit: ocishim-conmon \(ShimVersion.current)\n"
     }
@@ -56,7 +61,10 @@ public enum ConmonFrontend {
         }
         var reporting = pipes
         reporting.key = options.apiVersion >= 1 ? "data" : "pid"
-        ShimLogHandler.bootstrap(level: plan.logLevel, sink: options.syslog ? .syslog : .stderr)
+        let diagnosticsFile = ParentPipes.processVariable(diagnosticsVariable)
+        // The diagnostics file is for debugging: it gets everything.
+        ShimLogHandler.bootstrap(level: diagnosticsFile == nil ? plan.logLevel : .debug,
+                                 sink: options.syslog && diagnosticsFile == nil ? .syslog : .stderr)
 
         // The engine moves us into the container's cgroup, then lets us go.
         do { try reporting.waitForStart() } catch { fail(error.message, reporting) }
@@ -68,7 +76,7 @@ public enum ConmonFrontend {
         } else {
             Detach.forkMonitor(conmonPidFile: options.conmonPidFile, pipes: reporting)
         }
-        Detach.becomeMonitor(disconnectStdio: true)
+        Detach.becomeMonitor(disconnectStdio: true, diagnosticsFile: diagnosticsFile)
 
         let stateDir = FileSystem.join(plan.bundle, ".ocishim-conmon-\(getpid())")
         var status: Int32 = 1

@@ -42,17 +42,26 @@ enum Detach {
 
     /// The monitor's own process state: its own session, subreaper of the
     /// container, stdio on /dev/null (unless the container gets the stdio).
-    static func becomeMonitor(disconnectStdio: Bool) {
+    static func becomeMonitor(disconnectStdio: Bool, diagnosticsFile: String?) {
         _ = setsid()  // fails harmlessly under --sync when already a group leader
         _ = ocishim_set_child_subreaper()
-        if disconnectStdio { self.disconnectStdio() }
+        if disconnectStdio { self.disconnectStdio(diagnosticsFile: diagnosticsFile) }
     }
 
-    static func disconnectStdio() {
+    /// /dev/null as stdio; stderr (the monitor's own diagnostics) may go to
+    /// a file instead, for debugging a monitor an engine started.
+    static func disconnectStdio(diagnosticsFile: String?) {
         let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
         guard devnull >= 0 else { return }
         for fd in Int32(0)...2 { dup2(devnull, fd) }
         close(devnull)
+        if let diagnosticsFile {
+            let fd = open(diagnosticsFile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                dup2(fd, 2)
+                close(fd)
+            }
+        }
     }
 
     /// Reports a start-up failure the conmon way and exits 1.
