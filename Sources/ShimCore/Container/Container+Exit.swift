@@ -80,33 +80,13 @@ extension Container {
         }
     }
 
-    /// The exit command (podman's cleanup), after the optional delay, in its
-    /// own session so it outlives the shim if it must. Whoever waits in
+    /// The exit command (podman's cleanup). Whoever waits in
     /// `afterExitCommand` hears when it has finished (or that there is none).
     private func runExitCommand() {
-        guard let path = options.exitCommand.first else { return exitCommandFinished(nil) }
-        let run = { [self] in
-            var spawn = SpawnOptions(path: path, arguments: options.exitCommand, environment: context.processEnvironment)
-            spawn.newSession = true
-            let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-            spawn.fds = [(0, devnull), (1, devnull), (2, devnull)]
-            defer { close(devnull) }
-            do {
-                let child = try Spawner.spawn(spawn)
-                log.debug("container \(id): exit command \(path) started as \(child)")
-                context.reaper.onExit(of: child) { [log, weak self] termination in
-                    log.debug("exit command \(path): \(termination)")
-                    self?.exitCommandFinished(termination)
-                }
-            } catch {
-                log.error("container \(id): cannot run exit command: \(error)")
-                exitCommandFinished(nil)
-            }
-        }
-        if options.exitDelaySeconds > 0 {
-            context.loop.schedule(afterSeconds: Double(options.exitDelaySeconds), run)
-        } else {
-            run()
+        ExitCommand.run(options.exitCommand, delaySeconds: options.exitDelaySeconds,
+                        environment: context.processEnvironment, loop: context.loop, reaper: context.reaper,
+                        log: log, label: "container \(id)") { [weak self] termination in
+            self?.exitCommandFinished(termination)
         }
     }
 
