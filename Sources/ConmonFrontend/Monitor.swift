@@ -12,16 +12,19 @@ final class Monitor {
     let plan: MonitorPlan
     let pipes: ParentPipes
     let stateDir: String
-    private let loop: EventLoop
+    let loop: EventLoop
     private let signals: SignalSource
-    private let reaper: ChildReaper
+    let reaper: ChildReaper
     private let scratch = ScratchBuffer()
-    private let core: RuntimeCore
-    private let log = Logger(label: "ocishim.conmon")
+    let core: RuntimeCore
+    let log = Logger(label: "ocishim.conmon")
     private var exitStatus: Int32?
     private var timedOut = false
-    /// The runtime created the container (the engine got its pid).
-    private(set) var created = false
+    /// The runtime created the container, or started the exec process (the
+    /// engine got its pid).
+    var created = false
+    /// Exec mode: the session's process is running (signals go to it).
+    var execRunning = false
 
     init(plan: MonitorPlan, pipes: ParentPipes, stateDir: String, keepFDs: [Int32]) throws(ConmonError) {
         self.plan = plan
@@ -52,18 +55,27 @@ final class Monitor {
         }
     }
 
-    /// Creates (or restores) the container, reports on the sync pipe, and
-    /// runs until the end; returns the monitor's exit status.
+    /// Creates (or restores) the container, or runs the exec session,
+    /// reports on the sync pipe, and runs until the end; returns the
+    /// monitor's exit status.
     func run(passthroughStdio: [Int32]) -> Int32 {
+        if plan.mode == .exec {
+            runExec()
+        } else {
+            create(passthroughStdio: passthroughStdio)
+        }
+        while exitStatus == nil { loop.turn(maxWaitMillis: -1) }
+        try? FileSystem.removeTree(stateDir)
+        return exitStatus ?? 1
+    }
+
+    private func create(passthroughStdio: [Int32]) {
         let options = plan.createOptions(passthroughStdio: passthroughStdio)
         core.create(options) { [self] result in
             for fd in passthroughStdio { close(fd) }
             switch result {
             case .failure(let error):
-                let failure = RuntimeLogMessage.read(plan.engineRuntimeLog).map(ConmonError.init) ?? ConmonError(core: error)
-                log.error("failed to create container \(plan.containerID): \(failure.message)")
-                pipes.report(-1, message: failure.message)
-                finish(1)
+                runtimeFailed(error, what: "create container \(plan.containerID)")
             case .success(let pid):
                 log.debug("container \(plan.containerID) created, pid \(pid)")
                 created = true
@@ -71,9 +83,26 @@ final class Monitor {
                 monitorExit(pid: pid)
             }
         }
-        while exitStatus == nil { loop.turn(maxWaitMillis: -1) }
-        try? FileSystem.removeTree(stateDir)
-        return exitStatus ?? 1
+    }
+
+    /// The runtime refused: its own text to the engine; then, as conmon
+    /// (whose exit command is an atexit handler by then), the exit command,
+    /// and the monitor ends.
+    func runtimeFailed(_ error: CoreError, what: String) {
+        let failure = RuntimeLogMessage.read(plan.engineRuntimeLog).map(ConmonError.init) ?? ConmonError(core: error)
+        log.error("failed to \(what): \(failure.message)")
+        pipes.report(-1, message: failure.message)
+        runExitCommand { [self] in finish(1) }
+    }
+
+    /// The exit command of the command line, outside the core's container
+    /// (exec sessions, failures); `done` once it has finished.
+    func runExitCommand(_ done: @escaping () -> Void) {
+        guard let command = plan.options.exitCommand else { return done() }
+        ExitCommand.run([command] + plan.options.exitCommandArgs,
+                        delaySeconds: UInt32(clamping: plan.options.exitDelay),
+                        environment: ProcessEnvironment.current(), loop: loop, reaper: reaper, log: log,
+                        label: "container \(plan.containerID)") { _ in done() }
     }
 
     private func monitorExit(pid: Int32) {
@@ -96,11 +125,20 @@ final class Monitor {
         }
     }
 
+    /// conmon forwards SIGTERM, SIGINT and SIGQUIT to the process it
+    /// monitors: the container, or the exec session's process.
     private func terminationSignal(_ signal: Int32) {
+        if plan.mode == .exec {
+            guard execRunning else { return log.info("signal \(signal) before the exec process runs: ignored") }
+            do throws(CoreError) { try core.execSignal(plan.containerUUID, signal: signal) } catch {
+                log.warning("cannot forward signal \(signal) to the exec process: \(error)")
+            }
+            return
+        }
         if core.terminationSignal(signal) { finish(1) }
     }
 
-    private func finish(_ status: Int32) {
+    func finish(_ status: Int32) {
         guard exitStatus == nil else { return }
         exitStatus = status
     }

@@ -20,6 +20,8 @@ public struct MonitorPlan: Sendable {
     /// `-l passthrough`: the container gets the monitor's own stdio.
     public let passthrough: Bool
     public let logLevel: Logger.Level
+    /// -e: the engine's process spec.
+    public let execProcessSpec: String?
 
     public init(_ options: ConmonOptions, workingDirectory: String) throws(ConmonError) {
         self.options = options
@@ -59,6 +61,7 @@ public struct MonitorPlan: Sendable {
         let absolute = { (path: String) in path.hasPrefix("/") ? path : FileSystem.join(workingDirectory, path) }
         bundle = absolute(options.bundle ?? workingDirectory)
         containerPidFile = absolute(options.containerPidFile ?? FileSystem.join(workingDirectory, "pidfile-\(cid)"))
+        execProcessSpec = options.execProcessSpec.map(absolute)
         (logDrivers, passthrough) = try Self.logDrivers(options.logDrivers, absolute: absolute)
         if passthrough && options.terminal {
             throw ConmonError("cannot use a terminal (-t) with passthrough logging")
@@ -72,7 +75,17 @@ public struct MonitorPlan: Sendable {
             throw ConmonError("Container ID must be longer than 12 characters")
         }
         if mode == .exec {
-            throw ConmonError("exec (-e) is not implemented by ocishim-conmon yet")
+            // conmon sets up no attach socket for an exec without a bundle
+            // (its legacy exec); podman always passes one.
+            guard options.bundle != nil else {
+                throw ConmonError("exec without --bundle (no attach socket) is not supported by ocishim-conmon")
+            }
+            guard logDrivers.allSatisfy({ $0 == .none }), !passthrough else {
+                throw ConmonError("an exec session's output is not logged by ocishim-conmon: use --log-path none with --exec")
+            }
+            if options.runtimeOpts.contains(where: { $0 == "--preserve-fds" || $0.hasPrefix("--preserve-fds=") }) {
+                throw ConmonError("--runtime-opt --preserve-fds is not supported by ocishim-conmon (inherited fds are not passed to the exec)")
+            }
         }
     }
 
@@ -133,6 +146,8 @@ public struct MonitorPlan: Sendable {
             guard FileSystem.isRegularFile(FileSystem.join(bundle, "config.json")) else {
                 throw ConmonError("bundle \(bundle) has no config.json")
             }
+        } else if let spec = execProcessSpec, access(spec, R_OK) != 0 {
+            throw ConmonError("Exec process spec \(spec) cannot be read: \(String(cString: strerror(errno)))")
         }
         for (what, dir) in [("exit", options.exitDir), ("persist", options.persistDir)] {
             guard let dir else { continue }
@@ -188,6 +203,20 @@ public struct MonitorPlan: Sendable {
             }
         }
         return path
+    }
+
+    /// The exec session (-e): the engine's spec as it is, in the exec
+    /// bundle, with its attach socket where conmon puts it.
+    public func execOptions() -> ExecOptions {
+        var exec = ExecOptions(execID: containerUUID, args: [])
+        exec.processSpecPath = execProcessSpec
+        exec.directory = bundle
+        exec.fullAttach = options.fullAttach
+        exec.terminal = options.terminal
+        exec.stdin = options.stdin
+        exec.timeoutSeconds = UInt32(clamping: options.timeout)
+        exec.runtimeArgs = options.runtimeOpts
+        return exec
     }
 
     /// What the core creates (or restores).
