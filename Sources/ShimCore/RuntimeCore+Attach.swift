@@ -57,6 +57,16 @@ extension RuntimeCore {
     /// The path of the conmon-compatible attach socket once it exists.
     public var liveAttachSocketPath: String? { currentContainer?.stdio?.attachSocketPath }
 
+    /// Clients of the conmon attach socket of the container (or of an exec
+    /// session). After the process exited, each is closed once it has been
+    /// sent the rest of the output (or its grace period is over): a monitor
+    /// that is about to exit waits for 0 so that no output is lost.
+    public func attachSocketClients(execID: String? = nil) -> Int {
+        guard let container = currentContainer else { return 0 }
+        guard let execID else { return container.stdio?.socketClientCount ?? 0 }
+        return (try? container.execs.socketClientCount(execID)) ?? 0
+    }
+
     // --- exec sessions ---------------------------------------------------------------
 
     /// Starts an exec session (the seed's ExecContainer). With `attach`, the

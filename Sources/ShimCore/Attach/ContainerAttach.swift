@@ -51,6 +51,9 @@ final class ContainerAttach {
     }
 
     var attachSocketPath: String? { socket?.path }
+    /// Clients of the attach socket (after the exit: those still being sent
+    /// the rest of the output).
+    var socketClientCount: Int { socket?.clientCount ?? 0 }
 
     private func control(_ command: ControlCommand) {
         guard let container else { return }

@@ -245,6 +245,10 @@ final class ExecManager {
         session.onExit { [unowned session] code in body(code, session.timedOut) }
     }
 
+    func socketClientCount(_ id: String) throws(CoreError) -> Int {
+        try session(id).socketClientCount
+    }
+
     /// Sends `signal` to the session's process while it runs.
     func signal(_ id: String, _ signal: Int32) throws(CoreError) {
         try session(id).signal(signal)

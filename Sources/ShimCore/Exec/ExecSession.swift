@@ -62,6 +62,10 @@ final class ExecSession {
     private var context: CoreContext { manager.context }
     private var log: Logger { context.log }
 
+    /// Clients of the session's attach socket (after the exit: those still
+    /// being sent the rest of the output).
+    var socketClientCount: Int { socket?.clientCount ?? 0 }
+
     var snapshot: ExecSnapshot {
         ExecSnapshot(execID: id, running: phase != .exited, pid: pid, exitCode: exitCode,
                      startedAt: startedAt, finishedAt: finishedAt)
