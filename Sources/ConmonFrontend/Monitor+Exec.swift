@@ -60,10 +60,17 @@ extension Monitor {
         }
     }
 
-    /// conmon's exit files for an exec, then the exit code on the sync pipe,
-    /// then the exit command.
+    /// In conmon's order: the output to the attach clients, the exit files
+    /// for an exec, the exit code on the sync pipe, the exit command; then
+    /// the session's socket and FIFO go (the engine's files stay).
     private func sessionExited(code: Int32, timedOut: Bool) {
         log.debug("exec session \(plan.containerUUID) exited with \(code)\(timedOut ? " (timed out)" : "")")
+        afterAttachClientsDrained(execID: plan.containerUUID) { [self] in
+            recordSessionExit(code: code, timedOut: timedOut)
+        }
+    }
+
+    private func recordSessionExit(code: Int32, timedOut: Bool) {
         var files: [String] = []
         if let dir = plan.options.exitDir { files.append(FileSystem.join(dir, plan.containerID)) }
         if let dir = plan.options.persistDir { files.append(FileSystem.join(dir, "exit")) }
@@ -73,7 +80,12 @@ extension Monitor {
             }
         }
         pipes.report(Int64(code), message: timedOut ? "command timed out" : nil)
-        runExitCommand { [self] in finish(code) }
+        runExitCommand { [self] in
+            do throws(CoreError) { try core.execCleanup(plan.containerUUID) } catch {
+                log.warning("exec session \(plan.containerUUID): cleanup: \(error)")
+            }
+            finish(code)
+        }
     }
 
     /// The engine's second message on the start pipe (it has attached), or

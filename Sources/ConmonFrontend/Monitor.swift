@@ -120,9 +120,25 @@ final class Monitor {
             guard case .success(let exit) = result else { return finish(1) }
             log.debug("container \(plan.containerID) exited with \(exit.exitCode)")
             core.afterExitCommand { [self] _ in
-                finish(timedOut ? -1 : exit.exitCode)
+                afterAttachClientsDrained(execID: nil) { [self] in finish(timedOut ? -1 : exit.exitCode) }
             }
         }
+    }
+
+    /// Attach clients get the rest of the output before the monitor exits
+    /// (conmon writes to them synchronously; the core queues), for at most
+    /// the core's grace period plus a little.
+    func afterAttachClientsDrained(execID: String?, _ done: @escaping () -> Void) {
+        let deadline = Clock.monotonicNanos() + 12_000_000_000
+        func check() {
+            let waiting = core.attachSocketClients(execID: execID)
+            if waiting == 0 || Clock.monotonicNanos() > deadline {
+                if waiting > 0 { log.warning("exiting with \(waiting) attach client(s) not drained") }
+                return done()
+            }
+            loop.schedule(afterSeconds: 0.02, check)
+        }
+        check()
     }
 
     /// conmon forwards SIGTERM, SIGINT and SIGQUIT to the process it
