@@ -57,6 +57,14 @@ extension RuntimeCore {
     /// The path of the conmon-compatible attach socket once it exists.
     public var liveAttachSocketPath: String? { currentContainer?.stdio?.attachSocketPath }
 
+    /// A monitor that ends with its container (conmon's process model)
+    /// takes down the container's attach endpoints: the socket, the link in
+    /// the socket dir, the control FIFOs. Clients still connected are cut.
+    public func closeAttachEndpoints() {
+        currentContainer?.stdio?.close()
+        currentContainer?.stdio = nil
+    }
+
     /// Clients of the conmon attach socket of the container (or of an exec
     /// session). After the process exited, each is closed once it has been
     /// sent the rest of the output (or its grace period is over): a monitor

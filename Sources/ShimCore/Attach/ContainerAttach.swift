@@ -34,7 +34,7 @@ final class ContainerAttach {
         listenerToken = container.addOutputListener { [hub] stream, chunk in hub.output(stream, chunk) }
         do {
             socket = try ConmonAttachSocket(realDir: container.paths.bundle, socketDir: container.paths.socketDir,
-                                            name: container.id, fullAttach: container.options.fullAttach,
+                                            name: container.paths.attachName, fullAttach: container.options.fullAttach,
                                             hub: hub, loop: context.loop, scratch: context.scratch, log: context.log)
             control = try ControlFIFO(path: FileSystem.join(container.paths.bundle, "ctl"),
                                       parse: { ControlCommand.parseControl($0) },

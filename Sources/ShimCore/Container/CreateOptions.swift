@@ -27,6 +27,9 @@ public struct CreateOptions: Sendable {
     public var pidFile: String?
     public var socketDir: String?
     public var fullAttach = false
+    /// The name of the `<socket-dir>/<name>` link to the bundle through which
+    /// the attach socket is reached (conmon's --cuuid); nil: the container id.
+    public var attachName: String?
     public var uidMappings: [IDMap] = []
     public var gidMappings: [IDMap] = []
     public var makeAccessible: [String] = []
