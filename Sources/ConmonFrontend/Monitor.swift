@@ -120,7 +120,11 @@ final class Monitor {
             guard case .success(let exit) = result else { return finish(1) }
             log.debug("container \(plan.containerID) exited with \(exit.exitCode)")
             core.afterExitCommand { [self] _ in
-                afterAttachClientsDrained(execID: nil) { [self] in finish(timedOut ? -1 : exit.exitCode) }
+                afterAttachClientsDrained(execID: nil) { [self] in
+                    // conmon removes the <socket-dir>/<cuuid> link as it exits.
+                    core.closeAttachEndpoints()
+                    finish(timedOut ? -1 : exit.exitCode)
+                }
             }
         }
     }

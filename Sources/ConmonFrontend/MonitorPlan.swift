@@ -247,6 +247,7 @@ public struct MonitorPlan: Sendable {
         create.pidFile = containerPidFile
         create.socketDir = options.socketDirPath
         create.fullAttach = options.fullAttach
+        create.attachName = containerUUID
         create.persistDir = options.persistDir
         create.passthroughStdio = passthroughStdio
         return create

@@ -395,4 +395,49 @@ final class ConmonFrontendAttachTests: XCTestCase {
             _ = try h.runc(["delete", h.id])
         }
     }
+
+    /// Without --full-attach, as conmon: `<socket-dir-path>/<cuuid>` is a
+    /// link to the bundle and the socket is reached through it; the ctl FIFO
+    /// resizes the terminal; the link goes when the monitor exits.
+    func testAttachThroughTheSocketDirLinkAndResizeThroughCtl() throws {
+        let h = try ConmonHarness(self)
+        let bundle = try BusyboxBundle.make(in: h.dir, args: ["/bin/sh", "-c", "stty size"], terminal: true)
+        let socketDir = h.dir + "/sockets"
+        let uuid = "uuid-" + h.id.prefix(8)
+        var arguments = h.podmanArguments(bundle: bundle.path, ["-t", "--socket-dir-path", socketDir])
+        arguments.removeAll { $0 == "--full-attach" }
+        arguments[arguments.firstIndex(of: "-u")! + 1] = uuid
+        let run = try h.start(arguments)
+        defer { close(run.syncFD) }
+        XCTAssertGreaterThan(run.sync?["data"] as? Int ?? 0, 0, run.stderr)
+        let link = socketDir + "/" + uuid
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: link), bundle.path)
+        for fifo in ["ctl", "winsz"] {
+            var st = stat()
+            XCTAssertEqual(stat(bundle.path + "/" + fifo, &st), 0, "no \(fifo)")
+            XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO, "\(fifo) is not a FIFO")
+        }
+        let client = try UnixSocket.connect(path: link + "/attach", type: Int32(SOCK_SEQPACKET.rawValue))
+        defer { close(client) }
+        let ctl = open(bundle.path + "/ctl", O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        XCTAssertGreaterThanOrEqual(ctl, 0)
+        _ = "1 33 111\n".withCString { write(ctl, $0, strlen($0)) }
+        close(ctl)
+        usleep(200_000)
+        XCTAssertEqual(try h.runc(["start", h.id]), 0)
+        var received = ""
+        var buffer = [UInt8](repeating: 0, count: 8193)
+        while true {
+            var poller = pollfd(fd: client, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 20_000) == 1 else { break }
+            let n = read(client, &buffer, buffer.count)
+            if n <= 0 { break }
+            received += String(decoding: buffer[1..<n], as: UTF8.self)
+        }
+        XCTAssertEqual(received.replacingOccurrences(of: "\r", with: ""), "33 111\n")
+        let monitor = try XCTUnwrap(h.conmonPid)
+        XCTAssertTrue(h.eventually { !ShimHarness.alive(monitor) })
+        XCTAssertFalse(FileManager.default.fileExists(atPath: link), "the socket dir link outlived the monitor")
+        _ = try h.runc(["delete", h.id])
+    }
 }
