@@ -11,7 +11,10 @@ import ShimSystem
 ///     fork: the parent writes -P and exits  (the engine's cmd.Wait() returns)
 ///     the monitor: setsid, subreaper, stdio to /dev/null
 ///     core.create -> {"data": pid} or {"data": -1, "message": ...}
-///     loop until the exit is recorded and the exit command has run
+///       (-e: adopt the container, attach-pipe handshake, runc exec, the pid,
+///        later the exit code; Monitor+Exec.swift)
+///     loop until the exit is recorded, the exit command has run and the
+///     attach clients have their output
 public enum ConmonFrontend {
     /// conmon's version as podman checks it (>= 2.0.24, "conmon version X.Y.Z"
     /// on the first line), and what this is on the second.

@@ -99,6 +99,47 @@ final class MonitorPlanTests: XCTestCase {
     }
 }
 
+/// conmon's exec mode as podman 4.3 writes it.
+final class ExecPlanTests: XCTestCase {
+    private let exec = ["--api-version", "1", "-c", "ctr0123456789", "-u", "sess0123456789", "-r", "/usr/bin/runc",
+                        "-b", "/b/sess", "-p", "/b/sess/exec_pid", "--exit-dir", "/b/sess/exit", "--full-attach",
+                        "-l", "none", "-e", "--exec-attach", "--exec-process-spec", "/b/sess/exec-process-1"]
+
+    private func plan(_ arguments: [String]) throws -> MonitorPlan {
+        try MonitorPlan(try ConmonCommandLine.parse(arguments), workingDirectory: "/work")
+    }
+
+    func testExecOptionsFromPodmansCommandLine() throws {
+        let p = try plan(exec + ["-t", "-i", "-T", "9", "--runtime-opt", "--cap", "--runtime-opt", "CAP_SYS_ADMIN"])
+        XCTAssertEqual(p.mode, .exec)
+        let e = p.execOptions()
+        XCTAssertEqual(e.execID, "sess0123456789")
+        XCTAssertEqual(e.processSpecPath, "/b/sess/exec-process-1")
+        XCTAssertEqual(e.directory, "/b/sess")
+        XCTAssertTrue(e.fullAttach && e.terminal && e.stdin)
+        XCTAssertEqual(e.timeoutSeconds, 9)
+        XCTAssertEqual(e.runtimeArgs, ["--cap", "CAP_SYS_ADMIN"])
+        // The adopted container's options: no --systemd-cgroup for exec.
+        XCTAssertEqual(p.shimConfig(stateDir: "/s", keepFDs: []).cgroupManager, "cgroupfs")
+    }
+
+    func testExecRefusals() {
+        func refused(_ arguments: [String], _ message: String, line: UInt = #line) {
+            XCTAssertThrowsError(try plan(arguments), line: line) { error in
+                XCTAssertEqual((error as? ConmonError)?.message, message, line: line)
+            }
+        }
+        var noBundle = exec
+        noBundle.removeSubrange(noBundle.firstIndex(of: "-b")!...noBundle.firstIndex(of: "-b")! + 1)
+        refused(noBundle, "exec without --bundle (no attach socket) is not supported by ocishim-conmon")
+        var logged = exec
+        logged[logged.firstIndex(of: "none")!] = "k8s-file:/b/sess/log"
+        refused(logged, "an exec session's output is not logged by ocishim-conmon: use --log-path none with --exec")
+        refused(exec + ["--runtime-opt", "--preserve-fds", "--runtime-opt", "2"],
+                "--runtime-opt --preserve-fds is not supported by ocishim-conmon (inherited fds are not passed to the exec)")
+    }
+}
+
 /// The sync pipe's lines, byte for byte as conmon writes them.
 final class SyncLineTests: XCTestCase {
     func testConmonFormat() {
