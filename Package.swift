@@ -10,6 +10,7 @@ let package = Package(
         .executable(name: "ocishim", targets: ["ocishim"]),
         .executable(name: "ocictl", targets: ["ocictl"]),
         .executable(name: "ocibench", targets: ["ocibench"]),
+        .executable(name: "ocishim-conmon", targets: ["ocishim-conmon"]),
         .library(name: "ShimClient", targets: ["ShimClient"]),
         .library(name: "CShimClient", targets: ["CShimClient"]),
     ],
@@ -44,6 +45,11 @@ let package = Package(
         .target(
             name: "ShimServer",
             dependencies: ["ShimProtocol", "ShimCore", "ShimSystem"]),
+        // conmon's interface (command line, pipes, files) in front of the
+        // core, for engines that drive conmon (podman --conmon).
+        .target(
+            name: "ConmonFrontend",
+            dependencies: ["ShimCore", "ShimSystem", "CShimSys", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ShimClient",
             dependencies: ["ShimProtocol", "ShimSystem"]),
@@ -58,6 +64,9 @@ let package = Package(
             name: "ocishim",
             // No ArgumentParser: see Sources/ocishim/CommandLineOptions.swift.
             dependencies: ["ShimServer", "ShimCore"]),
+        .executableTarget(
+            name: "ocishim-conmon",
+            dependencies: ["ConmonFrontend"]),
         .executableTarget(
             name: "ocictl",
             dependencies: [
@@ -82,6 +91,7 @@ let package = Package(
         .testTarget(name: "ShimProtocolTests", dependencies: ["ShimProtocol"]),
         .testTarget(name: "ShimSystemTests", dependencies: ["ShimSystem"]),
         .testTarget(name: "ShimCoreTests", dependencies: ["ShimCore", "ShimSystem"]),
+        .testTarget(name: "ConmonFrontendTests", dependencies: ["ConmonFrontend", "ShimCore", "ShimSystem"]),
         .testTarget(
             name: "ShimIntegrationTests",
             dependencies: ["ShimClient", "ShimProtocol", "ShimSystem"]),

@@ -57,20 +57,43 @@ extension RuntimeCore {
     /// The path of the conmon-compatible attach socket once it exists.
     public var liveAttachSocketPath: String? { currentContainer?.stdio?.attachSocketPath }
 
+    /// A monitor that ends with its container (conmon's process model)
+    /// takes down the container's attach endpoints: the socket, the link in
+    /// the socket dir, the control FIFOs. Clients still connected are cut.
+    public func closeAttachEndpoints() {
+        currentContainer?.stdio?.close()
+        currentContainer?.stdio = nil
+    }
+
+    /// Clients of the conmon attach socket of the container (or of an exec
+    /// session). After the process exited, each is closed once it has been
+    /// sent the rest of the output (or its grace period is over): a monitor
+    /// that is about to exit waits for 0 so that no output is lost.
+    public func attachSocketClients(execID: String? = nil) -> Int {
+        guard let container = currentContainer else { return 0 }
+        guard let execID else { return container.stdio?.socketClientCount ?? 0 }
+        return (try? container.execs.socketClientCount(execID)) ?? 0
+    }
+
     // --- exec sessions ---------------------------------------------------------------
 
     /// Starts an exec session (the seed's ExecContainer). With `attach`, the
     /// client is attached before the process starts (ExecContainerHTTP): it
     /// sees all output. Returns the attach session at once; `started` gets
     /// the pid or the runtime's error.
+    ///
+    /// `beforeRuntime`, when given, is called once the session's attach
+    /// socket listens and before the runtime runs; the runtime runs when it
+    /// calls back (conmon's attach pipe, then the second start-pipe message).
     public func exec(_ options: ExecOptions, attach: (client: AttachClient, request: AttachRequest)? = nil,
+                     beforeRuntime: ((@escaping () -> Void) -> Void)? = nil,
                      started: @escaping (Result<Int32, CoreError>) -> Void) -> AttachSession? {
         switch running("exec") {
         case .failure(let e):
             started(.failure(e))
             return nil
         case .success(let c):
-            switch c.execs.start(options, attach: attach, started) {
+            switch c.execs.start(options, attach: attach, gate: beforeRuntime, started) {
             case .success(let session): return session
             case .failure(let e):
                 started(.failure(e))
@@ -99,6 +122,29 @@ extension RuntimeCore {
         case .failure(let e): return .failure(e)
         case .success(let c):
             do throws(CoreError) { return .success(try c.execs.state(execID)) } catch { return .failure(error) }
+        }
+    }
+
+    /// Calls `done` once the session's process has exited: its exit code and
+    /// whether its timeout killed it.
+    public func execWait(_ execID: String, _ done: @escaping (Result<(exitCode: Int32, timedOut: Bool), CoreError>) -> Void) {
+        switch running("wait for an exec session") {
+        case .failure(let e): done(.failure(e))
+        case .success(let c):
+            do throws(CoreError) {
+                try c.execs.wait(execID) { code, timedOut in done(.success((code, timedOut))) }
+            } catch {
+                done(.failure(error))
+            }
+        }
+    }
+
+    /// Sends a signal to the session's process while it runs (a monitor
+    /// forwarding its SIGTERM, as conmon does).
+    public func execSignal(_ execID: String, signal: Int32) throws(CoreError) {
+        switch running("signal an exec session") {
+        case .failure(let e): throw e
+        case .success(let c): try c.execs.signal(execID, signal)
         }
     }
 

@@ -87,6 +87,46 @@ public final class RuntimeCore {
         }
     }
 
+    /// Takes over a running container that another monitor created, to run
+    /// exec sessions in it (conmon's exec mode, one monitor per session):
+    /// the runtime names its bundle and init pid. `options` carry the runtime
+    /// settings and the socket dir; their bundle is replaced by the runtime's.
+    /// The container's own exit is not this shim's to watch or record.
+    public func adoptForExec(_ options: CreateOptions, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+        if createInFlight || container != nil {
+            return done(.failure(.precondition("container \(containerID) is already held by this shim")))
+        }
+        let settings: RuntimeSettings
+        do { settings = try runtimeSettings(for: options) } catch { return done(.failure(error)) }
+        let driver = RuntimeDriver(settings: settings, runner: context.runner,
+                                   logDir: FileSystem.join(config.stateDir, "runtime"))
+        createInFlight = true
+        driver.state(containerID) { [self] result in
+            createInFlight = false
+            switch result {
+            case .failure(let error):
+                done(.failure(error))
+            case .success(nil):
+                done(.failure(CoreError(.notFound, "container \(containerID) does not exist in \(driver.runtimeName)")))
+            case .success(let state?):
+                guard state.status == "running", state.pid > 0 else {
+                    return done(.failure(.precondition("cannot exec in container \(containerID): it is \(state.status), not running")))
+                }
+                var adopted = options
+                adopted.bundle = state.bundle
+                let bundleConfig: BundleConfig
+                do throws(CoreError) { bundleConfig = try BundleConfig.load(bundle: state.bundle) } catch { return done(.failure(error)) }
+                let running = Container(id: containerID, options: adopted, bundleConfig: bundleConfig,
+                                        context: context, driver: driver)
+                running.adoptRunning(pid: state.pid)
+                container = running
+                running.onChange = { [unowned self] in persist() }
+                persist()
+                done(.success(state.pid))
+            }
+        }
+    }
+
     /// The runtime invocation settings for this container: the shim's
     /// runtime unless Create names another, its root, cgroup mode, options.
     private func runtimeSettings(for options: CreateOptions) throws(CoreError) -> RuntimeSettings {
@@ -202,6 +242,16 @@ public final class RuntimeCore {
         case .success(let c):
             let token = c.onExit { done(.success($0)) }
             return { [weak c] in c?.cancelExitWait(token) }
+        }
+    }
+
+    /// Calls `done` once the container has exited and its exit command (if
+    /// any) has finished: nil when there was none or it could not start.
+    /// conmon's monitor lives until then; a conmon front end does the same.
+    public func afterExitCommand(_ done: @escaping (Result<Termination?, CoreError>) -> Void) {
+        switch existing("wait for the exit command") {
+        case .failure(let e): done(.failure(e))
+        case .success(let c): c.afterExitCommand { done(.success($0)) }
         }
     }
 

@@ -115,6 +115,12 @@ final class ConmonAttachSocket {
         }
     }
 
+    /// Takes every connection already waiting in the backlog. Called when
+    /// the process has exited, before its last output is drained: a client
+    /// that connected while it ran gets that output even when the monitor
+    /// sees the connection and the exit in the same loop turn.
+    func acceptWaiting() { accept() }
+
     private func accept() {
         while listener >= 0 {
             let peer: Int32?

@@ -34,7 +34,7 @@ final class ContainerAttach {
         listenerToken = container.addOutputListener { [hub] stream, chunk in hub.output(stream, chunk) }
         do {
             socket = try ConmonAttachSocket(realDir: container.paths.bundle, socketDir: container.paths.socketDir,
-                                            name: container.id, fullAttach: container.options.fullAttach,
+                                            name: container.paths.attachName, fullAttach: container.options.fullAttach,
                                             hub: hub, loop: context.loop, scratch: context.scratch, log: context.log)
             control = try ControlFIFO(path: FileSystem.join(container.paths.bundle, "ctl"),
                                       parse: { ControlCommand.parseControl($0) },
@@ -51,6 +51,9 @@ final class ContainerAttach {
     }
 
     var attachSocketPath: String? { socket?.path }
+    /// Clients of the attach socket (after the exit: those still being sent
+    /// the rest of the output).
+    var socketClientCount: Int { socket?.clientCount ?? 0 }
 
     private func control(_ command: ControlCommand) {
         guard let container else { return }
@@ -69,6 +72,10 @@ final class ContainerAttach {
             }
         }
     }
+
+    /// The container exited: clients waiting to be accepted join before its
+    /// last output is drained.
+    func acceptWaitingClients() { socket?.acceptWaiting() }
 
     /// The container exited (its output drained).
     func ended(exitCode: Int32) {

@@ -63,8 +63,13 @@ extension Container {
         if !options.reservePorts.isEmpty {
             ports = try PortReservation.reserve(options.reservePorts)
         }
-        io = terminal ? try ContainerIO.terminal(socketDir: context.config.stateDir)
-                      : try ContainerIO.pipes(stdin: options.stdin)
+        if !options.passthroughStdio.isEmpty {
+            if terminal { throw .invalid("passthrough stdio cannot be used with a terminal (process.terminal is true)") }
+            io = try ContainerIO.passthrough(options.passthroughStdio)
+        } else {
+            io = terminal ? try ContainerIO.terminal(socketDir: context.config.stateDir)
+                          : try ContainerIO.pipes(stdin: options.stdin)
+        }
 
         var call = options.restore.map { restoreCall($0) } ?? createCall()
         call.captureOutput = terminal

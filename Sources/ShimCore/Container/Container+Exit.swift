@@ -16,6 +16,7 @@ extension Container {
     func recordExit(code: Int32, reason: String?) {
         guard exitCode == nil else { return }
         if let reason, !checkpointProgress.stoppedByCheckpoint { log.warning("container \(id): exit \(code): \(reason)") }
+        stdio?.acceptWaitingClients()
         io?.drainOutput()
         logger?.sync()
         oomWatcher?.flush()
@@ -79,30 +80,30 @@ extension Container {
         }
     }
 
-    /// The exit command (podman's cleanup), after the optional delay, in its
-    /// own session so it outlives the shim if it must.
+    /// The exit command (podman's cleanup). Whoever waits in
+    /// `afterExitCommand` hears when it has finished (or that there is none).
     private func runExitCommand() {
-        guard let path = options.exitCommand.first else { return }
-        let run = { [self] in
-            var spawn = SpawnOptions(path: path, arguments: options.exitCommand, environment: context.processEnvironment)
-            spawn.newSession = true
-            let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-            spawn.fds = [(0, devnull), (1, devnull), (2, devnull)]
-            defer { close(devnull) }
-            do {
-                let child = try Spawner.spawn(spawn)
-                log.debug("container \(id): exit command \(path) started as \(child)")
-                context.reaper.onExit(of: child) { [log] termination in
-                    log.debug("exit command \(path): \(termination)")
-                }
-            } catch {
-                log.error("container \(id): cannot run exit command: \(error)")
-            }
+        ExitCommand.run(options.exitCommand, delaySeconds: options.exitDelaySeconds,
+                        environment: context.processEnvironment, loop: context.loop, reaper: context.reaper,
+                        log: log, label: "container \(id)") { [weak self] termination in
+            self?.exitCommandFinished(termination)
         }
-        if options.exitDelaySeconds > 0 {
-            context.loop.schedule(afterSeconds: Double(options.exitDelaySeconds), run)
+    }
+
+    /// Calls `body` once the exit command has finished (nil: there was none,
+    /// or it could not be started); at once if that is already so.
+    func afterExitCommand(_ body: @escaping (Termination?) -> Void) {
+        if let outcome = exitCommandOutcome {
+            context.loop.soon { body(outcome) }
         } else {
-            run()
+            exitCommandWaiters.append(body)
         }
+    }
+
+    private func exitCommandFinished(_ termination: Termination?) {
+        exitCommandOutcome = .some(termination)
+        let waiters = exitCommandWaiters
+        exitCommandWaiters = []
+        for waiter in waiters { waiter(termination) }
     }
 }

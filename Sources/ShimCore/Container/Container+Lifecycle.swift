@@ -226,4 +226,15 @@ extension Container {
         let what = status == .none ? "has not been created" : "is \(status.rawValue)"
         return .precondition("cannot \(operation) container \(id): it \(what) (\(operation) needs \(allowed))")
     }
+
+    /// A container another monitor created and runs, taken over for exec
+    /// sessions only (conmon's exec mode): its init is not this shim's child,
+    /// so its exit is neither watched nor recorded here.
+    func adoptRunning(pid: Int32) {
+        self.pid = pid
+        createdAt = Clock.realtimeNanos()
+        startedAt = createdAt
+        startedEventSent = true
+        transition(to: .running)
+    }
 }

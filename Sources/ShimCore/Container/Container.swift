@@ -40,6 +40,9 @@ final class Container {
     /// Wait calls and Stop calls waiting for the exit.
     var exitWaiters: [Int: (ContainerExit) -> Void] = [:]
     var nextWaiterID = 0
+    /// The exit command's end (the outer optional: whether it is over).
+    var exitCommandOutcome: Termination??
+    var exitCommandWaiters: [(Termination?) -> Void] = []
     /// Receivers of live output (attach clients).
     var outputListeners: [Int: (LogStream, UnsafeRawBufferPointer) -> Void] = [:]
     var nextListenerID = 0

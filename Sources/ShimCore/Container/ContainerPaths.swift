@@ -12,6 +12,8 @@ public struct ContainerPaths: Sendable {
     public let persistDir: String?
     /// conmon's --full-attach: the attach socket is <bundle>/attach itself.
     public let fullAttach: Bool
+    /// The name of the link in the socket dir (conmon's cuuid).
+    public let attachName: String
 
     init(id: String, stateDir: String, options: CreateOptions) {
         self.id = id
@@ -22,15 +24,17 @@ public struct ContainerPaths: Sendable {
         pidFile = options.pidFile.map { FileSystem.absolute($0) } ?? FileSystem.join(stateDir, "pidfile")
         persistDir = options.persistDir.map { FileSystem.absolute($0) }
         fullAttach = options.fullAttach
+        attachName = options.attachName ?? id
     }
 
     /// The seed's ExitFilePath: <exits dir>/<id>.
     public var exitFile: String { FileSystem.join(exitDir, id) }
     /// The seed's AttachSocketPath: <sockets dir>/<id>/attach, where
-    /// <sockets dir>/<id> is a symlink to the bundle (as conmon makes it);
-    /// with full attach, <bundle>/attach itself.
+    /// <sockets dir>/<id> is a symlink to the bundle (as conmon makes it,
+    /// named after its --cuuid when that differs); with full attach,
+    /// <bundle>/attach itself.
     public var attachSocket: String {
-        fullAttach ? FileSystem.join(bundle, "attach") : FileSystem.join(socketDir, id, "attach")
+        fullAttach ? FileSystem.join(bundle, "attach") : FileSystem.join(socketDir, attachName, "attach")
     }
     /// The seed's ExecAttachSocketPath: <sockets dir>/<session>/attach.
     public func execAttachSocket(_ execID: String) -> String { FileSystem.join(socketDir, execID, "attach") }

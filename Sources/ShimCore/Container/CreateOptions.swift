@@ -27,6 +27,9 @@ public struct CreateOptions: Sendable {
     public var pidFile: String?
     public var socketDir: String?
     public var fullAttach = false
+    /// The name of the `<socket-dir>/<name>` link to the bundle through which
+    /// the attach socket is reached (conmon's --cuuid); nil: the container id.
+    public var attachName: String?
     public var uidMappings: [IDMap] = []
     public var gidMappings: [IDMap] = []
     public var makeAccessible: [String] = []
@@ -34,6 +37,10 @@ public struct CreateOptions: Sendable {
     public var detachKeys = ""
     public var shimPidFile: String?
     public var persistDir: String?
+    /// Empty, or the shim's fds to hand the container as its stdin, stdout
+    /// and stderr (conmon's `--log-path passthrough`): nothing is read,
+    /// logged or attachable. Not with a terminal.
+    public var passthroughStdio: [Int32] = []
 
     public init(bundle: String) {
         self.bundle = bundle

@@ -36,7 +36,11 @@ final class ExecManager {
     /// Starts a session. With `attach`, the client is attached before the
     /// process starts, so it sees all of its output. `done` gets the pid,
     /// or the error (the session is then gone).
+    /// `gate`, when given, runs once the session is ready (its attach
+    /// socket listening) and before the runtime starts the process; the
+    /// runtime runs when it calls back (conmon's attach and start pipes).
     func start(_ options: ExecOptions, attach: (client: AttachClient, request: AttachRequest)?,
+               gate: ((@escaping () -> Void) -> Void)? = nil,
                _ done: @escaping (Result<Int32, CoreError>) -> Void) -> Result<AttachSession?, CoreError> {
         do throws(CoreError) {
             try ShimConfig.validateContainerID(options.execID)
@@ -59,7 +63,9 @@ final class ExecManager {
         } else {
             detachKeys = container.stdio?.detachKeys ?? .default
         }
-        let session = ExecSession(options: options, dir: FileSystem.join(execRoot, options.execID), ephemeral: false, manager: self)
+        let session = ExecSession(options: options, dir: options.directory.map { FileSystem.absolute($0) }
+                                      ?? FileSystem.join(execRoot, options.execID),
+                                  ephemeral: false, manager: self)
         let call: RuntimeCall
         do throws(CoreError) {
             try checkRunning()
@@ -75,16 +81,24 @@ final class ExecManager {
             a.start()
             attached = a
         }
-        run(session, call) { [self] result in
-            switch result {
-            case .success(let pid):
-                context.emit(.execStarted) { $0.execID = options.execID; $0.pid = pid }
-                container.onChange?()
-            case .failure:
-                sessions[options.execID] = nil
-                attached?.end()
+        let launch = { [self] in
+            run(session, call) { [self] result in
+                switch result {
+                case .success(let pid):
+                    context.emit(.execStarted) { $0.execID = options.execID; $0.pid = pid }
+                    container.onChange?()
+                case .failure:
+                    sessions[options.execID] = nil
+                    attached?.end()
+                }
+                done(result)
             }
-            done(result)
+        }
+        if let gate {
+            var launched = false
+            gate { if !launched { launched = true; launch() } }
+        } else {
+            launch()
         }
         return .success(attached)
     }
@@ -103,6 +117,18 @@ final class ExecManager {
             guard options.preserveFDs <= held else {
                 throw .invalid("cannot preserve \(options.preserveFDs) fds: the shim holds \(held) fds from the engine (LISTEN_FDS) to pass on")
             }
+        }
+        if let path = options.processSpecPath {
+            let spec: JSONValue
+            do {
+                spec = try JSONValue(parsing: try FileSystem.read(path, limit: 4 << 20))
+            } catch {
+                throw .invalid("cannot read the exec process spec \(path): \(error)")
+            }
+            guard spec.objectValue != nil, !(spec["args"]?.stringArray.isEmpty ?? true) else {
+                throw .invalid("the exec process spec \(path) is not an OCI process with args")
+            }
+            return spec
         }
         let users = UserLookup(rootfs: container.bundleConfig.rootfs)
         return try ExecSpecBuilder.build(containerProcess: container.bundleConfig.process, options: options,
@@ -209,7 +235,23 @@ final class ExecManager {
         }
         sessions[id] = nil
         session.release()
-        try? FileSystem.removeTree(session.dir)
+        session.removeFiles()
+    }
+
+    /// Calls `body` with the exit code and whether a timeout killed it,
+    /// once the session's process has exited.
+    func wait(_ id: String, _ body: @escaping (Int32, Bool) -> Void) throws(CoreError) {
+        let session = try self.session(id)
+        session.onExit { [unowned session] code in body(code, session.timedOut) }
+    }
+
+    func socketClientCount(_ id: String) throws(CoreError) -> Int {
+        try session(id).socketClientCount
+    }
+
+    /// Sends `signal` to the session's process while it runs.
+    func signal(_ id: String, _ signal: Int32) throws(CoreError) {
+        try session(id).signal(signal)
     }
 
     // --- ExecSync -------------------------------------------------------------------

@@ -22,6 +22,18 @@ public struct ExecOptions: Sendable {
     public var processLabel = ""
     /// Extra options for `runc exec`, before the container id.
     public var runtimeArgs: [String] = []
+    /// The process spec as the engine wrote it (conmon's
+    /// --exec-process-spec): used as it is, so `args`, `env`, `cwd`, `user`,
+    /// `additionalGroups`, `capAdd` and `processLabel` do not apply.
+    public var processSpecPath: String?
+    /// The session's directory (conmon's exec bundle, `-b`), which holds its
+    /// attach socket and ctl FIFO. nil: `<state-dir>/exec/<id>`, the shim's
+    /// own. A directory the engine gave is never removed, only the shim's
+    /// files in it.
+    public var directory: String?
+    /// conmon's --full-attach: the attach socket is `<directory>/attach`,
+    /// without a symlink in the socket dir.
+    public var fullAttach = false
 
     public init(execID: String, args: [String]) {
         self.execID = execID

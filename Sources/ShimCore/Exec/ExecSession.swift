@@ -62,6 +62,10 @@ final class ExecSession {
     private var context: CoreContext { manager.context }
     private var log: Logger { context.log }
 
+    /// Clients of the session's attach socket (after the exit: those still
+    /// being sent the rest of the output).
+    var socketClientCount: Int { socket?.clientCount ?? 0 }
+
     var snapshot: ExecSnapshot {
         ExecSnapshot(execID: id, running: phase != .exited, pid: pid, exitCode: exitCode,
                      startedAt: startedAt, finishedAt: finishedAt)
@@ -81,7 +85,7 @@ final class ExecSession {
             }
             io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
             if !ephemeral {
-                socket = try ConmonAttachSocket(realDir: dir, socketDir: manager.socketDir, name: id, fullAttach: false,
+                socket = try ConmonAttachSocket(realDir: dir, socketDir: manager.socketDir, name: id, fullAttach: options.fullAttach,
                                                 hub: hub, loop: context.loop, scratch: context.scratch, log: log)
                 if options.terminal {
                     control = try ControlFIFO(path: FileSystem.join(dir, "ctl"), parse: { ControlCommand.parseControl($0) },
@@ -90,7 +94,7 @@ final class ExecSession {
             }
         } catch {
             release()
-            try? FileSystem.removeTree(dir)
+            removeFiles()
             throw error
         }
         return runtimeCall()
@@ -153,7 +157,7 @@ final class ExecSession {
     func failedToStart() {
         io?.runtimeFinished()
         release()
-        try? FileSystem.removeTree(dir)
+        removeFiles()
     }
 
     // --- running ----------------------------------------------------------------
@@ -211,6 +215,7 @@ final class ExecSession {
         log.debug("\(hub.label): pid \(pid) \(termination)")
         if let timer { context.loop.cancel(timer) }
         timer = nil
+        socket?.acceptWaiting()
         io?.drainOutput()
         io?.stopOutput()
         phase = .exited
@@ -250,6 +255,18 @@ final class ExecSession {
             context.reaper.forget(pid)
         }
         release()
-        try? FileSystem.removeTree(dir)
+        removeFiles()
+    }
+
+    /// The session's files: its own directory, or (in an engine's
+    /// directory) only what the shim put there.
+    func removeFiles() {
+        guard options.directory != nil else {
+            try? FileSystem.removeTree(dir)
+            return
+        }
+        for name in ["process.json", "pid", "attach", "ctl"] {
+            try? FileSystem.removeFile(FileSystem.join(dir, name))
+        }
     }
 }

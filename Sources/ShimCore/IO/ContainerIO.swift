@@ -5,9 +5,11 @@ import ShimSystem
 /// The container's stdio as the shim holds it: pipes (stdout and stderr kept
 /// apart, optional stdin) or a pseudo-terminal whose master the runtime sends
 /// through the console socket. The runtime gets the child ends; the shim
-/// keeps the parent ends for the log and for attach clients.
+/// keeps the parent ends for the log and for attach clients. In passthrough
+/// mode the container gets fds the engine handed the shim and the shim
+/// keeps nothing (conmon's `--log-path passthrough`).
 final class ContainerIO {
-    enum Mode { case pipes, terminal }
+    enum Mode { case pipes, terminal, passthrough }
 
     let mode: Mode
     /// Parent ends. For a terminal all three are the pty master (or -1).
@@ -48,6 +50,23 @@ final class ContainerIO {
         } catch {
             io.close()
             throw .internal("cannot create the container's stdio pipes: \(error)")
+        }
+        return io
+    }
+
+    /// The container's 0, 1, 2 are duplicates of `fds` (exactly three): no
+    /// pipes, no log, nothing to attach to.
+    static func passthrough(_ fds: [Int32]) throws(CoreError) -> ContainerIO {
+        guard fds.count == 3 else { throw .invalid("passthrough stdio needs exactly 3 fds, got \(fds.count)") }
+        let io = ContainerIO(mode: .passthrough)
+        for (child, fd) in fds.enumerated() {
+            let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+            guard copy >= 0 else {
+                let error = SystemError("dup fd \(fd)")
+                io.close()
+                throw .invalid("cannot pass fd \(fd) through to the container: \(error)")
+            }
+            io.childEnds.append((Int32(child), copy))
         }
         return io
     }

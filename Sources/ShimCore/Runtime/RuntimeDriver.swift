@@ -130,16 +130,16 @@ final class RuntimeDriver {
         run(call, completion: done)
     }
 
-    /// The runtime's view (`runc state`): its status string and pid, or nil
-    /// when it no longer knows the container.
-    func state(_ id: String, _ done: @escaping (Result<(status: String, pid: Int32)?, CoreError>) -> Void) {
+    /// The runtime's view (`runc state`): its status string, pid and bundle,
+    /// or nil when it no longer knows the container.
+    func state(_ id: String, _ done: @escaping (Result<(status: String, pid: Int32, bundle: String)?, CoreError>) -> Void) {
         run(RuntimeCall("state", ["state", id])) { result in
             switch result {
             case .success(let output):
                 guard let json = try? JSONValue(parsing: output.stdout), let status = json["status"]?.stringValue else {
                     return done(.failure(.internal("cannot decode `state` output of the runtime: \(output.stdoutText)")))
                 }
-                done(.success((status, Int32(json["pid"]?.intValue ?? 0))))
+                done(.success((status, Int32(json["pid"]?.intValue ?? 0), json["bundle"]?.stringValue ?? "")))
             case .failure(let error):
                 if error.message.contains("does not exist") || error.message.contains("not found") && error.message.contains("container") {
                     done(.success(nil))
