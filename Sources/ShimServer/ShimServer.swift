@@ -45,7 +45,7 @@ public final class ShimServer {
         self.exec = exec
         CheckpointHandlers.register(on: router, core: core)
         core.onContainerGone = { [unowned self] in self.containerGone() }
-        loop.onIdle = { [unowned self] in releaseIdleMemory() }
+        loop.onIdle = { [unowned self] in core.releaseIdleMemory() }
         for sig in [SIGTERM, SIGINT] {
             try signals.on(sig) { [unowned self] delivery in self.terminationSignal(delivery.signal) }
         }
@@ -57,15 +57,6 @@ public final class ShimServer {
         listener = try SocketListener(path: path, loop: loop, log: log) { [unowned self] fd, label in
             add(readFD: fd, writeFD: fd, label: label)
         }
-    }
-
-    /// The loop has been quiet for a second: what only busy moments need
-    /// (read and log buffers, freed heap pages, deep stack) goes back to the
-    /// kernel. Measured per idle shim in docs/BENCHMARKS.md.
-    private func releaseIdleMemory() {
-        scratch.release()
-        core.releaseIdleMemory()
-        IdleMemory.release()
     }
 
     /// Serves the engine on this process's stdin/stdout. Returns false when
