@@ -45,6 +45,8 @@ final class Monitor {
         } catch {
             throw ConmonError(core: error)
         }
+        // A quiet monitor gives back the memory only busy moments need.
+        loop.onIdle = { [unowned self] in core.releaseIdleMemory() }
         // conmon forwards these to the container; the exit follows as usual.
         for signal in [SIGTERM, SIGINT, SIGQUIT] {
             do {
