@@ -9,8 +9,8 @@ public final class ScratchBuffer {
     /// 256 KiB: a container's output pipe holds 1 MiB, and every read that
     /// frees room in a full pipe wakes its writer. Measured end to end (200 MB
     /// through runc, the shim and a k8s-file log), 256 KiB reads took the
-    /// shim's CPU time from 0.053 to 0.046 s per 100 MB without newlines and
-    /// from 0.098 to 0.086 with 100-byte lines; larger reads gained nothing.
+    /// shim's CPU time from 0.055 to 0.046 s per 100 MB without newlines and
+    /// from 0.098 to 0.085 with 100-byte lines; larger reads gained nothing.
     /// The buffer only exists while the shim is busy (`release`).
     public init(capacity: Int = 256 << 10) {
         self.capacity = capacity
