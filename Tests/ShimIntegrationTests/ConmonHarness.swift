@@ -138,12 +138,7 @@ final class ConmonHarness {
 
     /// Polls `condition` for up to `seconds`.
     func eventually(_ seconds: Double = 20, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(20_000)
-        }
-        return try condition()
+        try TestSupport.eventually(seconds, condition)
     }
 
     /// The exit file conmon writes: `<exit-dir>/<id>`.

@@ -54,7 +54,7 @@ final class OcictlCheckpointTests: XCTestCase {
         let created = try ocictl(["create"] + common + createOptions + [id])
         XCTAssertEqual(created.status, 0, created.stderr)
         XCTAssertEqual(try ocictl(["start"] + common + [id]).status, 0)
-        XCTAssertTrue(waitFor { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("before") })
+        XCTAssertTrue(TestSupport.eventually { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("before") })
 
         let missing = try ocictl(["checkpoint"] + common + [id])
         XCTAssertNotEqual(missing.status, 0)
@@ -100,21 +100,12 @@ final class OcictlCheckpointTests: XCTestCase {
                        ["restore", "--detach", "--bundle", bundle.path, "--pid-file", root + "/\(id)/pidfile",
                         "--image-path", image, "--work-path", bundle.path, "--tcp-established", id])
         XCTAssertTrue(try ocictl(["state"] + common + [id]).stdout.contains("status:   running"))
-        XCTAssertTrue(waitFor { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("stderr F restored err 3") })
+        XCTAssertTrue(TestSupport.eventually { ((try? String(contentsOfFile: log, encoding: .utf8)) ?? "").contains("stderr F restored err 3") })
 
         try fake.release()
         let waited = try ocictl(["wait"] + common + [id])
         XCTAssertEqual(waited.stdout, "5\n", waited.stderr)
         XCTAssertEqual(try ocictl(["rm"] + common + [id]).status, 0)
         XCTAssertFalse(FileManager.default.fileExists(atPath: root + "/\(id)"))
-    }
-
-    private func waitFor(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
     }
 }

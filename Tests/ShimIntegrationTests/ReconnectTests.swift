@@ -42,7 +42,7 @@ final class ReconnectTests: XCTestCase {
         engine.arguments = ["run", "--state-root", root + "/state", "--bundle", bundle.path, id]
         engine.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         try engine.run()
-        XCTAssertTrue(waitFor { (try? String(contentsOfFile: self.stateDir(id) + "/ctr.log", encoding: .utf8))?.contains("line 20\n") ?? false })
+        XCTAssertTrue(TestSupport.eventually { (try? String(contentsOfFile: self.stateDir(id) + "/ctr.log", encoding: .utf8))?.contains("line 20\n") ?? false })
         kill(engine.processIdentifier, SIGKILL)
         engine.waitUntilExit()
 
@@ -65,7 +65,7 @@ final class ReconnectTests: XCTestCase {
         XCTAssertEqual(try ocictl(["create", "--state-root", root + "/state", "--bundle", bundle.path, id]).status, 0)
         XCTAssertEqual(try ocictl(["start", "--state-root", root + "/state", id]).status, 0)
         // Nobody is connected while the container exits.
-        XCTAssertTrue(waitFor { (try? String(contentsOfFile: self.stateDir(id) + "/exits/" + id, encoding: .utf8)) == "5" })
+        XCTAssertTrue(TestSupport.eventually { (try? String(contentsOfFile: self.stateDir(id) + "/exits/" + id, encoding: .utf8)) == "5" })
         let client = try ShimClient.connect(stateDir: stateDir(id))
         let exit: Ocishim_V1_WaitResponse = try client.call("Wait", Ocishim_V1_WaitRequest())
         XCTAssertEqual(exit.exitCode, 5)
@@ -217,15 +217,6 @@ final class ReconnectTests: XCTestCase {
             out += chunk
         }
         return out
-    }
-
-    private func waitFor(_ seconds: Double = 10, _ condition: () -> Bool) -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if condition() { return true }
-            usleep(20_000)
-        }
-        return condition()
     }
 
     private func logLines(_ path: String) throws -> [String] {

@@ -83,12 +83,7 @@ final class ShimHarness {
 
     /// Polls `condition` for up to `seconds`.
     func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
-        let deadline = Date().addingTimeInterval(seconds)
-        while Date() < deadline {
-            if try condition() { return true }
-            usleep(20_000)
-        }
-        return try condition()
+        try TestSupport.eventually(seconds, condition)
     }
 
     /// Whether a process exists (not a zombie).

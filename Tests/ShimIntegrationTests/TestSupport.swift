@@ -68,6 +68,16 @@ enum TestSupport {
         return (process.terminationStatus, String(decoding: data, as: UTF8.self))
     }
 
+    /// Polls `condition` every 20 ms for up to `seconds`.
+    static func eventually(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(20_000)
+        }
+        return try condition()
+    }
+
     struct SupportError: Error, CustomStringConvertible {
         let description: String
         init(_ description: String) { self.description = description }
