@@ -11,10 +11,22 @@ public enum IdleMemory {
     public static let keptStack = 4 << 10
 
     /// Heap pages freed since the last trim (malloc_trim: from anywhere in
-    /// the heap, not only its top) and the stack below the current frame.
+    /// the heap, not only its top), the stack below the current frame, and
+    /// the mappings of the code (text stays in the page cache, shared by all
+    /// shims; the kernel's fault-around maps 64 KiB windows of it, most of
+    /// which a sleeping shim never runs again).
     /// Call it after dropping caches (ScratchBuffer.release).
     public static func release() {
         _ = ocishim_trim_heap()
         _ = ocishim_release_unused_stack(keptStack)
+        releaseText()
+    }
+
+    /// Drops the mappings of every loaded object's executable segments (their
+    /// pages are the file's, unchanged, and come back from the page cache on
+    /// the next call into them). Returns the bytes covered.
+    @discardableResult
+    public static func releaseText() -> Int {
+        Int(ocishim_release_text())
     }
 }

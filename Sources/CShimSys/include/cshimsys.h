@@ -93,5 +93,6 @@ int ocishim_peer_cred(int sock, pid_t *pid, uid_t *uid, gid_t *gid);
 // --- memory an idle shim gives back (memory.c) ------------------------------
 
 #include "cshimsys_memory.h"
+#include "cshimsys_selinux.h"
 
 #endif

@@ -15,4 +15,11 @@ int ocishim_trim_heap(void);
 // dirty for the life of the shim. Returns 0, or -1 with errno.
 int ocishim_release_unused_stack(size_t keep);
 
+// The page-table entries of every loaded object's executable, never-written
+// segments (the shim's own text above all) are dropped. The pages stay in
+// the page cache, shared with every other shim; an idle shim just stops
+// counting them as its own (RSS, PSS), and a wake-up maps back only the code
+// it runs. Returns the bytes covered.
+size_t ocishim_release_text(void);
+
 #endif

@@ -1,15 +1,21 @@
+import CShimSys
 import Glibc
 import ShimSystem
 
-/// The few libselinux functions the shim needs, opened with dlopen.
+/// The few libselinux functions the shim needs.
 ///
-/// Why not link libselinux: every shared library a process maps costs private
-/// dirty pages (relocations, GOT, its own data), and there is one shim per
-/// container, so that cost multiplies by the container count. libselinux also
-/// pulls in libpcre2 and runs a constructor that scans /proc/mounts. On most
-/// hosts SELinux is off and none of that buys anything, so the library is only
+/// A dynamically linked shim opens libselinux with dlopen instead of linking
+/// it: every shared library a process maps costs private dirty pages
+/// (relocations, GOT, its own data), and there is one shim per container, so
+/// that cost multiplies by the container count. libselinux also pulls in
+/// libpcre2 and runs a constructor that scans /proc/mounts. On most hosts
+/// SELinux is off and none of that buys anything, so the library is only
 /// loaded when the kernel could have SELinux at all, and a missing library
 /// means "SELinux disabled", as it would for a shim built without it.
+///
+/// The fully static shim (Scripts/build-static) has libselinux.a linked in
+/// instead: only its label functions, no libpcre2, and no dlopen, which a
+/// static glibc supports only with the identical glibc installed at run time.
 struct SELinuxLibrary: @unchecked Sendable {
     // @unchecked: the fields are immutable C function pointers into a library
     // that is never unloaded; calling them from any thread is what libselinux
@@ -22,32 +28,27 @@ struct SELinuxLibrary: @unchecked Sendable {
     /// The soname: the unversioned libselinux.so only exists with the -dev package.
     static let soname = "libselinux.so.1"
 
+    /// Whether libselinux is linked into this executable (the static build),
+    /// so that `open` ignores its argument.
+    static var isLinked: Bool { ocishim_selinux_is_linked() != 0 }
+
     let isSELinuxEnabled: IsEnabledFunction
     let getcon: GetConFunction
     let freecon: FreeConFunction
     let setexeccon: SetConFunction
     let setsockcreatecon: SetConFunction
 
-    /// Opens the library and resolves every function; nil when the library or
-    /// any of the functions is missing (a partial libselinux is no libselinux).
+    /// The linked library, or `name` opened and every function resolved;
+    /// nil when the library or any of the functions is missing.
     static func open(_ name: String = soname) -> SELinuxLibrary? {
-        // RTLD_LOCAL: keep its symbols out of the global namespace; the
-        // handle is deliberately never closed, the pointers live as long as
-        // the process.
-        guard let handle = dlopen(name, RTLD_NOW | RTLD_LOCAL) else { return nil }
-        func symbol<F>(_ symbolName: String, as type: F.Type) -> F? {
-            guard let pointer = dlsym(handle, symbolName) else { return nil }
-            return unsafeBitCast(pointer, to: type)
-        }
-        guard let isEnabled = symbol("is_selinux_enabled", as: IsEnabledFunction.self),
-              let getcon = symbol("getcon", as: GetConFunction.self),
-              let freecon = symbol("freecon", as: FreeConFunction.self),
-              let setexeccon = symbol("setexeccon", as: SetConFunction.self),
-              let setsockcreatecon = symbol("setsockcreatecon", as: SetConFunction.self)
-        else {
-            dlclose(handle)
-            return nil
-        }
+        var functions = ocishim_selinux_functions()
+        guard ocishim_selinux_functions(name, &functions) != 0,
+              let isEnabled = functions.is_selinux_enabled,
+              let getcon = functions.getcon,
+              let freecon = functions.freecon,
+              let setexeccon = functions.setexeccon,
+              let setsockcreatecon = functions.setsockcreatecon
+        else { return nil }
         return SELinuxLibrary(
             isSELinuxEnabled: isEnabled, getcon: getcon, freecon: freecon,
             setexeccon: setexeccon, setsockcreatecon: setsockcreatecon)

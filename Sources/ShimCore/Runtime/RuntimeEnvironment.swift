@@ -39,8 +39,10 @@ public struct RuntimeEnvironment: Sendable {
         return uid == 0 ? "/run" : "/run/user/\(uid)"
     }
 
+    /// From /etc/passwd itself rather than getpwuid: NSS in the fully static
+    /// shim would need the identical glibc's modules at run time. Only read
+    /// when HOME is unset.
     private static func homeDirectory() -> String {
-        if let pw = getpwuid(geteuid()), let dir = pw.pointee.pw_dir { return String(cString: dir) }
-        return "/"
+        UserLookup(rootfs: "/").home(ofUID: geteuid())
     }
 }
