@@ -403,8 +403,14 @@ final class CheckpointTests: XCTestCase {
 
 /// `criu check` as the tests see it.
 enum CRIU {
-    /// Where Debian's criu package installs it (Scripts/install-deps).
-    static let path = "/usr/sbin/criu"
+    /// The criu runc runs: the first in PATH. That is /usr/local/sbin/criu
+    /// where Scripts/install-criu built one because Debian's fails here,
+    /// else Debian's /usr/sbin/criu.
+    static var path: String {
+        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+            .split(separator: ":")
+        return dirs.map { "\($0)/criu" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/criu"
+    }
 
     static func check() -> (works: Bool, output: String) {
         let process = Process()
