@@ -20,6 +20,7 @@ enum OCIShim {
                 try Connect(try Connect.spec.parse(arguments)).run()
             case "--version":
                 print("ocishim version \(ShimVersion.current)")
+                print(SELinux.buildDescription())
             case nil, "--help", "-h", "help":
                 print(help)
             default:

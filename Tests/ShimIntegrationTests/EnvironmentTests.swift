@@ -186,4 +186,16 @@ final class EnvironmentTests: XCTestCase {
         var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         return poll(&p, 1, timeoutMillis) == 1
     }
+
+    /// `ocishim --version` says how this build reaches libselinux, and calls
+    /// it: this test binary's shim is a dynamic (debug) build, which loads it.
+    func testVersionNamesTheBuildsLibselinux() throws {
+        let (status, output) = try TestSupport.run(try TestSupport.ocishim(), ["--version"])
+        XCTAssertEqual(status, 0)
+        let lines = output.split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.first?.hasPrefix("ocishim version 0.") == true, output)
+        XCTAssertTrue(lines.count == 2 && lines[1].hasPrefix("libselinux: libselinux.so.1 loaded at run time where selinuxfs exists; "), output)
+        XCTAssertTrue(lines[1].hasSuffix("is_selinux_enabled() = 0") || lines[1].hasSuffix("is_selinux_enabled() = 1")
+                      || lines[1].hasSuffix("not installed: SELinux disabled"), output)
+    }
 }

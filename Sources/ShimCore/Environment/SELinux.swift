@@ -12,6 +12,18 @@ public enum SELinux {
     static let library: SELinuxLibrary? =
         SELinuxLibrary.kernelMayHaveSELinux() ? SELinuxLibrary.open() : nil
 
+    /// How this build reaches libselinux and what it says here, for
+    /// `ocishim --version`. Asks the library itself (loading it in a dynamic
+    /// build, even without selinuxfs), so the static build's linked-in
+    /// functions run for real on every host.
+    public static func buildDescription() -> String {
+        let how = SELinuxLibrary.isLinked
+            ? "libselinux: linked in (static build)"
+            : "libselinux: \(SELinuxLibrary.soname) loaded at run time where selinuxfs exists"
+        guard let library = SELinuxLibrary.open() else { return how + "; not installed: SELinux disabled" }
+        return how + "; is_selinux_enabled() = \(library.isSELinuxEnabled())"
+    }
+
     /// is_selinux_enabled() > 0; false without the library. Cached: whether
     /// SELinux is on does not change while a shim lives.
     public static let isEnabled: Bool = (library?.isSELinuxEnabled() ?? 0) > 0
