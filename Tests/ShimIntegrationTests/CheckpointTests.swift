@@ -2,6 +2,7 @@ import Foundation
 import Glibc
 import ShimClient
 import ShimProtocol
+import ShimSystem
 import XCTest
 
 /// Checkpoint and restore through the shim. CRIU fails `criu check` on this
@@ -406,11 +407,8 @@ enum CRIU {
     /// The criu runc runs: the first in PATH. That is /usr/local/sbin/criu
     /// where Scripts/install-criu built one because Debian's fails here,
     /// else Debian's /usr/sbin/criu.
-    static var path: String {
-        let dirs = (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-            .split(separator: ":")
-        return dirs.map { "\($0)/criu" }.first { FileManager.default.isExecutableFile(atPath: $0) } ?? "/usr/sbin/criu"
-    }
+    /// The shim's own lookup (RuntimeProbe), so both see the same criu.
+    static var path: String { FileSystem.lookPath("criu") ?? "/usr/sbin/criu" }
 
     static func check() -> (works: Bool, output: String) {
         let process = Process()

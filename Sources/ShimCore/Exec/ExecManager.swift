@@ -68,10 +68,8 @@ final class ExecManager {
                                   ephemeral: false, manager: self)
         let call: RuntimeCall
         do throws(CoreError) {
-            try checkRunning()
-            call = try session.prepare(spec: try spec(for: options))
+            call = try prepare(session, options)
         } catch {
-            session.release()
             return .failure(error)
         }
         sessions[options.execID] = session
@@ -104,6 +102,18 @@ final class ExecManager {
     }
 
     /// The container must be running for an exec.
+    /// The runtime call for a new session of a running container; a session
+    /// that cannot start is released (its directory and fds) before the error.
+    private func prepare(_ session: ExecSession, _ options: ExecOptions) throws(CoreError) -> RuntimeCall {
+        do throws(CoreError) {
+            try checkRunning()
+            return try session.prepare(spec: try spec(for: options))
+        } catch {
+            session.release()
+            throw error
+        }
+    }
+
     private func checkRunning() throws(CoreError) {
         guard container.status == .running else {
             throw container.illegal("exec in", allowed: "running")
@@ -274,10 +284,8 @@ final class ExecManager {
         let capture = OutputCapture(limit: maxOutputBytes > 0 ? maxOutputBytes : Self.defaultSyncOutputLimit)
         let call: RuntimeCall
         do throws(CoreError) {
-            try checkRunning()
-            call = try session.prepare(spec: try spec(for: options))
+            call = try prepare(session, options)
         } catch {
-            session.release()
             return done(.failure(error))
         }
         _ = session.hub.add(capture)
