@@ -215,6 +215,30 @@ int ocishim_open_dir_path(const char *path) { return open(path, O_PATH | O_DIREC
 
 int ocishim_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); }
 
+int ocishim_mkostemp(char *template_, int flags) { return mkostemp(template_, flags); }
+
+// struct open_how and the RESOLVE_* flags of <linux/openat2.h>, spelled out so
+// that the build does not depend on the kernel headers' version.
+struct ocishim_open_how {
+    uint64_t flags;
+    uint64_t mode;
+    uint64_t resolve;
+};
+#define OCISHIM_RESOLVE_NO_MAGICLINKS 0x02
+#define OCISHIM_RESOLVE_IN_ROOT 0x10
+#ifndef SYS_openat2
+#define SYS_openat2 437
+#endif
+
+int ocishim_open_in_root(int dirfd, const char *path, int flags) {
+    struct ocishim_open_how how = {
+        .flags = (uint64_t)(flags | O_CLOEXEC),
+        .mode = 0,
+        .resolve = OCISHIM_RESOLVE_IN_ROOT | OCISHIM_RESOLVE_NO_MAGICLINKS,
+    };
+    return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof how);
+}
+
 // --- SCM_RIGHTS ----------------------------------------------------------------
 
 ssize_t ocishim_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds) {

@@ -157,7 +157,8 @@ public final class ShimClient {
             queued[streamID] = pending.isEmpty ? nil : pending
             return frame
         }
-        let deadline = Clock.monotonicNanos() + Int64(timeoutSeconds * 1e9)
+        let (sum, overflow) = Clock.monotonicNanos().addingReportingOverflow(Clock.nanos(fromSeconds: timeoutSeconds))
+        let deadline = overflow ? Int64.max : sum
         while true {
             let left = Int32(clamping: max(0, (deadline - Clock.monotonicNanos()) / 1_000_000))
             guard let frame = try connection.receive(timeoutMillis: timeoutSeconds < 0 ? -1 : left) else { throw .closed }

@@ -34,7 +34,7 @@ final class CoreContext {
         self.log = Logger(label: "ocishim.core")
     }
 
-    var runtimeTimeoutNanos: Int64 { Int64(config.runtimeTimeoutSeconds * 1e9) }
+    var runtimeTimeoutNanos: Int64 { Clock.nanos(fromSeconds: config.runtimeTimeoutSeconds) }
 
     @discardableResult
     func emit(_ kind: ContainerEvent.Kind, _ fill: (inout ContainerEvent) -> Void = { _ in }) -> ContainerEvent {

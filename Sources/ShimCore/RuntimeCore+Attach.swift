@@ -156,11 +156,17 @@ extension RuntimeCore {
     }
 
     /// Runs a command to completion and returns its output and exit code.
+    /// Returns a cancel closure: the process is killed (a caller that went
+    /// away or whose deadline passed no longer wants the answer).
+    @discardableResult
     public func execSync(_ options: ExecOptions, timeoutSeconds: UInt32, maxOutputBytes: Int,
-                         _ done: @escaping (Result<ExecSyncResult, CoreError>) -> Void) {
+                         _ done: @escaping (Result<ExecSyncResult, CoreError>) -> Void) -> () -> Void {
         switch running("exec") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c): c.execs.sync(options, timeoutSeconds: timeoutSeconds, maxOutputBytes: maxOutputBytes, done)
+        case .failure(let e):
+            done(.failure(e))
+            return {}
+        case .success(let c):
+            return c.execs.sync(options, timeoutSeconds: timeoutSeconds, maxOutputBytes: maxOutputBytes, done)
         }
     }
 }

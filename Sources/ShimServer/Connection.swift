@@ -116,8 +116,7 @@ public final class Connection {
         calls[frame.streamID] = call
         if request.timeoutNano > 0 {
             deadlines[frame.streamID] = loop.schedule(afterNanos: request.timeoutNano) { [weak call] in
-                guard let call, !call.isFinished else { return }
-                call.fail(RPCError(.deadlineExceeded, "\(request.method): deadline of \(Double(request.timeoutNano) / 1e9)s exceeded"))
+                call?.expire(RPCError(.deadlineExceeded, "\(request.method): deadline of \(Double(request.timeoutNano) / 1e9)s exceeded"))
             }
         }
         log.trace("\(label): \(request.method)#\(frame.streamID)")

@@ -62,9 +62,10 @@ final class ExecHandlers {
         router.unary("ExecSync") { [core] (req: Ocishim_V1_ExecSyncRequest, reply: Reply<Ocishim_V1_ExecSyncResponse>) in
             let options: ExecOptions
             do throws(RPCError) { options = try Translate.execOptions(req.exec) } catch { return reply.fail(error) }
-            core.execSync(options, timeoutSeconds: req.timeoutSeconds, maxOutputBytes: Int(req.maxOutputBytes)) { result in
+            let cancel = core.execSync(options, timeoutSeconds: req.timeoutSeconds, maxOutputBytes: Int(req.maxOutputBytes)) { result in
                 reply(result.rpc.map(ExecSyncAnswer.response))
             }
+            if !reply.isFinished { reply.call.onCancel = cancel }
         }
     }
 }

@@ -16,7 +16,8 @@ public final class ServerCall {
     /// The client half-closed its side.
     public var onInputClosed: (() -> Void)?
     /// The call ended without the handler finishing it: the connection went
-    /// away or the deadline passed. Release what the call holds.
+    /// away or the deadline passed. Release what the call holds; work that
+    /// changes the container is not undone (docs/PROTOCOL.md, deadlines).
     public var onCancel: (() -> Void)?
 
     init(streamID: UInt32, method: String, connection: Connection, inputClosed: Bool) {
@@ -79,6 +80,17 @@ public final class ServerCall {
         guard !inputClosed else { return }
         inputClosed = true
         onInputClosed?()
+    }
+
+    /// The request's deadline passed before the handler answered: the
+    /// client gets DEADLINE_EXCEEDED and the handler's `onCancel` runs, so
+    /// that what the call holds (a Wait's registration, an ExecSync's
+    /// process) is released as when the client goes away.
+    func expire(_ error: RPCError) {
+        guard !isFinished else { return }
+        let cancel = onCancel
+        fail(error)
+        cancel?()
     }
 
     func cancel() {

@@ -10,19 +10,19 @@ enum Translate {
             throw RPCError(.invalidArgument, "Create is for container \(req.id) but this shim serves \(core.containerID)")
         }
         guard !req.bundle.isEmpty else { throw RPCError(.invalidArgument, "Create needs a bundle directory") }
-        var o = CreateOptions(bundle: req.bundle)
+        var o = CreateOptions(bundle: try absolute(req.bundle, "bundle"))
         o.terminal = req.terminal
         o.stdin = req.stdin
         o.leaveStdinOpen = req.leaveStdinOpen
         o.log = try logOptions(req.log)
-        o.exitDir = nonEmpty(req.exitDir)
+        o.exitDir = try absolute(nonEmpty(req.exitDir), "exit dir")
         o.exitCommand = req.exitCommand
         o.exitDelaySeconds = req.exitDelaySeconds
         o.noPivot = req.noPivot
         o.noNewKeyring = req.noNewKeyring
         if req.hasRuntime {
-            o.runtimePath = nonEmpty(req.runtime.path)
-            o.runtimeRoot = nonEmpty(req.runtime.root)
+            o.runtimePath = try absolute(nonEmpty(req.runtime.path), "runtime path")
+            o.runtimeRoot = try absolute(nonEmpty(req.runtime.root), "runtime root")
             o.runtimeGlobalArgs = req.runtime.globalArgs
             o.runtimeCreateArgs = req.runtime.createArgs
             o.runtimeTimeoutSeconds = req.runtime.timeoutSeconds > 0 ? Double(req.runtime.timeoutSeconds) : nil
@@ -56,16 +56,16 @@ enum Translate {
             r.runtimeArgs = req.restore.runtimeArgs
             o.restore = r
         }
-        o.pidFile = nonEmpty(req.pidFile)
-        o.socketDir = nonEmpty(req.socketDir)
+        o.pidFile = try absolute(nonEmpty(req.pidFile), "pid file")
+        o.socketDir = try absolute(nonEmpty(req.socketDir), "socket dir")
         o.fullAttach = req.fullAttach
         o.uidMappings = req.uidMappings.map { IDMap(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
         o.gidMappings = req.gidMappings.map { IDMap(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
-        o.makeAccessible = req.makeAccessible
+        o.makeAccessible = try req.makeAccessible.map { p throws(RPCError) in try absolute(p, "make-accessible path") }
         o.privileged = req.privileged
         o.detachKeys = req.detachKeys
-        o.shimPidFile = nonEmpty(req.shimPidFile)
-        o.persistDir = nonEmpty(req.persistDir)
+        o.shimPidFile = try absolute(nonEmpty(req.shimPidFile), "shim pid file")
+        o.persistDir = try absolute(nonEmpty(req.persistDir), "persist dir")
         return o
     }
 
@@ -79,8 +79,8 @@ enum Translate {
             switch d.driver {
             case "k8s-file", "":
                 guard !d.path.isEmpty else { throw RPCError(.invalidArgument, "the k8s-file log driver needs a path") }
-                return .k8sFile(path: d.path)
-            case "journald": return d.path.isEmpty ? .journald() : .journald(socketPath: d.path)
+                return .k8sFile(path: try absolute(d.path, "log path"))
+            case "journald": return d.path.isEmpty ? .journald() : .journald(socketPath: try absolute(d.path, "journald socket path"))
             case "none": return .none
             case "passthrough":
                 throw RPCError(.invalidArgument, "the passthrough log driver hands the engine's stdio to the container; it exists only in the conmon front end")
@@ -153,6 +153,23 @@ enum Translate {
     }
 
     static func nonEmpty(_ s: String) -> String? { s.isEmpty ? nil : s }
+
+    /// Paths in requests must be absolute: the shim's working directory is
+    /// not the engine's (the shim is a daemon of its own), so a relative path
+    /// would silently name another file. (Checkpoint and restore paths are
+    /// checked by the core, for every front end.)
+    static func absolute(_ path: String, _ field: String) throws(RPCError) -> String {
+        guard path.hasPrefix("/") else {
+            throw RPCError(.invalidArgument,
+                "the \(field) must be absolute (the shim's working directory is not the engine's): \"\(path)\"")
+        }
+        return path
+    }
+
+    static func absolute(_ path: String?, _ field: String) throws(RPCError) -> String? {
+        guard let path else { return nil }
+        return try absolute(path, field) as String
+    }
 
     // --- attach and exec ------------------------------------------------------------
 

@@ -8,6 +8,15 @@ public enum Clock {
     /// Nanoseconds on CLOCK_MONOTONIC: for deadlines and durations.
     public static func monotonicNanos() -> Int64 { read(CLOCK_MONOTONIC) }
 
+    /// Seconds as nanoseconds, saturating: a negative or NaN delay is 0, a
+    /// delay beyond Int64's range (about 292 years) or infinity is Int64.max.
+    /// Never traps, whatever a client sent.
+    public static func nanos(fromSeconds seconds: Double) -> Int64 {
+        guard seconds > 0 else { return 0 }  // also NaN
+        let nanos = seconds * 1e9
+        return nanos < 9.2e18 ? Int64(nanos) : Int64.max
+    }
+
     private static func read(_ clock: clockid_t) -> Int64 {
         var ts = timespec()
         clock_gettime(clock, &ts)

@@ -96,11 +96,14 @@ public final class EventLoop {
 
     public func isWatching(_ fd: Int32) -> Bool { watches[fd] != nil }
 
-    /// Runs `body` once after `nanoseconds` (monotonic clock).
+    /// Runs `body` once after `nanoseconds` (monotonic clock). Delays come
+    /// from clients (a request's timeout, a stop timeout): a deadline past
+    /// the clock's end saturates at "never" instead of overflowing.
     @discardableResult
     public func schedule(afterNanos nanoseconds: Int64, _ body: @escaping () -> Void) -> TimerToken {
         nextTimerID += 1
-        let timer = Timer(deadline: Clock.monotonicNanos() + max(0, nanoseconds), id: nextTimerID, body: body)
+        let (sum, overflow) = Clock.monotonicNanos().addingReportingOverflow(max(0, nanoseconds))
+        let timer = Timer(deadline: overflow ? Int64.max : sum, id: nextTimerID, body: body)
         let index = timers.firstIndex { $0.deadline < timer.deadline } ?? timers.endIndex
         timers.insert(timer, at: index)
         return TimerToken(id: timer.id)
@@ -108,7 +111,7 @@ public final class EventLoop {
 
     @discardableResult
     public func schedule(afterSeconds seconds: Double, _ body: @escaping () -> Void) -> TimerToken {
-        schedule(afterNanos: Int64(seconds * 1e9), body)
+        schedule(afterNanos: Clock.nanos(fromSeconds: seconds), body)
     }
 
     public func cancel(_ token: TimerToken) {
@@ -130,7 +133,8 @@ public final class EventLoop {
     /// for clients that block on one answer. Returns whether it holds.
     @discardableResult
     public func run(until condition: () -> Bool, timeoutNanos: Int64) -> Bool {
-        let deadline = Clock.monotonicNanos() + timeoutNanos
+        let (sum, overflow) = Clock.monotonicNanos().addingReportingOverflow(max(0, timeoutNanos))
+        let deadline = overflow ? Int64.max : sum
         stopped = false
         while !condition() {
             let left = deadline - Clock.monotonicNanos()
@@ -158,8 +162,9 @@ public final class EventLoop {
         if !deferred.isEmpty || stopped || unlessDone() {
             wait = 0
         } else if let next = timers.last {
-            let ms = (next.deadline - Clock.monotonicNanos() + 999_999) / 1_000_000
-            let timerWait = Int32(clamping: max(0, ms))
+            let left = max(0, next.deadline - Clock.monotonicNanos())
+            let ms = left / 1_000_000 + (left % 1_000_000 == 0 ? 0 : 1)
+            let timerWait = Int32(clamping: ms)
             wait = wait < 0 ? timerWait : min(wait, timerWait)
         }
         // Not reported idle yet: wait no longer than the idle delay, so that

@@ -1,3 +1,4 @@
+import CShimSys
 import Glibc
 
 /// Path-level file operations with errors that name the path.
@@ -22,26 +23,67 @@ public enum FileSystem {
         isRegularFile(path) && access(path, X_OK) == 0
     }
 
-    /// Reads a whole file; nil when it does not exist.
-    public static func readIfExists(_ path: String, limit: Int = 64 << 20) throws(SystemError) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+    /// Reads a whole regular file; nil when it does not exist. Safe on paths
+    /// a container or a user controls: the open never blocks (a FIFO planted
+    /// at the path fails instead of waiting for a writer), what was opened
+    /// must be a regular file (checked on the open fd, not the path), and a
+    /// file larger than `limit` is an error rather than silently cut short.
+    /// `followSymlinks: false` refuses a symlink as the last component.
+    public static func readIfExists(_ path: String, limit: Int = 64 << 20,
+                                    followSymlinks: Bool = true) throws(SystemError) -> [UInt8]? {
+        let flags = O_RDONLY | O_CLOEXEC | O_NONBLOCK | (followSymlinks ? 0 : O_NOFOLLOW)
+        let fd = open(path, flags)
         if fd < 0 {
             if errno == ENOENT { return nil }
+            if errno == ELOOP && !followSymlinks {
+                throw SystemError("open \(path)", errno: .tooManySymbolicLinkLevels, reason: "is a symlink, which is not followed here")
+            }
             throw SystemError("open \(path)")
         }
         defer { close(fd) }
-        return try readAll(fd: fd, limit: limit, what: path)
+        return try readRegularFile(fd: fd, limit: limit, what: path)
     }
 
-    public static func read(_ path: String, limit: Int = 64 << 20) throws(SystemError) -> [UInt8] {
-        guard let bytes = try readIfExists(path, limit: limit) else {
+    public static func read(_ path: String, limit: Int = 64 << 20, followSymlinks: Bool = true) throws(SystemError) -> [UInt8] {
+        guard let bytes = try readIfExists(path, limit: limit, followSymlinks: followSymlinks) else {
             throw SystemError("open \(path)", errno: .noSuchFileOrDirectory)
         }
         return bytes
     }
 
-    public static func readString(_ path: String) throws(SystemError) -> String {
-        String(decoding: try read(path), as: UTF8.self)
+    public static func readString(_ path: String, limit: Int = 64 << 20) throws(SystemError) -> String {
+        String(decoding: try read(path, limit: limit), as: UTF8.self)
+    }
+
+    /// The content of an open fd that must be a regular file of at most
+    /// `limit` bytes (procfs and cgroupfs files count as regular, with a
+    /// size of 0 until read, hence the check after reading).
+    public static func readRegularFile(fd: Int32, limit: Int, what: String) throws(SystemError) -> [UInt8] {
+        var info = stat()
+        try sysCall("fstat \(what)") { fstat(fd, &info) }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw SystemError("read \(what)", errno: .invalidArgument,
+                              reason: "not a regular file (\(fileTypeName(info.st_mode)))")
+        }
+        let bytes = try readAll(fd: fd, limit: limit + 1, what: what)
+        guard bytes.count <= limit else {
+            throw SystemError("read \(what)", errno: .fileTooLarge, reason: "larger than the \(limit) bytes allowed")
+        }
+        return bytes
+    }
+
+    /// "a FIFO", "a directory", ... for messages.
+    public static func fileTypeName(_ mode: mode_t) -> String {
+        switch mode & S_IFMT {
+        case S_IFREG: "a regular file"
+        case S_IFDIR: "a directory"
+        case S_IFIFO: "a FIFO"
+        case S_IFLNK: "a symlink"
+        case S_IFSOCK: "a socket"
+        case S_IFCHR: "a character device"
+        case S_IFBLK: "a block device"
+        default: "of unknown type"
+        }
     }
 
     /// Reads until EOF or `limit` bytes from a blocking fd.
@@ -76,11 +118,10 @@ public enum FileSystem {
 
     /// Replaces `path` atomically: a reader sees the old or the new content,
     /// never a partial file. The data is flushed before the rename so a crash
-    /// cannot leave an empty file behind.
+    /// cannot leave an empty file behind. The rename replaces whatever is at
+    /// `path` (a planted symlink included) without following it.
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
-        let tmp = "\(path).tmp.\(getpid())"
-        let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
-        if fd < 0 { throw SystemError("create \(tmp)") }
+        let (fd, tmp) = try createTemporaryFile(besides: path, mode: mode)
         do throws(SystemError) {
             try writeAll(fd: fd, bytes, what: tmp)
             try sysCall("fsync \(tmp)") { fsync(fd) }
@@ -95,6 +136,25 @@ public enum FileSystem {
             unlink(tmp)
             throw err
         }
+    }
+
+    /// A new empty file `<path>.tmp.XXXXXX` opened for writing (and
+    /// close-on-exec), to be renamed over `path`. Its name is random and it is
+    /// created exclusively (mkostemp): a symlink or file planted at a
+    /// predictable name can neither redirect the write nor be clobbered.
+    public static func createTemporaryFile(besides path: String, mode: mode_t,
+                                           flags: Int32 = 0) throws(SystemError) -> (fd: Int32, path: String) {
+        var template = Array("\(path).tmp.XXXXXX".utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { ocishim_mkostemp($0.baseAddress!, O_CLOEXEC | flags) }
+        if fd < 0 { throw SystemError("create a temporary file for \(path)") }
+        let tmp = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if fchmod(fd, mode) != 0 {
+            let err = SystemError("fchmod \(tmp)")
+            close(fd)
+            unlink(tmp)
+            throw err
+        }
+        return (fd, tmp)
     }
 
     public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
@@ -228,5 +288,25 @@ public enum TemporaryDirectory {
         var template = Array("\(base)/\(prefix).XXXXXX".utf8CString)
         guard mkdtemp(&template) != nil else { throw SystemError("mkdtemp \(base)/\(prefix).XXXXXX") }
         return String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+extension FileSystem {
+    /// Reads the regular file at `path` inside `root` as a process whose
+    /// root directory is `root` would see it: symlinks resolve relative to
+    /// `root` and `..` never climbs above it, atomically (openat2 with
+    /// RESOLVE_IN_ROOT), and the open never blocks. Nil when the file does
+    /// not exist. Throws ENOSYS on kernels without openat2 (before 5.6).
+    public static func readInRoot(_ root: String, _ path: String, limit: Int) throws(SystemError) -> [UInt8]? {
+        let rootFD = ocishim_open_dir_path(root)
+        if rootFD < 0 { throw SystemError("open \(root)") }
+        defer { close(rootFD) }
+        let fd = ocishim_open_in_root(rootFD, path, O_RDONLY | O_NONBLOCK)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw SystemError("open \(path) in \(root)")
+        }
+        defer { close(fd) }
+        return try readRegularFile(fd: fd, limit: limit, what: join(root, path))
     }
 }

@@ -5,10 +5,14 @@ import SystemPackage
 public struct SystemError: Error, CustomStringConvertible, Equatable {
     public let operation: String
     public let errno: Errno
+    /// Said instead of errno's text where the call itself succeeded but what
+    /// it found is refused ("not a regular file").
+    public let reason: String?
 
-    public init(_ operation: String, errno: Errno) {
+    public init(_ operation: String, errno: Errno, reason: String? = nil) {
         self.operation = operation
         self.errno = errno
+        self.reason = reason
     }
 
     /// Captures the calling thread's errno.
@@ -16,7 +20,7 @@ public struct SystemError: Error, CustomStringConvertible, Equatable {
         self.init(operation, errno: Errno(rawValue: Glibc.errno))
     }
 
-    public var description: String { "\(operation): \(errno.description)" }
+    public var description: String { "\(operation): \(reason ?? errno.description)" }
 }
 
 /// Retries a call interrupted by a signal; throws on -1.

@@ -14,6 +14,24 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(fired, ["5ms", "30ms"])
     }
 
+    /// Delays come from clients; the largest ones must saturate, not trap.
+    func testExtremeDelaysNeverTrapAndNeverFire() throws {
+        let loop = try EventLoop()
+        var fired: [String] = []
+        loop.schedule(afterNanos: Int64.max) { fired.append("max nanos") }
+        loop.schedule(afterNanos: Int64.min) { fired.append("min nanos") }
+        loop.schedule(afterSeconds: .infinity) { fired.append("infinity") }
+        loop.schedule(afterSeconds: 1e300) { fired.append("1e300") }
+        loop.schedule(afterSeconds: .nan) { fired.append("nan") }
+        loop.schedule(afterSeconds: -1) { fired.append("negative") }
+        XCTAssertTrue(loop.run(until: { fired.count == 3 }, timeoutNanos: 2_000_000_000))
+        XCTAssertEqual(Set(fired), ["min nanos", "nan", "negative"])
+        XCTAssertFalse(loop.run(until: { fired.count > 3 }, timeoutNanos: 50_000_000))
+        var done = false
+        loop.schedule(afterNanos: 1_000_000) { done = true }
+        XCTAssertTrue(loop.run(until: { done }, timeoutNanos: Int64.max), "an endless wait that ends by its condition")
+    }
+
     func testSoonRunsBeforeWaiting() throws {
         let loop = try EventLoop()
         var order: [Int] = []

@@ -55,6 +55,16 @@ int ocishim_set_pipe_size(int fd, int size);
 // open(path, O_PATH | O_DIRECTORY | O_CLOEXEC): a handle naming a directory.
 int ocishim_open_dir_path(const char *path);
 
+// openat2(dirfd, path, flags | O_CLOEXEC, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS):
+// opens `path` as if `dirfd` were the root directory, so that no symlink or
+// ".." in the path can reach outside it, atomically (no window between
+// resolving and opening). Returns -1 with errno ENOSYS on kernels before 5.6.
+int ocishim_open_in_root(int dirfd, const char *path, int flags);
+
+// mkostemp(), hidden behind _GNU_SOURCE: creates `template` (ending in
+// XXXXXX, replaced) exclusively, mode 0600, with `flags` (O_CLOEXEC, O_APPEND).
+int ocishim_mkostemp(char *template_, int flags);
+
 // accept4(), also hidden behind _GNU_SOURCE.
 int ocishim_accept4(int fd, int flags);
 

@@ -9,11 +9,13 @@ enum LogTail {
     /// What the container wrote, from the records in the last `maxBytes` of
     /// the log (a record cut by that limit is left out).
     static func read(path: String, maxBytes: Int) -> [(stream: LogStream, bytes: [UInt8])] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        // Never blocks: something other than a regular file at the log's
+        // path (a FIFO) is read as an empty log.
+        let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { return [] }
         defer { close(fd) }
         var st = stat()
-        guard fstat(fd, &st) == 0, st.st_size > 0 else { return [] }
+        guard fstat(fd, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG, st.st_size > 0 else { return [] }
         let size = Int(st.st_size)
         let start = max(0, size - maxBytes)
         var buffer = [UInt8](repeating: 0, count: size - start)

@@ -19,14 +19,25 @@ extension Container {
         driver.run(prepared.call) { [self] result in
             io?.runtimeFinished()
             switch result {
+            case .failure(let error) where error.kind == .deadlineExceeded:
+                // Killed mid-way, the runtime could not clean up after
+                // itself. It got that far, so the id was free: what it
+                // left is this create's.
+                abandonCreate(error, runtime: .remove, done)
             case .failure(let error):
-                abandonCreate(error, done)
+                // A runtime that fails removes what it made (runc and crun
+                // destroy a failed create's container). The id may belong
+                // to another container ("container with id exists"): it is
+                // never touched, and nothing else is run, so the engine's
+                // runtime log (podman's --runtime-arg --log) keeps the
+                // create's error as its last word.
+                abandonCreate(error, runtime: .untouched, done)
             case .success:
                 do throws(CoreError) {
                     try adoptCreatedContainer(restored: options.restore != nil)
                     done(.success(pid))
                 } catch {
-                    abandonCreate(error, done)
+                    abandonCreate(error, runtime: .remove, done)
                 }
             }
         }
@@ -210,11 +221,20 @@ extension Container {
         return pid
     }
 
-    /// Undoes a create that failed after the runtime may have registered the
-    /// container: `delete --force` removes its state and any process.
-    private func abandonCreate(_ error: CoreError, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+    /// What a failed create does about the runtime's container of this id.
+    enum RuntimeLeftover {
+        /// The runtime made it: delete it (with its process).
+        case remove
+        /// Not this create's to delete (or already gone).
+        case untouched
+    }
+
+    /// Undoes a failed create: only what this create made goes (its runtime
+    /// container as `runtime` says, its process, fds and pid file).
+    private func abandonCreate(_ error: CoreError, runtime: RuntimeLeftover,
+                               _ done: @escaping (Result<Int32, CoreError>) -> Void) {
         log.warning("container \(id): create failed: \(error.message)")
-        driver.delete(id, force: true) { [self] _ in
+        let finish = { [self] in
             if pid > 0 {
                 Glibc.kill(pid, SIGKILL)
                 context.reaper.forget(pid)
@@ -222,6 +242,12 @@ extension Container {
             releaseResources()
             try? FileSystem.removeFile(paths.pidFile)
             done(.failure(error))
+        }
+        switch runtime {
+        case .untouched:
+            finish()
+        case .remove:
+            driver.delete(id, force: true) { _ in finish() }
         }
     }
 }

@@ -75,7 +75,9 @@ extension Container {
         var targets = [FileSystem.join(paths.bundle, "oom")]
         if let persist = paths.persistDir { targets.append(FileSystem.join(persist, "oom")) }
         for path in targets {
-            let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC, 0o666)
+            // Never blocks on a FIFO and never writes through a symlink
+            // planted at the name; an existing file is left as it is.
+            let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0o666)
             if fd < 0 { log.warning("failed to write oom file \(path): \(SystemError("open"))") } else { close(fd) }
         }
     }

@@ -268,14 +268,18 @@ final class ExecManager {
 
     /// Runs a command to completion; its output is captured up to
     /// `maxOutputBytes` per stream (the rest is read and counted, so the
-    /// process never blocks on a full pipe).
+    /// process never blocks on a full pipe). Returns a cancel closure for a
+    /// caller that no longer wants the answer: the process is killed (at
+    /// once, or as soon as the runtime has started it).
+    @discardableResult
     func sync(_ options: ExecOptions, timeoutSeconds: UInt32, maxOutputBytes: Int,
-              _ done: @escaping (Result<ExecSyncResult, CoreError>) -> Void) {
+              _ done: @escaping (Result<ExecSyncResult, CoreError>) -> Void) -> () -> Void {
         var options = options
         options.stdin = false
         if !options.execID.isEmpty {
             do throws(CoreError) { try ShimConfig.validateContainerID(options.execID) } catch {
-                return done(.failure(.invalid("invalid exec session id: \(error.message)")))
+                done(.failure(.invalid("invalid exec session id: \(error.message)")))
+                return {}
             }
         }
         syncCounter += 1
@@ -286,9 +290,11 @@ final class ExecManager {
         do throws(CoreError) {
             call = try prepare(session, options)
         } catch {
-            return done(.failure(error))
+            done(.failure(error))
+            return {}
         }
         _ = session.hub.add(capture)
+        var cancelled = false
         run(session, call) { [self] result in
             switch result {
             case .failure(let error):
@@ -297,6 +303,7 @@ final class ExecManager {
                 if !options.execID.isEmpty {
                     context.emit(.execStarted) { $0.execID = options.execID; $0.pid = pid }
                 }
+                if cancelled { session.signal(SIGKILL) }
                 if timeoutSeconds > 0 { session.armTimeout(seconds: timeoutSeconds) }
                 session.onExit { code in
                     session.release()
@@ -304,6 +311,10 @@ final class ExecManager {
                     done(.success(capture.result(exitCode: code, timedOut: session.timedOut)))
                 }
             }
+        }
+        return { [weak session] in
+            cancelled = true
+            session?.signal(SIGKILL)
         }
     }
 

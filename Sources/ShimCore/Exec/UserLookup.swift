@@ -34,18 +34,21 @@ public struct UserLookup: Sendable {
     /// Which files were there, for error messages.
     let passwdPath: String?
     let groupPath: String?
+    /// Why a file that exists could not be used ("/etc/passwd: not a regular
+    /// file (a FIFO)"), for error messages.
+    private(set) var passwdProblem: String?
+    private(set) var groupProblem: String?
 
     /// Reads the rootfs's /etc/passwd and /etc/group (either may be missing).
+    /// The container owns these files and may change them at any moment: they
+    /// are opened inside the rootfs (no symlink reaches the host), without
+    /// blocking (a FIFO is refused, not waited on), and at most 16 MiB each.
     public init(rootfs: String) {
-        let passwdPath = ScopedPath.resolve("/etc/passwd", in: rootfs)
-        let groupPath = ScopedPath.resolve("/etc/group", in: rootfs)
-        let read = { (path: String?) -> String? in
-            guard let path, FileSystem.isRegularFile(path), let bytes = try? FileSystem.read(path, limit: 16 << 20) else { return nil }
-            return String(decoding: bytes, as: UTF8.self)
-        }
-        let passwdText = read(passwdPath)
-        let groupText = read(groupPath)
-        self.init(passwd: passwdText, group: groupText)
+        let passwd = Self.readContainerFile("/etc/passwd", in: rootfs)
+        let group = Self.readContainerFile("/etc/group", in: rootfs)
+        self.init(passwd: passwd.text, group: group.text)
+        self.passwdProblem = passwd.problem
+        self.groupProblem = group.problem
     }
 
     /// From file contents (nil: the file does not exist).
@@ -54,6 +57,36 @@ public struct UserLookup: Sendable {
         group = groupText.map(Self.parseGroup) ?? []
         passwdPath = passwdText == nil ? nil : "/etc/passwd"
         groupPath = groupText == nil ? nil : "/etc/group"
+        passwdProblem = nil
+        groupProblem = nil
+    }
+
+    static let fileLimit = 16 << 20
+
+    /// The file's text; nil when it is missing or unusable (then `problem`
+    /// says why).
+    static func readContainerFile(_ path: String, in rootfs: String) -> (text: String?, problem: String?) {
+        do throws(SystemError) {
+            let bytes: [UInt8]?
+            do throws(SystemError) {
+                bytes = try FileSystem.readInRoot(rootfs, path, limit: fileLimit)
+            } catch where error.errno == .noFunction {
+                // Kernels before 5.6: resolve inside the root by hand, then
+                // refuse a symlink swapped in since.
+                guard let host = ScopedPath.resolve(path, in: rootfs) else {
+                    return (nil, "\(path): symlink loop in the container's rootfs")
+                }
+                bytes = try FileSystem.readIfExists(host, limit: fileLimit, followSymlinks: false)
+            }
+            return (bytes.map { String(decoding: $0, as: UTF8.self) }, nil)
+        } catch {
+            return (nil, "\(path): \(error.reason ?? error.errno.description)")
+        }
+    }
+
+    private func missing(_ what: String, in path: String?, problem: String?, file: String) -> String {
+        if let problem { return "unable to find \(what): the container's \(problem)" }
+        return "unable to find \(what): no matching entries in \(path ?? "\(file) file (the container has no /etc/\(file))")"
     }
 
     /// Resolves `spec` ("name", "uid", "uid:gid", "name:group").
@@ -76,7 +109,7 @@ public struct UserLookup: Sendable {
         } else if userArg.isEmpty {
             throw .invalid("invalid user \"\(spec)\": the user before ':' is empty")
         } else {
-            throw .invalid("unable to find user \(userArg): no matching entries in \(passwdPath ?? "passwd file (the container has no /etc/passwd)")")
+            throw .invalid(missing("user \(userArg)", in: passwdPath, problem: passwdProblem, file: "passwd"))
         }
 
         if !groupArg.isEmpty {
@@ -86,7 +119,7 @@ public struct UserLookup: Sendable {
             } else if let numericGID {
                 user.gid = numericGID
             } else {
-                throw .invalid("unable to find group \(groupArg): no matching entries in \(groupPath ?? "group file (the container has no /etc/group)")")
+                throw .invalid(missing("group \(groupArg)", in: groupPath, problem: groupProblem, file: "group"))
             }
         } else if let matchedName {
             // Implicit form: every group that lists the user by name.
@@ -104,7 +137,7 @@ public struct UserLookup: Sendable {
             } else if let entry = group.first(where: { $0.name == name }) {
                 out.append(entry.gid)
             } else {
-                throw .invalid("unable to find group \(name): no matching entries in \(groupPath ?? "group file (the container has no /etc/group)")")
+                throw .invalid(missing("group \(name)", in: groupPath, problem: groupProblem, file: "group"))
             }
         }
         return out

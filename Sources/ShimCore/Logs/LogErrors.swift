@@ -8,7 +8,7 @@ extension CoreError {
     init(logFailure error: SystemError) {
         let kind: Kind = switch error.errno {
         case .noSuchFileOrDirectory, .notDirectory, .isDirectory, .fileNameTooLong, .tooManySymbolicLinkLevels,
-             .readOnlyFileSystem:
+             .readOnlyFileSystem, .invalidArgument, .noSuchAddressOrDevice:
             .invalidArgument
         case .permissionDenied, .notPermitted:
             .permissionDenied

@@ -6,15 +6,20 @@ import ShimSystem
 ///
 /// - `reopen()`: someone else rotated the file (renamed it away, or copied
 ///   and truncated it); open whatever is at the path now, keeping its content.
-/// - `startOver(keepingOldFiles: 0)`: conmon's size limit. conmon writes a new
-///   empty `path.tmp` and renames it over the path, so a reader still holding
-///   the old file keeps its content and the path never goes missing.
+/// - `startOver(keepingOldFiles: 0)`: conmon's size limit. As conmon does, a
+///   new empty file is renamed over the path, so a reader still holding the
+///   old file keeps its content and the path never goes missing. (conmon
+///   names it `path.tmp`; here the name is random and created exclusively, so
+///   a symlink planted at a predictable name cannot redirect the truncation.)
 /// - `startOver(keepingOldFiles: N)`: rotation. path.1 ... path.N-1 move one up
 ///   (path.N, the oldest, is replaced), the current file becomes path.1, and
 ///   the new file takes the path, again by rename.
 ///
 /// The file is opened O_APPEND, mode 0600 (conmon's mode), so an external
-/// truncation cannot leave a hole before our next record.
+/// truncation cannot leave a hole before our next record. A symlink at the
+/// path is not followed and anything but a regular file is refused (opened
+/// without blocking, checked on the fd): whoever can write into the log's
+/// directory cannot make the shim write elsewhere or hang on a FIFO.
 final class LogFile {
     let path: String
     private var fd: Int32
@@ -28,7 +33,7 @@ final class LogFile {
 
     init(path: String) throws(SystemError) {
         self.path = path
-        fd = try Self.open(path, truncating: false)
+        fd = try Self.open(path)
         size = Self.size(of: fd)
     }
 
@@ -72,7 +77,7 @@ final class LogFile {
     }
 
     func reopen() throws(SystemError) {
-        let reopened = try Self.open(path, truncating: false)
+        let reopened = try Self.open(path)
         Glibc.close(fd)
         fd = reopened
         size = Self.size(of: fd)
@@ -80,8 +85,7 @@ final class LogFile {
     }
 
     func startOver(keepingOldFiles oldFiles: Int) throws(SystemError) {
-        let temporary = path + ".tmp"
-        let fresh = try Self.open(temporary, truncating: true)
+        let (fresh, temporary) = try FileSystem.createTemporaryFile(besides: path, mode: 0o600, flags: O_APPEND)
         do throws(SystemError) {
             if oldFiles > 0 { try keepCurrentFile(asOneOf: oldFiles) }
             try sysCall("rename \(temporary) to \(path)") { rename(temporary, path) }
@@ -123,9 +127,25 @@ final class LogFile {
         fd = -1
     }
 
-    private static func open(_ path: String, truncating: Bool) throws(SystemError) -> Int32 {
-        let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | (truncating ? O_TRUNC : 0)
-        return try sysCall("open \(path)") { Glibc.open(path, flags, 0o600) }
+    private static func open(_ path: String) throws(SystemError) -> Int32 {
+        let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
+        let fd = Glibc.open(path, flags, 0o600)
+        if fd < 0 {
+            if errno == ELOOP {
+                throw SystemError("open \(path)", errno: .tooManySymbolicLinkLevels, reason: "is a symlink, which the log does not follow")
+            }
+            if errno == ENXIO {  // a FIFO nobody reads (O_NONBLOCK's answer)
+                throw SystemError("open \(path)", errno: .noSuchAddressOrDevice, reason: "not a regular file (a FIFO)")
+            }
+            throw SystemError("open \(path)")
+        }
+        var info = stat()
+        if fstat(fd, &info) != 0 || (info.st_mode & S_IFMT) != S_IFREG {
+            Glibc.close(fd)
+            throw SystemError("open \(path)", errno: .invalidArgument,
+                              reason: "not a regular file (\(FileSystem.fileTypeName(info.st_mode)))")
+        }
+        return fd
     }
 
     private static func size(of fd: Int32) -> Int64 {

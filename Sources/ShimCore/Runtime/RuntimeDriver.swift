@@ -76,7 +76,7 @@ final class RuntimeDriver {
         var command = CommandRunner.Command(path: settings.runtime.path, arguments: argv,
                                             environment: call.extraEnvironment.isEmpty ? settings.environment
                                                 : RuntimeEnvironment(variables: settings.environment).adding(call.extraEnvironment),
-                                            timeoutNanos: Int64(timeout * 1e9))
+                                            timeoutNanos: Clock.nanos(fromSeconds: timeout))
         command.stdin = call.stdin
         command.captureOutput = call.captureOutput
         command.extraFds = call.extraFds

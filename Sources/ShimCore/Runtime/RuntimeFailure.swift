@@ -35,6 +35,12 @@ enum RuntimeFailure {
     /// everything else as a plain runtime error.
     static func classify(_ message: String) -> CoreError {
         let lower = message.lowercased()
+        // runc: "container with id exists: ID"; crun: "container `ID` already
+        // exists". Another container holds the id: an engine must not treat
+        // it as this create's leftover.
+        if lower.contains("container with id exists") || lower.contains("already exists") {
+            return CoreError(.alreadyExists, "\(message): OCI runtime error")
+        }
         if lower.contains("permission denied") || lower.contains("operation not permitted") {
             return CoreError(.permissionDenied, "\(message): OCI permission denied")
         }
