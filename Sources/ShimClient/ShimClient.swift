@@ -19,8 +19,9 @@ public final class ShimClient {
     }
 
     /// Starts `<shim> serve <arguments>` with pipes for stdio. The shim
-    /// detaches (its first process exits at once and is reaped here) unless
-    /// `--foreground` is among the arguments.
+    /// detaches unless `--foreground` is among the arguments: its first
+    /// process exits once the shim is up (listening, off this process's
+    /// stderr) and is reaped here; a non-zero exit is a failed start.
     /// `inheritedFds` map the shim's fd numbers to this process's fds
     /// (socket activation's LISTEN_FDS at 3.., fds named by --keep-fd).
     ///

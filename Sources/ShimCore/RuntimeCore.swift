@@ -31,6 +31,7 @@ public final class RuntimeCore {
                              timeoutNanos: context.runtimeTimeoutNanos, environment: environment.variables)
         store = StateStore(stateDir: config.stateDir, containerID: config.containerID, loop: loop)
         events.onChange = { [unowned self] in persist() }
+        store.runtime = try? runtimeSettings(for: CreateOptions(bundle: "."))
         persist()
     }
 
@@ -78,6 +79,8 @@ public final class RuntimeCore {
                                    logDir: FileSystem.join(config.stateDir, "runtime"))
         let created = Container(id: containerID, options: options, bundleConfig: bundleConfig, context: context, driver: driver)
         createInFlight = true
+        store.runtime = settings
+        persist()
         created.create { [self] result in
             createInFlight = false
             if case .success = result {

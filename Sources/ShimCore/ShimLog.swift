@@ -1,7 +1,9 @@
 import Glibc
 import Logging
+import ShimSystem
 
-/// The shim's own diagnostics (not the container's log): to stderr, or to
+/// The shim's own diagnostics (not the container's log): to stderr (then,
+/// once a detached shim is up, to its own file: ShimLogOutput), or to
 /// syslog when asked, at the level the engine asks for — conmon's
 /// --log-level and --syslog.
 public struct ShimLogHandler: LogHandler {
@@ -31,8 +33,7 @@ public struct ShimLogHandler: LogHandler {
         }
         switch sink {
         case .stderr:
-            let line = "ocishim[\(getpid())]: \(event.level): \(text)\n"
-            _ = line.withCString { write(2, $0, strlen($0)) }
+            ShimLogOutput.shared.write("ocishim[\(getpid())]: \(event.level): \(text)\n")
         case .syslog:
             let priority: Int32 = switch event.level {
             case .trace, .debug: LOG_DEBUG
@@ -53,6 +54,15 @@ public struct ShimLogHandler: LogHandler {
         if sink == .syslog { openlog("ocishim", LOG_PID, LOG_DAEMON) }
         LoggingSystem.bootstrap { label in ShimLogHandler(label: label, level: level, sink: sink) }
     }
+
+    /// Messages that went to stderr go to `path` from now on, bounded by
+    /// `limit` bytes per file (ShimLogOutput).
+    public static func writeToFile(_ path: String, limit: Int) throws(SystemError) {
+        try ShimLogOutput.shared.useFile(path, limit: limit)
+    }
+
+    /// Messages that went to stderr or a file are dropped from now on.
+    public static func discardOutput() { ShimLogOutput.shared.discard() }
 
     /// conmon's level names (plus swift-log's): "debug", "info", "warn", ...
     public static func parseLevel(_ name: String) -> Logger.Level? {

@@ -9,6 +9,9 @@ final class StateStore {
     private let shimPid: Int32
     private let stateDir: String
     private let containerID: String
+    /// How to reach the runtime that holds (or may hold) the container:
+    /// what `ocictl` falls back to once this shim is gone.
+    var runtime: RuntimeSettings?
     private var writeScheduled = false
     private var stopped = false
     private let loop: EventLoop
@@ -42,6 +45,7 @@ final class StateStore {
             ("updatedAt", .int(Clock.realtimeNanos())),
         ])
         if let c = container { doc.set("container", Self.encode(c)) }
+        if let runtime { doc.set("runtime", Self.encode(runtime)) }
         doc.set("paths", .object(paths.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
         doc.set("events", .array(events.map(Self.encode)))
         do {
@@ -61,6 +65,15 @@ final class StateStore {
         if let code = c.exitCode { o.set("exitCode", .int(Int64(code))) }
         if c.checkpointed { o.set("checkpointed", .bool(true)) }
         if let e = c.logError { o.set("logError", .string(e)) }
+        return o
+    }
+
+    /// The runtime's path, --root and global options (without the
+    /// per-invocation --log): enough to run its state, kill and delete.
+    static func encode(_ r: RuntimeSettings) -> JSONValue {
+        var o: JSONValue = .object([("path", .string(r.runtime.path))])
+        if let root = r.root { o.set("root", .string(root)) }
+        o.set("args", .strings((r.systemdCgroup ? ["--systemd-cgroup"] : []) + r.globalArgs))
         return o
     }
 

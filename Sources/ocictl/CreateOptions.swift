@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
@@ -34,14 +35,20 @@ struct ContainerCreateOptions: ParsableArguments {
 
     /// Spawns the container's shim and creates the container; the shim keeps
     /// running after this process ends. `edit` adds to the request (restore).
+    /// An existing state dir is refused (it is another container's, live or
+    /// not); a failure removes only the state dir this call made, once its
+    /// shim has gone.
     func create(id: String, address: ShimAddress,
                 edit: (inout Ocishim_V1_CreateRequest) -> Void = { _ in }) throws -> (ShimClient, Ocishim_V1_CreateResponse) {
         let stateDir = address.stateDir(id)
-        do { try FileSystem.createDirectory(stateDir, mode: 0o700) } catch {
-            throw CLIError("cannot create \(stateDir): \(error)")
-        }
-        let client = try ShimClient.spawn(shim: ShimLocation.resolve(shim),
+        try Self.makeStateDir(stateDir, id: id)
+        let client: ShimClient
+        do {
+            client = try ShimClient.spawn(shim: ShimLocation.resolve(shim),
                                           arguments: ["--id", id, "--state-dir", stateDir, "--runtime", runtime])
+        } catch {
+            throw Self.abandon(stateDir, id: id, after: error)
+        }
         var request = Ocishim_V1_CreateRequest()
         request.id = id
         request.bundle = FileSystem.absolute(bundle)
@@ -61,11 +68,39 @@ struct ContainerCreateOptions: ParsableArguments {
             let response: Ocishim_V1_CreateResponse = try client.call("Create", request)
             return (client, response)
         } catch {
-            // The shim exits by itself once its only client goes away without
-            // a container; its state directory goes with this failure.
+            // The shim exits by itself once its only client goes away
+            // without a container.
             client.close()
-            try? FileSystem.removeTree(stateDir)
-            throw error
+            throw Self.abandon(stateDir, id: id, after: error)
         }
+    }
+
+    /// mkdir without -p for the state dir itself: it must be new, so that
+    /// this create never takes over (or later removes) another's.
+    private static func makeStateDir(_ stateDir: String, id: String) throws {
+        do { try FileSystem.createDirectory(FileSystem.dirname(of: stateDir), mode: 0o700) } catch {
+            throw CLIError("cannot create \(FileSystem.dirname(of: stateDir)): \(error)")
+        }
+        guard mkdir(stateDir, 0o700) == 0 else {
+            if errno == EEXIST {
+                throw CLIError("container \(id) already exists (\(stateDir)): remove it first with `ocictl rm \(id)`")
+            }
+            throw CLIError("cannot create \(stateDir): \(SystemError("mkdir"))")
+        }
+    }
+
+    /// After a failed create: waits for this call's shim to go (it exits
+    /// without a container and a client), then removes the state dir this
+    /// call made. A shim that stays (its create may still finish) keeps it.
+    private static func abandon(_ stateDir: String, id: String, after error: Error) -> Error {
+        let deadline = Clock.monotonicNanos() + 10_000_000_000
+        while StateDirLock.isHeld(stateDir: stateDir) {
+            guard Clock.monotonicNanos() < deadline else {
+                return CLIError("\(error)\n(the shim of \(id) still runs; `ocictl rm --force \(id)` removes it)")
+            }
+            usleep(20_000)
+        }
+        try? FileSystem.removeTree(stateDir)
+        return error
     }
 }

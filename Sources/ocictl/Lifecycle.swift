@@ -27,14 +27,21 @@ struct Start: ParsableCommand {
 }
 
 struct State: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Show a container's state as its shim knows it.")
+    static let configuration = CommandConfiguration(
+        abstract: "Show a container's state as its shim knows it.",
+        discussion: "If the shim is gone, says so and shows what the runtime knows.")
     @OptionGroup var address: ShimAddress
     @Flag(help: "Print the StateResponse as JSON.") var json = false
     @Flag(help: "Ask the runtime instead of the monitor.") var refresh = false
     @Argument var id: String
 
     func run() throws {
-        let state: Ocishim_V1_StateResponse = try address.connect(id).call("State", Ocishim_V1_StateRequest.with { $0.refresh = refresh })
+        let client: ShimClient
+        switch try address.reach(id) {
+        case .live(let live): client = live
+        case .gone(let orphan): return try orphan.printState(json: json)
+        }
+        let state: Ocishim_V1_StateResponse = try client.call("State", Ocishim_V1_StateRequest.with { $0.refresh = refresh })
         if json {
             print(try state.jsonString())
             return
@@ -51,7 +58,9 @@ struct State: ParsableCommand {
 }
 
 struct Kill: ParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Send a signal to a container (default TERM).")
+    static let configuration = CommandConfiguration(
+        abstract: "Send a signal to a container (default TERM).",
+        discussion: "If the shim is gone, the signal goes through the runtime.")
     @OptionGroup var address: ShimAddress
     @Flag(help: "Signal every process of the container.") var all = false
     @Argument var id: String
@@ -59,10 +68,15 @@ struct Kill: ParsableCommand {
 
     func run() throws {
         let number = try SignalName.parse(signal)
-        let _: Ocishim_V1_KillResponse = try address.connect(id).call("Kill", Ocishim_V1_KillRequest.with {
-            $0.signal = number
-            $0.all = all
-        })
+        switch try address.reach(id) {
+        case .live(let client):
+            let _: Ocishim_V1_KillResponse = try client.call("Kill", Ocishim_V1_KillRequest.with {
+                $0.signal = number
+                $0.all = all
+            })
+        case .gone(let orphan):
+            try orphan.kill(signal: number, all: all)
+        }
     }
 }
 
@@ -79,15 +93,44 @@ struct Stop: ParsableCommand {
 }
 
 struct Remove: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "rm", abstract: "Delete a container; its shim exits.")
+    static let configuration = CommandConfiguration(
+        commandName: "rm", abstract: "Delete a container; its shim exits.",
+        discussion: """
+            If the shim is gone, the container is deleted through the runtime and its state \
+            directory removed (a container the runtime still runs only with --force). With \
+            --force, whatever a create that was interrupted left is removed too.
+            """)
     @OptionGroup var address: ShimAddress
     @Flag(name: [.short, .long], help: "Delete even if it runs (it is killed).") var force = false
     @Argument var id: String
 
     func run() throws {
-        let _: Ocishim_V1_DeleteResponse = try address.connect(id).call("Delete", Ocishim_V1_DeleteRequest.with { $0.force = force })
-        // The shim removes its files and its state dir as it exits.
-        waitForRemoval(address.stateDir(id))
+        // A shim that answers but holds no container yet is still creating
+        // it (its engine may have gone mid-create): ask again once the
+        // create has ended, or once the shim has gone without one.
+        let deadline = Clock.monotonicNanos() + 60_000_000_000
+        while true {
+            switch try address.reach(id) {
+            case .gone(let orphan):
+                return try orphan.remove(force: force)
+            case .live(let client):
+                let deleted = Result { () throws(ClientError) -> Ocishim_V1_DeleteResponse in
+                    try client.call("Delete", Ocishim_V1_DeleteRequest.with { $0.force = force })
+                }
+                if case .success = deleted {
+                    client.close()
+                    // The shim removes its files and its state dir as it exits.
+                    return waitForRemoval(address.stateDir(id))
+                }
+                let state = try? client.call("State", Ocishim_V1_StateRequest(), as: Ocishim_V1_StateResponse.self)
+                client.close()
+                guard state?.status == Ocishim_V1_ContainerStatus.none, Clock.monotonicNanos() < deadline else {
+                    _ = try deleted.get()
+                    return
+                }
+            }
+            usleep(100_000)
+        }
     }
 }
 

@@ -1,11 +1,15 @@
 import ArgumentParser
-import Glibc
 import ShimSystem
 
 struct PS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ps",
-        abstract: "List the shims under the state root and their containers, from their state files.")
+        abstract: "List the shims under the state root and their containers, from their state files.",
+        discussion: """
+            A shim that is gone shows as "gone"; its container's status is then what the \
+            runtime says (or the exit the shim recorded), "unknown" if the runtime does not \
+            know it.
+            """)
     @OptionGroup var address: ShimAddress
 
     func run() throws {
@@ -13,11 +17,18 @@ struct PS: ParsableCommand {
         let ids = (try? FileSystem.list(root)) ?? []
         print(pad("ID", 24) + pad("STATUS", 10) + pad("PID", 9) + pad("EXIT", 6) + pad("SHIM", 14) + "BUNDLE")
         for id in ids {
-            guard let state = StateFile.read(FileSystem.join(root, id)) else { continue }
-            let shimAlive = state.shimPid > 0 && kill(state.shimPid, 0) == 0
-            print(pad(id, 24) + pad(state.status, 10) + pad(state.pid > 0 ? "\(state.pid)" : "-", 9)
-                  + pad(state.exitCode.map(String.init) ?? "-", 6)
-                  + pad(shimAlive ? "\(state.shimPid)" : "gone", 14) + state.bundle)
+            let dir = FileSystem.join(root, id)
+            guard FileSystem.isDirectory(dir) else { continue }
+            let record = StateFile.read(dir)
+            var (status, pid, exitCode) = (record?.status ?? "none", record?.pid ?? 0, record?.exitCode)
+            var shim = record.map { "\($0.shimPid)" } ?? "starting"
+            if !StateDirLock.isHeld(stateDir: dir) {
+                shim = "gone"
+                let now = try? OrphanedContainer(id: id, stateDir: dir, record: record).currentStatus()
+                (status, pid, exitCode) = (now?.status ?? "unknown", now?.pid ?? 0, now?.exitCode)
+            }
+            print(pad(id, 24) + pad(status, 10) + pad(pid > 0 ? "\(pid)" : "-", 9)
+                  + pad(exitCode.map(String.init) ?? "-", 6) + pad(shim, 14) + (record?.bundle ?? ""))
         }
     }
 

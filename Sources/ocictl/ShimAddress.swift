@@ -6,25 +6,55 @@ import ShimSystem
 
 /// Where a container's shim lives: <state-root>/<id>, as runc keeps
 /// <root>/<id>. Every command that names an existing container reaches its
-/// shim through <state-root>/<id>/shim.sock.
+/// shim through <state-root>/<id>/shim.sock; state, kill and rm also work
+/// once the shim is gone (OrphanedContainer).
 struct ShimAddress: ParsableArguments {
     @Option(name: .customLong("state-root"), help: "Directory holding one state directory per shim.")
     var stateRoot = "/run/ocishim"
 
     func stateDir(_ id: String) -> String { FileSystem.join(FileSystem.absolute(stateRoot), id) }
 
-    /// A client connected to the running shim of `id`.
+    /// A client connected to the running shim of `id`; a shim that is gone
+    /// is an error that says what still works.
     func connect(_ id: String) throws -> ShimClient {
+        switch try reach(id) {
+        case .live(let client):
+            return client
+        case .gone:
+            throw CLIError("the shim of \(id) is gone (nothing answers at \(stateDir(id))/shim.sock): "
+                           + "`ocictl state \(id)` shows what the runtime knows, `ocictl kill` signals and "
+                           + "`ocictl rm [--force] \(id)` removes it through the runtime")
+        }
+    }
+
+    /// The shim of `id` if it answers, else the container as its state dir
+    /// and the runtime know it. A shim that holds the state dir but does not
+    /// answer yet (starting, or exiting) is waited for, a few seconds.
+    func reach(_ id: String) throws -> ShimReach {
         let dir = stateDir(id)
         guard FileSystem.isDirectory(dir) else {
             throw CLIError("container \(id) does not exist (no shim state in \(dir))")
         }
-        do {
-            return try ShimClient.connect(stateDir: dir)
-        } catch {
-            throw CLIError("cannot reach the shim of \(id) at \(dir)/shim.sock: \(error)")
+        let deadline = Clock.monotonicNanos() + 5_000_000_000
+        while true {
+            do {
+                return .live(try ShimClient.connect(stateDir: dir))
+            } catch {
+                if !StateDirLock.isHeld(stateDir: dir) { return .gone(OrphanedContainer(id: id, stateDir: dir)) }
+                guard Clock.monotonicNanos() < deadline else {
+                    throw CLIError("cannot reach the shim of \(id) at \(dir)/shim.sock: \(error) (a shim holds \(dir) but does not answer)")
+                }
+            }
+            usleep(50_000)
         }
     }
+}
+
+/// How ocictl reaches a container: through its shim, or, once the shim is
+/// gone, through the runtime it recorded.
+enum ShimReach {
+    case live(ShimClient)
+    case gone(OrphanedContainer)
 }
 
 /// A failure reported as "ocictl: <message>" with exit status 1.

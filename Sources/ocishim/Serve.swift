@@ -10,9 +10,12 @@ struct Serve {
         abstract: "Serve one container's shim on stdin/stdout.",
         discussion: """
             The shim detaches into its own session (unless --foreground), so the engine \
-            never reaps it and its death does not take the container down. EOF on stdin \
-            means the engine is gone; the shim then keeps the container running. Without \
-            a container and without clients it exits.
+            never reaps it and its death does not take the container down. The process the \
+            engine started exits once the shim is up (0) or failed to start (1, the reason \
+            on stderr); from then on the shim's stdio is /dev/null and its own messages go \
+            to <state-dir>/shim.log. EOF on stdin means the engine is gone; the shim then \
+            keeps the container running. Without a container and without clients it exits, \
+            removing the files it wrote. A state dir that a live shim serves is refused.
             """,
         options: [
             .value("id", "id", required: true, "The container id this shim serves."),
@@ -26,8 +29,8 @@ struct Serve {
             .repeated("runtime-supports-nocgroups", "name", "Runtime names that run without cgroups."),
             .repeated("runtime-supports-kvm", "name", "Runtime names that isolate with KVM."),
             .value("log-level", "level", "The shim's own log level: debug, info, warn, error. (default: warn)"),
-            .flag("syslog", "Send the shim's own log to syslog instead of stderr."),
-            .flag("foreground", "Stay in the foreground: no fork, no new session."),
+            .flag("syslog", "Send the shim's own log to syslog instead of stderr and <state-dir>/shim.log."),
+            .flag("foreground", "Stay in the foreground: no fork, no new session, and the shim's own log stays on stderr."),
             .repeated("keep-fd", "fd", "An inherited fd to hold open for the container's life, e.g. a rootless network sync pipe."),
         ])
 
@@ -86,17 +89,27 @@ struct Serve {
         // Everything that can be wrong with the command line is reported
         // here, before detaching, so the engine sees it on stderr and in the
         // exit status.
+        let createdStateDir = !FileSystem.exists(config.stateDir)
         do {
             try ShimConfig.validateContainerID(config.containerID)
             try RuntimeLocator.validateCgroupManager(config.cgroupManager)
             _ = try RuntimeLocator.resolve(config.runtime)
             try FileSystem.createDirectory(config.stateDir, mode: 0o700)
+            // Before anything is written into the state dir: a live shim's
+            // state.json and socket must not be overwritten by a second one.
+            // The fd holding the lock is never closed: the lock lasts as long
+            // as this process (the detaching fork's child inherits it).
+            guard !Self.socketAnswers(in: config.stateDir), try StateDirLock.acquire(stateDir: config.stateDir) != nil else {
+                throw ShimStartError("another shim already serves \(config.stateDir)")
+            }
+        } catch let error as ShimStartError {
+            throw error
         } catch {
             throw ShimStartError("\(error)")
         }
         ShimLogHandler.bootstrap(level: ShimLogHandler.parseLevel(logLevel)!, sink: syslog ? .syslog : .stderr)
 
-        if !foreground { detach() }
+        let ready = foreground ? nil : detach()
         _ = ocishim_set_child_subreaper()
 
         let server: ShimServer
@@ -112,12 +125,59 @@ struct Serve {
         }
         try? FileSystem.writeAtomically(FileSystem.join(config.stateDir, "shim.pid"), "\(getpid())\n")
         server.serveStdio()
+        if let ready { leaveSpawnerStdio(stateDir: config.stateDir, ready: ready) }
         let status = server.run()
         server.core.leaveShimCgroup()
-        // The shim's last files; an emptied state dir (after Delete) goes too.
-        try? FileSystem.removeFile(FileSystem.join(config.stateDir, "shim.pid"))
-        if server.core.snapshot.status == .deleted { rmdir(config.stateDir) }
+        removeOwnFiles(server.core.snapshot.status, stateDir: config.stateDir, createdStateDir: createdStateDir)
         Glibc.exit(status)
+    }
+
+    /// The shim is up (listening, serving its stdio connection): its
+    /// messages go to its own log, stderr to /dev/null, and the process the
+    /// engine started may exit 0. Nothing of the spawner's stdio stays open
+    /// here, so a spawner reading our stderr sees EOF.
+    private func leaveSpawnerStdio(stateDir: String, ready: Int32) {
+        if !syslog {
+            do {
+                try ShimLogHandler.writeToFile(FileSystem.join(stateDir, "shim.log"), limit: Self.shimLogLimit)
+            } catch {
+                ShimLogHandler.discardOutput()  // rather than keep the spawner's stderr
+            }
+        }
+        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        if devnull >= 0 {
+            dup2(devnull, 2)
+            close(devnull)
+        }
+        var byte: UInt8 = 1
+        _ = write(ready, &byte, 1)
+        close(ready)
+    }
+
+    /// A shim of a build without the lock still shows itself by answering
+    /// on its socket.
+    private static func socketAnswers(in stateDir: String) -> Bool {
+        guard let fd = try? UnixSocket.connect(path: FileSystem.join(stateDir, "shim.sock"), type: Int32(SOCK_STREAM.rawValue)) else {
+            return false
+        }
+        close(fd)
+        return true
+    }
+
+    /// Bytes per shim.log file; with the rotated shim.log.1, at most twice that.
+    static let shimLogLimit = 512 << 10
+
+    /// At exit: after Delete, or without ever having held a container, the
+    /// shim leaves nothing of its own behind (a log at an engine-given path
+    /// and exit files outside the state dir are the engine's). The state dir
+    /// goes after Delete, or if this shim made it.
+    private func removeOwnFiles(_ status: ContainerStatus, stateDir: String, createdStateDir: Bool) {
+        guard status == .deleted || status == .none else { return }
+        ShimLogHandler.discardOutput()
+        for name in ["state.json", "shim.pid", "shim.log", "shim.log.1", "runtime", StateDirLock.fileName] {
+            try? FileSystem.removeTree(FileSystem.join(stateDir, name))
+        }
+        if status == .deleted || createdStateDir { rmdir(stateDir) }
     }
 
     /// Socket activation: LISTEN_FDS fds (3, 4, ...) handed to the shim at
@@ -149,13 +209,30 @@ struct Serve {
         return keepFDs
     }
 
-    /// Fork once: the parent exits at once (the engine reaps it right away),
-    /// the child leads a new session, outside the engine's process group.
-    private func detach() {
+    /// Fork once: the child leads a new session, outside the engine's
+    /// process group; the parent (the process the engine started) waits
+    /// until the child is up and exits 0, or exits 1 if the child ends
+    /// first (its reason is on stderr), as conmon's parent waits for its
+    /// monitor. Returns, in the child, the fd to signal "up" on.
+    private func detach() -> Int32? {
+        var up: [Int32] = [-1, -1]
+        guard ocishim_pipe2(&up, O_CLOEXEC) == 0 else { return nil }  // stay in the foreground rather than fail
         let pid = ocishim_fork()
-        if pid < 0 { return }  // stay in the foreground rather than fail
-        if pid > 0 { _exit(0) }
+        if pid < 0 {
+            close(up[0])
+            close(up[1])
+            return nil
+        }
+        if pid > 0 {
+            close(up[1])
+            var byte: UInt8 = 0
+            var n: Int
+            repeat { n = read(up[0], &byte, 1) } while n < 0 && errno == EINTR
+            _exit(n == 1 ? 0 : 1)
+        }
+        close(up[0])
         _ = setsid()
+        return up[1]
     }
 }
 

@@ -6,28 +6,10 @@ import XCTest
 /// shims, a real runc container is checkpointed through the fake runtime's
 /// checkpoint, and restored by its restore (CRIU cannot run here).
 final class OcictlCheckpointTests: XCTestCase {
-    private struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
-    /// Runs ocictl to its end. Its output goes to files, not pipes: the
-    /// shims it spawns inherit its stderr and outlive it, so a pipe would
-    /// never reach EOF.
-    private func ocictl(_ arguments: [String]) throws -> Output {
-        let dir = try TestSupport.makeTemporaryDirectory(prefix: "ocictl-out", for: self)
-        let (outPath, errPath) = (dir + "/stdout", dir + "/stderr")
-        for path in [outPath, errPath] { _ = FileManager.default.createFile(atPath: path, contents: nil) }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try TestSupport.ocictl())
-        process.arguments = arguments
-        process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outPath))
-        process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errPath))
-        try process.run()
-        process.waitUntilExit()
-        return Output(status: process.terminationStatus, stdout: try String(contentsOfFile: outPath, encoding: .utf8),
-                      stderr: try String(contentsOfFile: errPath, encoding: .utf8))
+    private func ocictl(_ arguments: [String]) throws -> ProgramRun {
+        let run = try ProgramRun.ocictl(arguments)
+        XCTAssertTrue(run.reachedEOF, "ocictl \(arguments.joined(separator: " ")): its output did not reach EOF")
+        return run
     }
 
     func testCheckpointThenRestoreWithOcictl() throws {
