@@ -122,28 +122,41 @@ final class AttachTests: XCTestCase {
 
     func testTerminalContainerOutputIsRawAndResizes() throws {
         let shim = try ShimHarness(self)
-        let bundle = try shim.startContainer(["/bin/sh", "-c", "read x; stty size; read y; stty size; read z; stty size; read w; stty size"], terminal: true) { $0.stdin = true }
+        // One `stty size` per line of input, until stdin ends.
+        let bundle = try shim.startContainer(["/bin/sh", "-c", "while read x; do stty size; done"], terminal: true) { $0.stdin = true }
         let stream = try shim.attach { $0.stdin = true }
         var seen = AttachTranscript()
+        /// Asks for the size until the terminal reports `size`: a resize
+        /// through a FIFO is applied when the shim reads the FIFO, which may
+        /// come after the next line of input.
+        func expectSize(_ size: String, resize: Ocishim_V1_ResizeRequest? = nil) throws {
+            for attempt in 0..<50 {
+                let lines = seen.stdoutText.components(separatedBy: "\r\n").count
+                try stream.send(Ocishim_V1_AttachInput.with {
+                    if let resize, attempt == 0 { $0.resize = resize }
+                    $0.stdin = Data("\n".utf8)
+                })
+                try seen.read(stream) { $0.stdoutText.components(separatedBy: "\r\n").count > lines }
+                if seen.stdoutText.hasSuffix(size + "\r\n") { return }
+                usleep(100_000)
+            }
+            XCTFail("the terminal never reported \(size): \(seen.stdoutText.debugDescription)")
+        }
         let _: Ocishim_V1_ResizeResponse = try shim.call("AttachResize", Ocishim_V1_ResizeRequest.with { $0.height = 33; $0.width = 77 })
-        try stream.send(Ocishim_V1_AttachInput.with { $0.stdin = Data("\n".utf8) })
-        try seen.read(stream) { $0.stdoutText.contains("33 77") }
+        try expectSize("33 77")
         // In-band resize, then conmon's ctl FIFO in the bundle.
-        try stream.send(Ocishim_V1_AttachInput.with { $0.resize = .with { $0.height = 40; $0.width = 100 }; $0.stdin = Data("\n".utf8) })
-        try seen.read(stream) { $0.stdoutText.contains("40 100") }
+        try expectSize("40 100", resize: .with { $0.height = 40; $0.width = 100 })
         let ctl = FileHandle(forWritingAtPath: bundle.path + "/ctl")!
         ctl.write(Data("not a valid line\n1 2000 5\n1 12 34\n".utf8))
         try ctl.close()
-        usleep(200_000)
-        try stream.send(Ocishim_V1_AttachInput.with { $0.stdin = Data("\n".utf8) })
-        try seen.read(stream) { $0.stdoutText.contains("12 34") }
+        try expectSize("12 34")
         // conmon's winsz FIFO takes HEIGHT WIDTH.
         let winsz = FileHandle(forWritingAtPath: bundle.path + "/winsz")!
         winsz.write(Data("45 99\n".utf8))
         try winsz.close()
-        usleep(200_000)
-        try stream.send(Ocishim_V1_AttachInput.with { $0.stdin = Data("\n".utf8) })
-        try seen.read(stream) { $0.stdoutText.contains("45 99") }
+        try expectSize("45 99")
+        // Ctrl-D at the start of a line: `read` sees the end of input.
+        try stream.send(Ocishim_V1_AttachInput.with { $0.stdin = Data([4]) })
         try seen.read(stream)
         XCTAssertEqual(seen.exitCode, 0)
         XCTAssertEqual(seen.stderr, [], "a terminal has one stream")

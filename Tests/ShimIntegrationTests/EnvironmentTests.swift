@@ -83,7 +83,9 @@ final class EnvironmentTests: XCTestCase {
         let shim = try ShimHarness(self)
         let fake = shim.dir + "/hung-runtime"
         // A runtime that never answers `create`; every other command is runc's.
-        try "#!/bin/sh\nfor a; do [ \"$a\" = create ] && exec sleep 300; done\nexec /usr/sbin/runc \"$@\"\n"
+        // Its sleep is told apart from every other process on the machine.
+        let marker = "300\(Int.random(in: 100_000...999_999))"
+        try "#!/bin/sh\nfor a; do [ \"$a\" = create ] && exec sleep \(marker); done\nexec /usr/sbin/runc \"$@\"\n"
             .write(toFile: fake, atomically: true, encoding: .utf8)
         chmod(fake, 0o755)
         let bundle = try BusyboxBundle.make(in: shim.dir, args: ["/bin/true"])
@@ -95,7 +97,7 @@ final class EnvironmentTests: XCTestCase {
         XCTAssertEqual(error?.code, .deadlineExceeded, error?.message ?? "")
         XCTAssertLessThan(Date().timeIntervalSince(start), 10)
         XCTAssertEqual(shim.zombies(), [])
-        let sleepers = try TestSupport.run("/usr/bin/pgrep", ["-f", "sleep 300"]).output
+        let sleepers = try TestSupport.run("/usr/bin/pgrep", ["-f", "sleep \(marker)"]).output
         XCTAssertEqual(sleepers.trimmingCharacters(in: .whitespacesAndNewlines), "", "the hung runtime was killed")
         XCTAssertEqual(try shim.state().status, .none)
     }
