@@ -23,3 +23,15 @@ public enum Clock {
         return Int64(ts.tv_sec) * 1_000_000_000 + Int64(ts.tv_nsec)
     }
 }
+
+/// A clock that moves only when told, for an EventLoop under test: timers
+/// fire on `advance` and the next turn, without sleeping.
+public final class ManualClock {
+    public private(set) var nanos: Int64
+
+    public init(startingAt nanos: Int64 = 1_000_000_000) { self.nanos = nanos }
+
+    public func advance(seconds: Double) { nanos += Clock.nanos(fromSeconds: seconds) }
+
+    public func read() -> Int64 { nanos }
+}

@@ -54,8 +54,13 @@ public final class EventLoop {
     public var onIdle: (() -> Void)?
     public var idleDelayMillis: Int32 = 1000
 
-    public init() throws(SystemError) {
+    /// The loop's time, CLOCK_MONOTONIC nanoseconds; tests give a clock they
+    /// advance by hand (`ManualClock`), so that timers fire without sleeping.
+    private let now: () -> Int64
+
+    public init(clock: @escaping () -> Int64 = Clock.monotonicNanos) throws(SystemError) {
         epfd = try sysCall("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        now = clock
     }
 
     deinit { close(epfd) }
@@ -102,7 +107,7 @@ public final class EventLoop {
     @discardableResult
     public func schedule(afterNanos nanoseconds: Int64, _ body: @escaping () -> Void) -> TimerToken {
         nextTimerID += 1
-        let (sum, overflow) = Clock.monotonicNanos().addingReportingOverflow(max(0, nanoseconds))
+        let (sum, overflow) = now().addingReportingOverflow(max(0, nanoseconds))
         let timer = Timer(deadline: overflow ? Int64.max : sum, id: nextTimerID, body: body)
         let index = timers.firstIndex { $0.deadline < timer.deadline } ?? timers.endIndex
         timers.insert(timer, at: index)
@@ -133,11 +138,11 @@ public final class EventLoop {
     /// for clients that block on one answer. Returns whether it holds.
     @discardableResult
     public func run(until condition: () -> Bool, timeoutNanos: Int64) -> Bool {
-        let (sum, overflow) = Clock.monotonicNanos().addingReportingOverflow(max(0, timeoutNanos))
+        let (sum, overflow) = now().addingReportingOverflow(max(0, timeoutNanos))
         let deadline = overflow ? Int64.max : sum
         stopped = false
         while !condition() {
-            let left = deadline - Clock.monotonicNanos()
+            let left = deadline - now()
             if left <= 0 || stopped { return condition() }
             turn(maxWaitMillis: Int32(min(left / 1_000_000 + 1, 1000)), unlessDone: condition)
         }
@@ -162,7 +167,7 @@ public final class EventLoop {
         if !deferred.isEmpty || stopped || unlessDone() {
             wait = 0
         } else if let next = timers.last {
-            let left = max(0, next.deadline - Clock.monotonicNanos())
+            let left = max(0, next.deadline - now())
             let ms = left / 1_000_000 + (left % 1_000_000 == 0 ? 0 : 1)
             let timerWait = Int32(clamping: ms)
             wait = wait < 0 ? timerWait : min(wait, timerWait)
@@ -210,8 +215,8 @@ public final class EventLoop {
     @discardableResult
     private func runDueTimers() -> Bool {
         var fired = false
-        let now = Clock.monotonicNanos()
-        while let next = timers.last, next.deadline <= now {
+        let time = now()
+        while let next = timers.last, next.deadline <= time {
             timers.removeLast()
             if cancelledTimers.remove(next.id) != nil { continue }
             next.body()
