@@ -61,6 +61,8 @@ public final class ContainerLogger {
     public var scheduleFlush: ((_ afterNanos: Int64, _ body: @escaping () -> Void) -> Void)?
     /// A scheduled flush is pending.
     private var flushScheduled = false
+    /// Both streams, without an array literal (an allocation) per chunk.
+    private static let streams: [LogStream] = [.stdout, .stderr]
     private let clock: LogClock
 
     /// Opens the k8s-file files (created, appended to, mode 0600); journald
@@ -109,7 +111,7 @@ public final class ContainerLogger {
     public var flushDeadline: Int64? {
         var oldest: Int64?
         for sink in sinks {
-            for stream in [LogStream.stdout, .stderr] {
+            for stream in Self.streams {
                 if let since = sink.heldSince(stream), since < oldest ?? .max { oldest = since }
             }
         }
@@ -122,7 +124,7 @@ public final class ContainerLogger {
         let now = clock.monotonicNanos()
         var timestamp: Int64?
         for index in sinks.indices {
-            for stream in [LogStream.stdout, .stderr] {
+            for stream in Self.streams {
                 guard let since = sinks[index].heldSince(stream), now - since >= Self.flushDelayNanos else { continue }
                 let stamp = timestamp ?? clock.realtimeNanos()
                 timestamp = stamp
@@ -137,7 +139,7 @@ public final class ContainerLogger {
     public func flush() {
         var timestamp: Int64?
         for index in sinks.indices {
-            for stream in [LogStream.stdout, .stderr] where sinks[index].heldSince(stream) != nil {
+            for stream in Self.streams where sinks[index].heldSince(stream) != nil {
                 let stamp = timestamp ?? clock.realtimeNanos()
                 timestamp = stamp
                 record(sinks[index].flush(stream, timestamp: stamp), from: index)
