@@ -1,7 +1,7 @@
 /// The figures the bench reports, each measured for ocishim and for its
 /// counterpart (conmon, or the runtime call an engine makes without a shim).
 enum Figure: String, CaseIterable {
-    case throughputLines, throughputBlob, cpuLines, cpuBlob
+    case throughputLines, throughputBlob, cpuLines, cpuBlob, partialLines, promptDelay
     case createToRunning, startToExit, createOverhead, startOverhead
     case rss, pss, privateDirty
     case stateP50, stateP99, refreshP50, refreshP99
@@ -13,6 +13,8 @@ enum Figure: String, CaseIterable {
         case .throughputBlob: "log throughput, no newlines"
         case .cpuLines: "monitor CPU per 100 MB, lines"
         case .cpuBlob: "monitor CPU per 100 MB, no newlines"
+        case .partialLines: "P records per million lines, 100-byte lines"
+        case .promptDelay: "a prompt without newline → log"
         case .createToRunning: "create → running, /bin/true"
         case .startToExit: "start → exit recorded, /bin/true"
         case .createOverhead: "create → running, over raw runc"
@@ -33,15 +35,21 @@ enum Figure: String, CaseIterable {
         switch self {
         case .throughputLines, .throughputBlob: "MB/s"
         case .cpuLines, .cpuBlob: "s"
+        case .partialLines: "per 10⁶"
         case .rss, .pss, .privateDirty: "kB"
         default: "ms"
         }
     }
 
+    /// Whether ocishim / conmon means something: not for the prompt's
+    /// delay, which is conmon's read-to-write time against ocishim's hold
+    /// deadline.
+    var hasRatio: Bool { self != .promptDelay }
+
     /// Digits after the point in the tables.
     var precision: Int {
         switch self {
-        case .throughputLines, .throughputBlob, .rss, .pss, .privateDirty: 0
+        case .throughputLines, .throughputBlob, .partialLines, .rss, .pss, .privateDirty: 0
         case .cpuLines, .cpuBlob: 3
         case .stateP50, .stateP99: 3
         default: 1
@@ -66,13 +74,14 @@ enum Figure: String, CaseIterable {
         case .privateDirty: .ratioAtMost(1)
         case .pss: .ratioAtMost(1.5)
         case .stateP99: .atMost(1)
+        case .partialLines: .atMost(0)
         default: .none
         }
     }
 
     var section: String {
         switch self {
-        case .throughputLines, .throughputBlob, .cpuLines, .cpuBlob: "log"
+        case .throughputLines, .throughputBlob, .cpuLines, .cpuBlob, .partialLines, .promptDelay: "log"
         case .createToRunning, .startToExit, .createOverhead, .startOverhead: "latency"
         case .rss, .pss, .privateDirty: "memory"
         case .stateP50, .stateP99, .refreshP50, .refreshP99: "rpc"

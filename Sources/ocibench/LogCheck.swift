@@ -1,11 +1,13 @@
 import Foundation
 
 /// Reads back a k8s-file log and counts the container output it holds, so a
-/// run that lost or duplicated output does not count as fast.
+/// run that lost or duplicated output does not count as fast, and the
+/// records it took: every F record ends a line, a P record is part of one.
 enum LogCheck {
     struct Content: Equatable {
         var bytes = 0
         var records = 0
+        var partialRecords = 0
     }
 
     /// The content bytes of all records: an F record's text and its newline,
@@ -33,6 +35,7 @@ enum LogCheck {
                 let tag = start.load(fromByteOffset: index - 2, as: UInt8.self)
                 result.bytes += length - index + (tag == UInt8(ascii: "F") ? 1 : 0)
                 result.records += 1
+                if tag == UInt8(ascii: "P") { result.partialRecords += 1 }
                 offset += length + 1
             }
         }

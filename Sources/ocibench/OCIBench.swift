@@ -120,7 +120,10 @@ struct OCIBench: ParsableCommand {
                               shim: FileSystem.absolute(shim), conmon: conmon, runc: runc)
         let parts = Set((only ?? "latency,log,memory,rpc,containerd").split(separator: ",").map(String.init))
         if parts.contains("latency") || parts.contains("log") { try bench.measureLatency() }
-        if parts.contains("log") { try bench.measureThroughput() }
+        if parts.contains("log") {
+            try bench.measureThroughput()
+            try bench.measurePromptDelay()
+        }
         if parts.contains("memory") { try bench.measureMemory() }
         if parts.contains("rpc") { try bench.measureRPCAndExec() }
         if !noContainerd && parts.contains("containerd") {

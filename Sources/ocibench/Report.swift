@@ -16,7 +16,7 @@ struct Report {
         /// ocishim / counterpart; none for a difference that is not positive
         /// on both sides (an overhead within the noise of raw runc).
         var ratio: Double? {
-            guard let ocishim, let counterpart, counterpart > 0, ocishim >= 0 else { return nil }
+            guard figure.hasRatio, let ocishim, let counterpart, counterpart > 0, ocishim >= 0 else { return nil }
             return ocishim / counterpart
         }
 
@@ -157,6 +157,14 @@ struct Report {
             - **Monitor CPU**: utime + stime of the monitor process (/proc/<pid>/stat, its own time, not its \
             children's) from before start to after the exit was recorded, per 100 MB of output. conmon exits after \
             recording: the bench is its subreaper and reads the times of the zombie before reaping it.
+            - **P records per million lines**: the P records in the logs of the 100-byte-line runs, per line \
+            (F record) printed. A P record means a line was split into more than one record: by conmon wherever \
+            one of its reads ended inside a line; by ocishim only for a line longer than its 16 KiB hold or one \
+            held past its 100 ms deadline.
+            - **A prompt without newline → log**: a container prints `ready` and a newline, then `prompt> ` \
+            without one, and waits. The bench polls the log every 0.5 ms; the figure is the time from the \
+            `ready` record showing to the `prompt> ` record showing, \(s.runs) runs each: what holding an unfinished \
+            line costs someone following the log.
             - **Latency**: `/bin/true`, \(s.latencyRuns) runs. create → running: from spawning the monitor until \
             the engine's start call has returned; start → exit recorded: from that start call until the exit is \
             recorded. ocishim: spawn `ocishim serve`, Create, Start, Wait (no Hello: podman does not greet conmon \

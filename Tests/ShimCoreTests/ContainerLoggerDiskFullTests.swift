@@ -98,4 +98,62 @@ final class ContainerLoggerDiskFullTests: LogTestCase {
         XCTAssertEqual(Array(after.suffix(50)), Array(resumed..<(resumed + 50)))
         XCTAssertEqual(after, after.sorted(), "records out of order")
     }
+
+    /// Chunks that all end inside a line, so that a tail is held at every
+    /// moment: up to the failure the file holds whole F records only, and
+    /// every byte handed over is in the file or counted as dropped (the
+    /// failing write drops the held tail with it). A tail held while the
+    /// disk is full is counted when its flush fails; with space again a held
+    /// line is written whole.
+    func testHeldTailsOnAFullDiskAreWrittenWholeOrCounted() throws {
+        let mountPoint = try XCTUnwrap(mountPoint)
+        let filler = FileSystem.join(mountPoint, "filler")
+        try FileSystem.writeAtomically(filler, [UInt8](repeating: 0, count: 40 << 10))
+        let log = FileSystem.join(mountPoint, "ctr.log")
+        let logger = try withTimeZone("UTC0") {
+            try ContainerLogger(config: LogConfig(drivers: [.k8sFile(path: log)], containerID: logTestID))
+        }
+        let input = Array(chunk(lines: 0..<2000).utf8)
+        var offset = 0
+        while logger.writeError == nil && offset < input.count {
+            let end = min(offset + 5050, input.count)
+            logger.write(.stdout, Array(input[offset..<end]))
+            offset = end
+        }
+        let message = "write \(log): No space left on device"
+        XCTAssertEqual(logger.writeError, message)
+        let numbers = try loggedLineNumbers(log)
+        XCTAssertFalse(numbers.isEmpty)
+        XCTAssertEqual(numbers, Array(0..<numbers.count))
+        XCTAssertEqual(UInt64(offset), UInt64(numbers.count * 100) + logger.droppedBytes)
+
+        // Held while the disk is full (nothing to write yet), lost at the
+        // flush. Longer than a page: the log's last page has room left.
+        let rest = FileSystem.join(mountPoint, "rest")
+        try fillUp(rest)
+        let before = logger.droppedBytes
+        let tail = String(repeating: "p", count: 6000)
+        logger.write(.stdout, tail)
+        XCTAssertEqual(logger.droppedBytes, before)
+        logger.flush()
+        XCTAssertEqual(logger.droppedBytes, before + 6000)
+        XCTAssertEqual(try loggedLineNumbers(log), numbers)
+
+        try FileSystem.removeFile(filler)
+        try FileSystem.removeFile(rest)
+        logger.write(.stdout, "Password: ")
+        logger.write(.stdout, "hunter2\n")
+        XCTAssertNil(logger.writeError)
+        XCTAssertTrue(try readText(log).hasSuffix("\(stamp) stdout F Password: hunter2\n"))
+        XCTAssertEqual(logger.droppedBytes, before + 6000)
+    }
+
+    /// Writes `path` until the file system is full.
+    private func fillUp(_ path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SystemError("open \(path)") }
+        defer { close(fd) }
+        let block = [UInt8](repeating: 0, count: 4096)
+        while block.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
+    }
 }

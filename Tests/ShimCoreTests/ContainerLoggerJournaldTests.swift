@@ -23,7 +23,8 @@ final class ContainerLoggerJournaldTests: LogTestCase {
     private func journalLogger(name: String = "ctr-name", tag: String = "",
                                extra: [LogDriverKind] = []) throws -> ContainerLogger {
         try ContainerLogger(config: LogConfig(drivers: [.journald(socketPath: journal.path)] + extra, tag: tag,
-                                              containerID: logTestID, containerName: name))
+                                              containerID: logTestID, containerName: name),
+                            clock: clock.clock)
     }
 
     private func bytes(_ text: String) -> [UInt8] { Array(text.utf8) }
@@ -108,6 +109,27 @@ final class ContainerLoggerJournaldTests: LogTestCase {
         XCTAssertEqual(entry.names.last, "CONTAINER_PARTIAL_MESSAGE")
         logger.flush()
         XCTAssertEqual(journal.receive().count, 0)
+    }
+
+    /// Unlike conmon, which keeps a fragment until the container writes
+    /// again: at its deadline it goes out as a partial message, as in the
+    /// k8s-file log, and the other stream's younger one waits for its own.
+    func testAHeldFragmentGoesOutAtItsDeadline() throws {
+        let logger = try journalLogger()
+        let timer = TestFlushScheduler()
+        timer.attach(to: logger)
+        logger.write(.stdout, "Password: ")
+        clock.advance(nanos: ContainerLogger.flushDelayNanos / 2)
+        logger.write(.stderr, "warn")
+        XCTAssertEqual(timer.delays, [ContainerLogger.flushDelayNanos])
+        clock.advance(nanos: ContainerLogger.flushDelayNanos / 2)
+        timer.fire()
+        let entries = journal.receive()
+        XCTAssertEqual(entries.map { $0["MESSAGE"] }, ["Password: "])
+        XCTAssertEqual(entries.first?["CONTAINER_PARTIAL_MESSAGE"], "true")
+        XCTAssertEqual(timer.delays, [ContainerLogger.flushDelayNanos, ContainerLogger.flushDelayNanos / 2])
+        logger.write(.stderr, "ing\n")
+        XCTAssertEqual(journal.receive().map { $0["MESSAGE"] }, ["warning\n"])
     }
 
     func testCloseFlushes() throws {
@@ -207,9 +229,8 @@ final class ContainerLoggerJournaldTests: LogTestCase {
         let stamp = "2026-11-30T09:12:01.123456789+00:00"
         XCTAssertEqual(try readText(path("ctr.log")), """
             \(stamp) stdout F one
-            \(stamp) stdout P tw
             \(stamp) stderr F err
-            \(stamp) stdout F o
+            \(stamp) stdout F two
 
             """)
         XCTAssertEqual(journal.receive().map { $0["MESSAGE"] }, ["one\n", "err\n", "two\n"])

@@ -17,6 +17,46 @@ extension ContainerLogger {
     }
 }
 
+/// The logger's clocks under the test's control: the wall clock reads
+/// `realtime` (the fixed test time unless a test moves it), the monotonic
+/// clock `monotonic`, which only moves when the test advances it.
+final class TestLogClock {
+    var realtime: Int64 = logTestTime
+    var monotonic: Int64 = 1_000_000_000
+
+    var clock: LogClock {
+        LogClock(realtimeNanos: { [unowned self] in realtime }, monotonicNanos: { [unowned self] in monotonic })
+    }
+
+    func advance(nanos: Int64) {
+        monotonic += nanos
+        realtime += nanos
+    }
+}
+
+/// A stand-in for the shim's loop timer: remembers what the logger
+/// scheduled, for the test to run.
+final class TestFlushScheduler {
+    private(set) var delays: [Int64] = []
+    private var pending: [() -> Void] = []
+
+    func attach(to logger: ContainerLogger) {
+        logger.scheduleFlush = { [unowned self] nanos, body in
+            delays.append(nanos)
+            pending.append(body)
+        }
+    }
+
+    var pendingCount: Int { pending.count }
+
+    /// Runs the timers scheduled so far (those they schedule wait).
+    func fire() {
+        let due = pending
+        pending = []
+        for body in due { body() }
+    }
+}
+
 /// Runs `body` with TZ set for the whole process, then puts TZ back. The
 /// logger reads TZ (tzset) when it is created, so create it inside.
 func withTimeZone<T>(_ zone: String, _ body: () throws -> T) rethrows -> T {
@@ -37,9 +77,12 @@ func readText(_ path: String) throws -> String {
 /// A scratch directory per test, removed afterwards.
 class LogTestCase: XCTestCase {
     var dir = ""
+    /// The clocks of the loggers the test makes.
+    var clock = TestLogClock()
 
     override func setUpWithError() throws {
         dir = try TemporaryDirectory.make(prefix: "logtest")
+        clock = TestLogClock()
     }
 
     override func tearDown() {
@@ -52,7 +95,8 @@ class LogTestCase: XCTestCase {
     func fileLogger(_ name: String = "ctr.log", sizeMax: Int64 = -1, maxFiles: Int = 0) throws -> ContainerLogger {
         try withTimeZone("UTC0") {
             try ContainerLogger(config: LogConfig(drivers: [.k8sFile(path: path(name))], sizeMax: sizeMax,
-                                                  maxFiles: maxFiles, containerID: logTestID))
+                                                  maxFiles: maxFiles, containerID: logTestID),
+                                clock: clock.clock)
         }
     }
 }

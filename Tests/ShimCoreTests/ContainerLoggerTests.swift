@@ -6,7 +6,10 @@ import XCTest
 /// The k8s-file (CRI) format, byte for byte. The expected texts are what
 /// conmon 2.1.6 (Debian 2.1.6+ds1-1) wrote for the same chunks, captured by
 /// running it with a stand-in runtime, with our fixed timestamp in place of
-/// its clock.
+/// its clock, except where a line spans chunks: conmon writes a P record
+/// for every chunk that ends inside a line, we hold the tail until its
+/// line is complete (ContainerLoggerHeldTailTests), so those expectations
+/// write the held tail with `flush()`.
 final class ContainerLoggerTests: LogTestCase {
     private let stamp = "2026-11-30T09:12:01.123456789+00:00"
 
@@ -20,6 +23,7 @@ final class ContainerLoggerTests: LogTestCase {
     func testTheLinesOfAChunkShareItsTimestamp() throws {
         let logger = try fileLogger()
         logger.write(.stdout, "a\nb\n\nc")
+        logger.flush()
         XCTAssertEqual(try readText(path("ctr.log")), """
             \(stamp) stdout F a
             \(stamp) stdout F b
@@ -29,14 +33,16 @@ final class ContainerLoggerTests: LogTestCase {
             """)
     }
 
-    func testAFragmentIsAPRecordWrittenAtOnceAndItsLineEndsInTheNextChunk() throws {
+    /// conmon wrote "P tail" for the first chunk and "F  continued" for
+    /// the second: one line, two records. The line is one F record, stamped
+    /// by the read that completed it.
+    func testALineSplitAcrossTwoChunksIsOneFRecord() throws {
         let logger = try fileLogger()
         logger.write(.stdout, "tail")
-        XCTAssertEqual(try readText(path("ctr.log")), "\(stamp) stdout P tail\n")
+        XCTAssertEqual(try readText(path("ctr.log")), "")
         logger.write(.stdout, " continued\nnext\n", at: logTestTime + 1)
         XCTAssertEqual(try readText(path("ctr.log")), """
-            \(stamp) stdout P tail
-            2026-11-30T09:12:01.123456790+00:00 stdout F  continued
+            2026-11-30T09:12:01.123456790+00:00 stdout F tail continued
             2026-11-30T09:12:01.123456790+00:00 stdout F next
 
             """)
@@ -58,6 +64,7 @@ final class ContainerLoggerTests: LogTestCase {
     func testACarriageReturnIsContent() throws {
         let logger = try fileLogger()
         logger.write(.stdout, "d\r\n\r")
+        logger.flush()
         XCTAssertEqual(try readText(path("ctr.log")), "\(stamp) stdout F d\r\n\(stamp) stdout P \r\n")
     }
 
@@ -73,9 +80,8 @@ final class ContainerLoggerTests: LogTestCase {
         logger.write(.stderr, "err line\n")
         logger.write(.stdout, "put\n")
         XCTAssertEqual(try readText(path("ctr.log")), """
-            \(stamp) stdout P out
             \(stamp) stderr F err line
-            \(stamp) stdout F put
+            \(stamp) stdout F output
 
             """)
     }
@@ -168,6 +174,7 @@ final class ContainerLoggerTests: LogTestCase {
         let longFragment = String(repeating: "M", count: RecordBatch.copyLimit + 1)
         logger.write(.stdout, "short\n\(long)\nmid\n\(longFragment)")
         logger.write(.stderr, "\(long)")
+        logger.flush()
         XCTAssertEqual(try readText(path("ctr.log")), """
             \(stamp) stdout F short
             \(stamp) stdout F \(long)
@@ -187,7 +194,8 @@ final class ContainerLoggerTests: LogTestCase {
     }
 
     /// 10,000 numbered lines through chunks of random sizes: the records
-    /// concatenate back to the input (F adds the newline, P does not).
+    /// concatenate back to the input (F adds the newline, P does not), and
+    /// being short, every line is one F record wherever the chunks cut.
     func testNumberedLinesThroughRandomChunksComeBackInOrder() throws {
         let logger = try fileLogger()
         let input = Array((1...10_000).map { "line \($0) " + String(repeating: "x", count: $0 % 37) + "\n" }.joined().utf8)
@@ -216,7 +224,7 @@ final class ContainerLoggerTests: LogTestCase {
             records += 1
         }
         XCTAssertEqual(rebuilt, input)
-        XCTAssertGreaterThanOrEqual(records, 10_000)
+        XCTAssertEqual(records, 10_000)
     }
 
     func testWritesAfterCloseAreDiscarded() throws {

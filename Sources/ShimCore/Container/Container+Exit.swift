@@ -18,6 +18,10 @@ extension Container {
         if let reason, !checkpointProgress.stoppedByCheckpoint { log.warning("container \(id): exit \(code): \(reason)") }
         stdio?.acceptWaitingClients()
         io?.drainOutput()
+        // A last line without a newline is in the log when the exit is
+        // reported, even if a process that outlived the init (no pid
+        // namespace of its own) keeps the output open.
+        logger?.flush()
         logger?.sync()
         oomWatcher?.flush()
         oomWatcher?.stop()

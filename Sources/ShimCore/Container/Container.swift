@@ -15,7 +15,13 @@ final class Container {
     var log: Logger { context.log }
 
     var io: ContainerIO?
-    var logger: ContainerLogger?
+    var logger: ContainerLogger? {
+        // The log holds a line's unfinished tail until its newline comes or
+        // its deadline passes; the deadline is a timer on this shim's loop.
+        didSet {
+            logger?.scheduleFlush = { [loop = context.loop] nanos, body in loop.schedule(afterNanos: nanos, body) }
+        }
+    }
     var oomWatcher: OOMWatcher?
     var ports: PortReservation?
     /// Attach clients, conmon's attach socket, the control FIFOs.

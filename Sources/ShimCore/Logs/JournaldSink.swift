@@ -11,9 +11,15 @@ import SystemPackage
 ///   newline is held (per stream, up to 8192 bytes, conmon's STDIO_BUF_SIZE)
 ///   and sent with the rest of its line. A tail that does not fit is sent at
 ///   once with what was held, flagged CONTAINER_PARTIAL_MESSAGE=true, and so
-///   is whatever is still held at `flush()` (end of output).
+///   is whatever is still held at the end of output.
 ///
 /// Where we differ, on purpose:
+/// - A held tail also goes out (partial) when its deadline passes
+///   (ContainerLogger.flushDelayNanos), as the k8s-file driver's does:
+///   conmon keeps it until the container writes again, so a prompt stays
+///   out of the journal for as long as the container waits for input.
+/// - The hold buffers exist only while something is held or output flows
+///   (HeldTail); an idle shim frees them.
 /// - A missing socket is an error the engine sees (writeError), not silence.
 /// - A send waits at most 250 ms (`sendTimeoutMicroseconds`) for a journal
 ///   that does not read, instead of for ever: the shim's one thread also
@@ -32,16 +38,18 @@ final class JournaldSink: LogSink {
     private var address = sockaddr_un()
     private var socket: Int32 = -1
     private let fields: JournalFields
-    private var heldStdout: [UInt8] = []
-    private var heldStderr: [UInt8] = []
+    private let heldStdout: HeldTail
+    private let heldStderr: HeldTail
     private let datagram = WriteVector(capacity: 8)
     /// MESSAGE's header, then "\n": the batch points into it.
     private let header: UnsafeMutablePointer<UInt8>
     private static let newlineOffset = JournalFields.messageHeaderCapacity
 
-    init(socketPath: String, fields: JournalFields) {
+    init(socketPath: String, fields: JournalFields, monotonicNanos: @escaping () -> Int64) {
         self.socketPath = socketPath
         self.fields = fields
+        heldStdout = HeldTail(capacity: Self.heldLineLimit, monotonicNanos: monotonicNanos)
+        heldStderr = HeldTail(capacity: Self.heldLineLimit, monotonicNanos: monotonicNanos)
         address.sun_family = sa_family_t(AF_UNIX)
         let path = socketPath.utf8
         withUnsafeMutableBytes(of: &address.sun_path) { sunPath in
@@ -50,8 +58,6 @@ final class JournaldSink: LogSink {
         }
         header = .allocate(capacity: JournalFields.messageHeaderCapacity + 1)
         header[Self.newlineOffset] = UInt8(ascii: "\n")
-        heldStdout.reserveCapacity(Self.heldLineLimit)
-        heldStderr.reserveCapacity(Self.heldLineLimit)
     }
 
     deinit {
@@ -66,8 +72,9 @@ final class JournaldSink: LogSink {
         while offset < chunk.count {
             let (line, complete) = ChunkLines.line(in: chunk, at: offset)
             if !complete {
-                if line.count < Self.heldLineLimit - heldCount(stream) {
-                    hold(stream, line)
+                let held = held(stream)
+                if line.count < Self.heldLineLimit - held.count {
+                    held.append(line)
                     return outcome
                 }
             }
@@ -80,20 +87,28 @@ final class JournaldSink: LogSink {
         return outcome
     }
 
-    func flush() -> LogSinkOutcome {
-        var outcome = LogSinkOutcome.unchanged
-        for stream in [LogStream.stdout, .stderr] where heldCount(stream) > 0 {
-            if let failure = sendHeld(stream, then: UnsafeRawBufferPointer(start: nil, count: 0), partial: true) {
-                return .failed(message: failure.message, droppedBytes: failure.lost)
-            }
-            outcome = .stored
+    func heldSince(_ stream: LogStream) -> Int64? {
+        let held = held(stream)
+        return held.isEmpty ? nil : held.since
+    }
+
+    /// journald stamps entries itself: `timestamp` is not sent.
+    func flush(_ stream: LogStream, timestamp: Int64) -> LogSinkOutcome {
+        guard !held(stream).isEmpty else { return .unchanged }
+        if let failure = sendHeld(stream, then: UnsafeRawBufferPointer(start: nil, count: 0), partial: true) {
+            return .failed(message: failure.message, droppedBytes: failure.lost)
         }
-        return outcome
+        return .stored
     }
 
     func reopen() throws(CoreError) {}
 
     func sync() {}
+
+    func releaseBuffers() {
+        heldStdout.release()
+        heldStderr.release()
+    }
 
     func close() {
         if socket >= 0 { Glibc.close(socket) }
@@ -102,28 +117,16 @@ final class JournaldSink: LogSink {
 
     // MARK: - records
 
-    private func heldCount(_ stream: LogStream) -> Int {
-        stream == .stdout ? heldStdout.count : heldStderr.count
-    }
-
-    private func hold(_ stream: LogStream, _ bytes: UnsafeRawBufferPointer) {
-        if stream == .stdout { heldStdout.append(contentsOf: bytes) } else { heldStderr.append(contentsOf: bytes) }
-    }
+    private func held(_ stream: LogStream) -> HeldTail { stream == .stdout ? heldStdout : heldStderr }
 
     /// Sends what was held for `stream` followed by `line` as one record
     /// (several when above `messageLimit`). The held bytes are gone
     /// afterwards, sent or lost; on failure `lost` counts this record's bytes.
     private func sendHeld(_ stream: LogStream, then line: UnsafeRawBufferPointer,
                           partial: Bool) -> (message: String, lost: Int)? {
-        defer {
-            if stream == .stdout {
-                heldStdout.removeAll(keepingCapacity: true)
-            } else {
-                heldStderr.removeAll(keepingCapacity: true)
-            }
-        }
-        let send = { (held: UnsafeRawBufferPointer) in self.sendSplit(stream, held, line, partial: partial) }
-        return stream == .stdout ? heldStdout.withUnsafeBytes(send) : heldStderr.withUnsafeBytes(send)
+        let held = held(stream)
+        defer { held.removeAll() }
+        return sendSplit(stream, held.bytes, line, partial: partial)
     }
 
     /// One record of two pieces, split into entries of at most

@@ -45,6 +45,9 @@ final class RecordBatch {
         /// The next record (of `recordLength` bytes) would take the file past
         /// the size limit.
         case sizeLimit(recordLength: Int)
+        /// The rest of the chunk is a line without its newline, short enough
+        /// for the caller to hold back (`holdLimit`).
+        case unfinishedLine
     }
 
     private let segments = WriteVector()
@@ -92,12 +95,14 @@ final class RecordBatch {
     /// "<prefix><line>", and for a fragment (the chunk's tail without a
     /// newline) the newline that ends its record. Stops when the batch is
     /// full (an empty batch takes any record: a long line is a segment of its
-    /// own) or, when `sizeMax` > 0, before a record that would take a file of
-    /// `fileSize` bytes past it (conmon's rule: a record into an empty file is
-    /// taken whatever its size). Returns where it stopped and why. The chunk
-    /// must stay valid and unchanged until `write`.
+    /// own), before a fragment of at most `holdLimit` bytes (the caller holds
+    /// it until its line is complete; 0: none is held), or, when
+    /// `sizeMax` > 0, before a record that would take a file of `fileSize`
+    /// bytes past it (conmon's rule: a record into an empty file is taken
+    /// whatever its size). Returns where it stopped and why. The chunk must
+    /// stay valid and unchanged until `write`.
     func appendLines(of chunk: UnsafeRawBufferPointer, from start: Int, prefixes: Prefixes,
-                     sizeMax: Int64, fileSize: Int64) -> (offset: Int, stop: Stop) {
+                     holdLimit: Int, sizeMax: Int64, fileSize: Int64) -> (offset: Int, stop: Stop) {
         let (staging, lengths) = storage()
         if recordCount > 0 { precondition(prefixes.length == prefixLength, "a batch holds the records of one chunk") }
         prefixLength = prefixes.length
@@ -119,6 +124,10 @@ final class RecordBatch {
         }
         while offset < chunk.count {
             let (line, complete) = ChunkLines.line(in: chunk, at: offset)
+            if !complete && line.count <= holdLimit {
+                stop = .unfinishedLine
+                break
+            }
             let recordLength = prefixLength + line.count + (complete ? 0 : 1)
             if sizeMax > 0 {
                 let filled = fileSize + Int64(byteCount)
