@@ -2,12 +2,15 @@ import Foundation
 import Glibc
 import ShimSystem
 
+/// The write end of the pipe the signal handler writes to.
+nonisolated(unsafe) private var interruptPipe: Int32 = -1
+
 /// Everything the suite starts is undone here: processes (shims, engines),
 /// runtime containers, mounts. Each check's leftovers are removed when the
-/// check ends, pass or fail; whatever remains is removed at exit, and on
-/// SIGINT/SIGTERM/SIGHUP by a thread that waits for those signals (they are
-/// blocked everywhere else). Only what the suite registered, or what carries
-/// its run token or work directory, is touched.
+/// check ends, pass or fail; whatever remains is removed when the worker
+/// process ends, and by the supervisor process after it (`sweep`), also
+/// when the worker was killed by SIGINT/SIGTERM/SIGHUP. Only what the suite
+/// registered, or what carries its run token or work directory, is touched.
 final class Cleanup: @unchecked Sendable {
     private let lock = NSLock()
     private var processes: [(pid: pid_t, started: UInt64)] = []
@@ -56,10 +59,10 @@ final class Cleanup: @unchecked Sendable {
         for path in mountPoints.reversed() { _ = umount2(path, Int32(MNT_DETACH)) }
     }
 
-    /// At exit: also every runtime container whose id carries this run's token.
+    /// At the worker's exit: what was registered, then the sweep.
     func runFinal() {
         run()
-        for id in runtimeContainers() where id.hasPrefix(idPrefix) { runQuietly(runc, ["delete", "--force", id]) }
+        sweep()
     }
 
     private func runtimeContainers() -> [String] {
@@ -69,7 +72,7 @@ final class Cleanup: @unchecked Sendable {
         return ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
     }
 
-    /// Runs a program and waits for that pid only (safe from the signal thread).
+    /// Runs a program and waits for that pid only.
     private func runQuietly(_ path: String, _ arguments: [String], output: String? = nil) {
         let fd = output.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) } ?? Commands.devNull
         defer { if fd != Commands.devNull && fd >= 0 { close(fd) } }
@@ -80,23 +83,38 @@ final class Cleanup: @unchecked Sendable {
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
     }
 
-    /// Blocks SIGINT, SIGTERM and SIGHUP in this thread (and every thread
-    /// started after it; spawned programs get a clean mask) and starts a
-    /// thread that waits for them, cleans up and exits 130.
-    func handleInterrupts(_ final: @escaping @Sendable () -> Void) {
-        var set = sigset_t()
-        sigemptyset(&set)
-        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&set, sig) }
-        pthread_sigmask(SIG_BLOCK, &set, nil)
-        let waitFor = set
-        let watcher = Thread {
-            var signal: Int32 = 0
-            var waitSet = waitFor
-            sigwait(&waitSet, &signal)
-            FileHandle.standardError.write("\nocitorture: signal \(signal): cleaning up\n".data(using: .utf8)!)
-            final()
-            exit(130)
+    /// What is left after the worker process has ended (or was killed):
+    /// processes whose command line names the work directory (shims, ocictl),
+    /// runtime containers with the run's token, mounts under the work
+    /// directory. Safe to run when the worker's own cleanup did its job.
+    func sweep() {
+        for _ in 0..<5 {
+            let pids = ProcInfo.pids(mentioning: workDir)
+            if pids.isEmpty { break }
+            for pid in pids { _ = kill(pid, SIGKILL) }
+            usleep(100_000)
         }
-        watcher.start()
+        for id in runtimeContainers() where id.hasPrefix(idPrefix) { runQuietly(runc, ["delete", "--force", id]) }
+        let mounts = ((try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? "")
+            .split(separator: "\n").compactMap { $0.split(separator: " ").dropFirst().first.map(String.init) }
+            .filter { $0.hasPrefix(workDir + "/") }
+        for path in mounts.sorted(by: { $0.count > $1.count }) { _ = umount2(path, Int32(MNT_DETACH)) }
+    }
+
+    /// Makes SIGINT, SIGTERM and SIGHUP write their number to a pipe (all a
+    /// handler may do) and returns its read end. Spawned programs get the
+    /// default dispositions back.
+    static func signalPipe() -> Int32 {
+        guard let pipe = try? Pipe.make() else { return -1 }
+        interruptPipe = pipe.write
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { signal in
+            var byte = UInt8(truncatingIfNeeded: signal)
+            _ = write(interruptPipe, &byte, 1)
+        }
+        sigemptyset(&action.sa_mask)
+        action.sa_flags = SA_RESTART
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaction(sig, &action, nil) }
+        return pipe.read
     }
 }

@@ -17,6 +17,7 @@ final class Lab {
     /// Prefix of every container id of this run ("tt<hex>"), unique per run
     /// so that nothing of another session on the machine is ever touched.
     let runToken: String
+    let seed: UInt64
     let reaper: Reaper
     let cleanup: Cleanup
     let commands: Commands
@@ -35,6 +36,7 @@ final class Lab {
         self.protoFile = protoFile
         self.workDir = workDir
         self.runToken = runToken
+        self.seed = seed
         self.reaper = reaper
         self.cleanup = cleanup
         self.random = SeededRandom(seed: seed)

@@ -42,6 +42,16 @@ struct OCITorture: ParsableCommand {
     @Flag(help: "Keep the work directory (bundles, state dirs, logs) for a look afterwards.")
     var keep = false
 
+    // The worker process the supervisor starts (see `run`).
+    @Flag(help: .hidden) var worker = false
+    @Option(name: .customLong("work-dir"), help: .hidden) var workDir: String?
+    @Option(help: .hidden) var token: String?
+
+    /// This process supervises: it makes the work directory, starts the
+    /// checks in a worker process (this program with --worker), and when the
+    /// worker ends, or on SIGINT/SIGTERM/SIGHUP (the worker is then
+    /// SIGKILLed), sweeps whatever is left. A worker stopped anywhere, even
+    /// in the middle of spawning a shim, leaves nothing behind.
     func run() throws {
         if list {
             for check in Catalogue.all { say("\(check.name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(check.covers.padding(toLength: 18, withPad: " ", startingAt: 0)) \(check.summary)") }
@@ -52,10 +62,9 @@ struct OCITorture: ParsableCommand {
         if let names, let unknown = names.first(where: { name in !Catalogue.all.contains { $0.name == name } }) {
             throw ValidationError("no check named \(unknown) (--list shows them)")
         }
-        let selected = Catalogue.all.filter { names?.contains($0.name) ?? true }
-        let me = FileSystem.readLink("/proc/self/exe").map { FileSystem.dirname(of: $0) } ?? "."
-        let shimPath = FileSystem.absolute(shim ?? me + "/ocishim")
-        let ocictlPath = FileSystem.absolute(ocictl ?? me + "/ocictl")
+        let me = FileSystem.readLink("/proc/self/exe") ?? CommandLine.arguments[0]
+        let shimPath = FileSystem.absolute(shim ?? FileSystem.dirname(of: me) + "/ocishim")
+        let ocictlPath = FileSystem.absolute(ocictl ?? FileSystem.dirname(of: me) + "/ocictl")
         guard let runcPath = runc ?? FileSystem.lookPath("runc") ?? (FileSystem.isExecutableFile("/usr/sbin/runc") ? "/usr/sbin/runc" : nil) else {
             throw ValidationError("runc is not installed (Scripts/install-deps)")
         }
@@ -63,24 +72,39 @@ struct OCITorture: ParsableCommand {
             throw ValidationError("\(path) is not an executable file")
         }
         guard FileSystem.isRegularFile(proto) else { throw ValidationError("\(proto) does not exist (--proto)") }
+        let selected = Catalogue.all.filter { names?.contains($0.name) ?? true }
+        SignalSource.ignore([SIGPIPE])
+
+        if worker, let workDir, let token, let seed {
+            let cleanup = Cleanup(runc: runcPath, workDir: workDir, idPrefix: token + "-")
+            let lab = Lab(quick: quick, shim: shimPath, ocictl: ocictlPath, runc: runcPath,
+                          makeBundle: FileSystem.absolute(makeBundle), protoFile: FileSystem.absolute(proto),
+                          workDir: workDir, runToken: token, seed: seed, reaper: try Reaper(), cleanup: cleanup)
+            let passed = runChecks(selected, lab)
+            cleanup.runFinal()
+            if !passed { throw ExitCode(1) }
+            return
+        }
 
         let seed = self.seed ?? UInt64(Clock.realtimeNanos())
         var random = SeededRandom(seed: seed)
         let token = "tt" + String(random.next() & 0xFF_FFFF, radix: 16)
         let workDir = try TemporaryDirectory.make(prefix: "ocitorture")
-        let reaper = try Reaper()
         let cleanup = Cleanup(runc: runcPath, workDir: workDir, idPrefix: token + "-")
-        let keep = self.keep
-        cleanup.handleInterrupts {
-            cleanup.runFinal()
-            if !keep { try? FileSystem.removeTree(workDir) }
-        }
-        SignalSource.ignore([SIGPIPE])
-        let lab = Lab(quick: quick, shim: shimPath, ocictl: ocictlPath, runc: runcPath,
-                      makeBundle: FileSystem.absolute(makeBundle), protoFile: FileSystem.absolute(proto),
-                      workDir: workDir, runToken: token, seed: seed, reaper: reaper, cleanup: cleanup)
-
         say("ocitorture\(quick ? " --quick" : ""): \(selected.count) checks; shim \(shimPath); seed \(seed); work dir \(workDir); container ids \(token)-*")
+        var arguments = ["--worker", "--work-dir", workDir, "--token", token, "--seed", "\(seed)",
+                         "--shim", shimPath, "--ocictl", ocictlPath, "--runc", runcPath,
+                         "--make-bundle", FileSystem.absolute(makeBundle), "--proto", FileSystem.absolute(proto)]
+        if quick { arguments.append("--quick") }
+        if let only { arguments += ["--only", only] }
+        let status = Supervisor.run(me, arguments, cleanup: cleanup)
+        if keep { say("work directory kept: \(workDir)") } else { try? FileSystem.removeTree(workDir) }
+        if status != 0 { throw ExitCode(status) }
+    }
+
+    /// Runs the checks in order; prints each verdict and a summary. True
+    /// when all passed.
+    func runChecks(_ selected: [CheckDefinition], _ lab: Lab) -> Bool {
         var results: [(String, Bool, Double)] = []
         let began = Clock.monotonicNanos()
         for check in selected {
@@ -92,24 +116,22 @@ struct OCITorture: ParsableCommand {
             } catch {
                 report.fail("the check stopped: \(error)")
             }
-            cleanup.run()
-            reaper.collect()
+            lab.cleanup.run()
+            lab.reaper.collect()
             let took = seconds(since: start)
             say("-- \(check.name): \(report.passed ? "PASS" : "FAIL") (\(String(format: "%.1f", took)) s)")
             results.append((check.name, report.passed, took))
         }
-        cleanup.runFinal()
-        if keep { say("\nwork directory kept: \(workDir)") } else { try? FileSystem.removeTree(workDir) }
-
-        say("\n== summary (\(String(format: "%.0f", seconds(since: began))) s, seed \(seed))")
+        say("\n== summary (\(String(format: "%.0f", seconds(since: began))) s, seed \(lab.seed))")
         for (name, passed, took) in results {
             say("  \(passed ? "PASS" : "FAIL")  \(name.padding(toLength: 18, withPad: " ", startingAt: 0)) \(String(format: "%6.1f", took)) s")
         }
         let failed = results.filter { !$0.1 }.map(\.0)
-        if !failed.isEmpty {
+        if failed.isEmpty {
+            say("ocitorture: all \(results.count) checks passed")
+        } else {
             say("ocitorture: \(failed.count) of \(results.count) checks failed: \(failed.joined(separator: ", "))")
-            throw ExitCode(1)
         }
-        say("ocitorture: all \(results.count) checks passed")
+        return failed.isEmpty
     }
 }
