@@ -39,7 +39,7 @@ enum NumericFields {
         let scratch = try lab.directory("numeric")
         var target = try LiveTarget(lab, bundle: liveBundle)
         defer { target.shim.destroy() }
-        var bases = Bases(lab: lab, scratch: scratch, createBundle: createBundle)
+        var bases = NumericBases(lab: lab, scratch: scratch, createBundle: createBundle)
         let bound = lab.scaled(1.5, 5.0)
 
         var calls = 0, fields = 0, freshShims = 0, recreated = 0
@@ -93,8 +93,8 @@ enum NumericFields {
             fields += paths.count
             for path in paths {
                 for value in NumericValues.values(for: path.kind) where !(lab.quick && value.ordinary) {
-                    let payload = bases.encode(path, value, schema: schema)
-                    let base = { (b: inout Bases) in b.payload(for: rpc.name, live: target) }
+                    let payload = bases.encode(path, value)
+                    let base = { (b: inout NumericBases) in b.payload(for: rpc.name, live: target) }
                     plan.append(Call(method: rpc.name, kind: kind, field: path.dotted, value: value.label,
                                      payload: base(&bases) + payload))
                     if kind == .bidirectional && (!lab.quick || value.label.hasPrefix("-1")) {
@@ -186,85 +186,5 @@ enum NumericFields {
             }
             return true
         }
-    }
-
-    /// Minimal valid requests of each method, and what nested messages need
-    /// to get past their first checks (an ExecRequest needs args).
-    struct Bases {
-        let lab: Lab
-        let scratch: String
-        let createBundle: String
-        private var counter = 0
-        /// Create's base names the fresh shim's id, known only when the call
-        /// is made: the plan holds this placeholder, replaced then.
-        let createPlaceholder = Wire.lengthField(1, Array("placeholder".utf8))
-
-        init(lab: Lab, scratch: String, createBundle: String) {
-            self.lab = lab
-            self.scratch = scratch
-            self.createBundle = createBundle
-        }
-
-        mutating func unique(_ tag: String) -> String {
-            counter += 1
-            return "\(tag)-\(counter)"
-        }
-
-        func createBase(id: String) -> [UInt8] {
-            bytes(Ocishim_V1_CreateRequest.with { $0.id = id; $0.bundle = createBundle })
-        }
-
-        mutating func payload(for method: String, live: LiveTarget) -> [UInt8] {
-            switch method {
-            case "Create": return createPlaceholder
-            case "Events": return bytes(Ocishim_V1_EventsRequest.with { $0.noFollow = true })
-            case "Attach": return bytes(Ocishim_V1_AttachInput.with { $0.options.stdout = true; $0.options.stderr = true })
-            case "AttachResize": return bytes(Ocishim_V1_ResizeRequest.with { $0.height = 24; $0.width = 80 })
-            case "Update": return bytes(Ocishim_V1_UpdateRequest.with { $0.resourcesJson = "{}" })
-            case "Exec": return bytes(Ocishim_V1_ExecRequest.with { $0.execID = unique("fz-exec"); $0.args = ["true"] })
-            case "ExecResize": return bytes(Ocishim_V1_ExecResizeRequest.with { $0.execID = live.ttySession; $0.height = 24; $0.width = 80 })
-            case "ExecStop": return Self.stopPlaceholder
-            case "ExecState": return bytes(Ocishim_V1_ExecStateRequest.with { $0.execID = live.ttySession })
-            case "ExecCleanup": return bytes(Ocishim_V1_ExecCleanupRequest.with { $0.execID = "fz-no-such-session" })
-            case "ExecSync": return bytes(Ocishim_V1_ExecSyncRequest.with { $0.exec.args = ["echo", "fuzz"] })
-            case "ExecAttachSocketPath": return bytes(Ocishim_V1_ExecAttachSocketPathRequest.with { $0.execID = live.ttySession })
-            case "Checkpoint":
-                return bytes(Ocishim_V1_CheckpointRequest.with { $0.imagePath = scratch + "/" + unique("checkpoint"); $0.leaveRunning = true })
-            default: return []
-            }
-        }
-
-        /// ExecStop ends its session: each call gets a fresh running one.
-        static let stopPlaceholder = Wire.lengthField(1, Array("stop-placeholder".utf8))
-
-        mutating func refresh(_ payload: [UInt8], for method: String, live: LiveTarget) -> [UInt8] {
-            guard method == "ExecStop", payload.starts(with: Self.stopPlaceholder) else { return payload }
-            let id = unique("fz-stop")
-            let _: Ocishim_V1_ExecResponse? = try? live.shim.client.call("Exec", Ocishim_V1_ExecRequest.with {
-                $0.execID = id
-                $0.args = ["sleep", "1000000"]
-            })
-            return Wire.lengthField(1, Array(id.utf8)) + payload.dropFirst(Self.stopPlaceholder.count)
-        }
-
-        /// What a nested message of `type` carries besides the fuzzed field.
-        mutating func nestedBase(_ type: String) -> [UInt8] {
-            switch type.split(separator: ".").last.map(String.init) ?? type {
-            case "ExecRequest": return bytes(Ocishim_V1_ExecRequest.with { $0.execID = unique("fz-nested"); $0.args = ["true"] })
-            case "AttachOptions": return bytes(Ocishim_V1_AttachOptions.with { $0.stdout = true })
-            default: return []
-            }
-        }
-
-        /// The fuzzed field inside the messages of its path, by hand.
-        mutating func encode(_ path: ProtoSchema.NumericPath, _ value: FuzzValue, schema: ProtoSchema) -> [UInt8] {
-            var inner = value.field(path.fields.last!.number)
-            for field in path.fields.dropLast().reversed() {
-                inner = Wire.lengthField(field.number, nestedBase(field.type) + inner)
-            }
-            return inner
-        }
-
-        func bytes<M: SwiftProtobuf.Message>(_ message: M) -> [UInt8] { (try? message.serializedBytes()) ?? [] }
     }
 }
