@@ -81,6 +81,14 @@ let package = Package(
                 "ShimClient", "ShimProtocol", "ShimSystem", "CShimSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
+        // The reliability suite behind Scripts/torture (docs/TORTURE.md):
+        // engine-side, so Foundation is fine here.
+        .executableTarget(
+            name: "ocitorture",
+            dependencies: [
+                "ShimClient", "ShimProtocol", "ShimSystem", "CShimSys",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]),
         // A C engine in miniature: drives `ocishim serve` through CShimClient.
         .executableTarget(
             name: "cshim-interop",
