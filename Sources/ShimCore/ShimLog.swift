@@ -61,6 +61,12 @@ public struct ShimLogHandler: LogHandler {
         try ShimLogOutput.shared.useFile(path, limit: limit)
     }
 
+    /// fd 2 becomes the log file (after `writeToFile`), so that a fatal
+    /// error's message from the Swift runtime lands there too. Returns
+    /// false when the messages do not go to a file.
+    @discardableResult
+    public static func captureStandardError() -> Bool { ShimLogOutput.shared.captureStandardError() }
+
     /// Messages that went to stderr or a file are dropped from now on.
     public static func discardOutput() { ShimLogOutput.shared.discard() }
 

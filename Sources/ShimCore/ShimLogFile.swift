@@ -59,11 +59,24 @@ final class ShimLogOutput: @unchecked Sendable {
         path = nil
     }
 
+    /// What the Swift runtime itself writes to stderr (a fatal error's
+    /// message and where it happened) goes to the log file too: fd 2 is the
+    /// file. Returns false when no file is in use.
+    @discardableResult
+    func captureStandardError() -> Bool {
+        guard path != nil, fd >= 0 else { return false }
+        capturingStandardError = dup2(fd, 2) == 2
+        return capturingStandardError
+    }
+
+    private var capturingStandardError = false
+
     private func rotate(_ path: String) {
         closeFile()
         _ = rename(path, path + ".1")
         fd = (try? Self.open(path, truncate: true)) ?? -1
         size = 0
+        if capturingStandardError && fd >= 0 { _ = dup2(fd, 2) }
     }
 
     private func closeFile() {

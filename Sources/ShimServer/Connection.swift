@@ -43,7 +43,15 @@ public final class Connection {
         for fd in Set([readFD, writeFD]) {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         }
-        try loop.watch(readFD, .readable) { [unowned self] readiness in self.readable(readiness) }
+        // A socket is one fd for both directions: its writability (watched
+        // while output is pending) comes through this handler too.
+        try loop.watch(readFD, .readable) { [unowned self] readiness in
+            // Held for the whole handler: a failed flush closes the
+            // connection, and the server then lets go of it.
+            let connection = self
+            if connection.readFD == connection.writeFD && readiness.writable { connection.flush() }
+            if readiness.readable && connection.isOpen { connection.readable(readiness) }
+        }
     }
 
     public var pendingOutput: Int { outbox.count - outboxStart }

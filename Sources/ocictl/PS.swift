@@ -6,9 +6,11 @@ struct PS: ParsableCommand {
         commandName: "ps",
         abstract: "List the shims under the state root and their containers, from their state files.",
         discussion: """
-            A shim that is gone shows as "gone"; its container's status is then what the \
-            runtime says (or the exit the shim recorded), "unknown" if the runtime does not \
-            know it.
+            A shim that is gone shows as "gone". Its container is then "orphaned" while the \
+            runtime still has it alive (created, running or paused: nothing monitors, logs or \
+            reaps it; `ocictl state` shows the runtime's view, `ocictl rm --force` removes it), \
+            else the exit the shim recorded or the runtime's status, "unknown" if the runtime \
+            does not know it.
             """)
     @OptionGroup var address: ShimAddress
 
@@ -26,6 +28,7 @@ struct PS: ParsableCommand {
                 shim = "gone"
                 let now = try? OrphanedContainer(id: id, stateDir: dir, record: record).currentStatus()
                 (status, pid, exitCode) = (now?.status ?? "unknown", now?.pid ?? 0, now?.exitCode)
+                if ["created", "running", "paused"].contains(status) { status = "orphaned" }
             }
             print(pad(id, 24) + pad(status, 10) + pad(pid > 0 ? "\(pid)" : "-", 9)
                   + pad(exitCode.map(String.init) ?? "-", 6) + pad(shim, 14) + (record?.bundle ?? ""))

@@ -12,8 +12,8 @@ struct Serve {
             The shim detaches into its own session (unless --foreground), so the engine \
             never reaps it and its death does not take the container down. The process the \
             engine started exits once the shim is up (0) or failed to start (1, the reason \
-            on stderr); from then on the shim's stdio is /dev/null and its own messages go \
-            to <state-dir>/shim.log. EOF on stdin means the engine is gone; the shim then \
+            on stderr); from then on the shim's stdin and stdout are /dev/null and its own \
+            messages (and stderr) go to <state-dir>/shim.log. EOF on stdin means the engine is gone; the shim then \
             keeps the container running. Without a container and without clients it exits, \
             removing the files it wrote. A state dir that a live shim serves is refused.
             """,
@@ -133,21 +133,26 @@ struct Serve {
     }
 
     /// The shim is up (listening, serving its stdio connection): its
-    /// messages go to its own log, stderr to /dev/null, and the process the
-    /// engine started may exit 0. Nothing of the spawner's stdio stays open
-    /// here, so a spawner reading our stderr sees EOF.
+    /// messages go to its own log, and so does its stderr (a crash report
+    /// from the Swift runtime lands there; /dev/null with --syslog), and
+    /// the process the engine started may exit 0. Nothing of the spawner's
+    /// stdio stays open here, so a spawner reading our stderr sees EOF.
     private func leaveSpawnerStdio(stateDir: String, ready: Int32) {
+        var captured = false
         if !syslog {
             do {
                 try ShimLogHandler.writeToFile(FileSystem.join(stateDir, "shim.log"), limit: Self.shimLogLimit)
+                captured = ShimLogHandler.captureStandardError()
             } catch {
                 ShimLogHandler.discardOutput()  // rather than keep the spawner's stderr
             }
         }
-        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        if devnull >= 0 {
-            dup2(devnull, 2)
-            close(devnull)
+        if !captured {
+            let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
+            if devnull >= 0 {
+                dup2(devnull, 2)
+                close(devnull)
+            }
         }
         var byte: UInt8 = 1
         _ = write(ready, &byte, 1)

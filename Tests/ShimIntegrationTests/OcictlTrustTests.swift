@@ -159,7 +159,7 @@ final class OcictlTrustTests: XCTestCase {
 
         let listed = try ocictl("ps")
         let row = try XCTUnwrap(listed.stdout.split(separator: "\n").first { $0.hasPrefix(id) }, listed.stdout)
-        XCTAssertTrue(row.contains(" running ") && row.contains(" gone "), String(row))
+        XCTAssertTrue(row.contains(" orphaned ") && row.contains(" gone "), String(row))
 
         let state = try ocictl("state", id)
         XCTAssertEqual(state.status, 0, state.stderr)
@@ -216,6 +216,10 @@ final class OcictlTrustTests: XCTestCase {
         XCTAssertTrue(TestSupport.eventually {
             ((try? String(contentsOfFile: shimLog, encoding: .utf8)) ?? "").contains("in the middle of a frame")
         }, "the shim's warning is in \(shimLog)")
+        // Its stderr is that file too, so a crash report from the Swift
+        // runtime is kept instead of lost.
+        let stderrTarget = try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(shim)/fd/2")
+        XCTAssertEqual(stderrTarget, shimLog)
 
         XCTAssertEqual(try ocictl("rm", "--force", id).status, 0)
         try assertNothingLeft(id, "after rm --force")
