@@ -2,6 +2,7 @@
 // ocishim: a per-container OCI runtime shim speaking ttrpc on stdio.
 // Layers (docs/ARCHITECTURE.md): ShimProtocol knows frames and messages, ShimCore
 // knows processes and containers, ShimServer is the seam between them.
+// ShimTranscript (transcript tooling) is engine-side: the shim never links it.
 import PackageDescription
 
 let package = Package(
@@ -53,6 +54,13 @@ let package = Package(
         .target(
             name: "ShimClient",
             dependencies: ["ShimProtocol", "ShimSystem"]),
+        // Transcripts (docs/TRANSCRIPTS.md): the text form of a protocol
+        // session, and recording and replaying it against live shims.
+        .target(
+            name: "ShimTranscript",
+            dependencies: ["ShimProtocol", "ShimClient", "ShimSystem",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")],
+            exclude: ["README.md"]),
         .target(
             name: "CShimClient",
             dependencies: ["CProtobufC"],
@@ -70,7 +78,7 @@ let package = Package(
         .executableTarget(
             name: "ocictl",
             dependencies: [
-                "ShimClient", "ShimProtocol", "ShimSystem", "CShimSys",
+                "ShimClient", "ShimProtocol", "ShimTranscript", "ShimSystem", "CShimSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The benchmark driver behind Scripts/bench: ocishim and conmon side
@@ -97,11 +105,14 @@ let package = Package(
 
         // --- tests ------------------------------------------------------------
         .testTarget(name: "ShimProtocolTests", dependencies: ["ShimProtocol"]),
+        .testTarget(
+            name: "ShimTranscriptTests",
+            dependencies: ["ShimTranscript", "ShimProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "ShimSystemTests", dependencies: ["ShimSystem"]),
         .testTarget(name: "ShimCoreTests", dependencies: ["ShimCore", "ShimSystem"]),
         .testTarget(name: "ConmonFrontendTests", dependencies: ["ConmonFrontend", "ShimCore", "ShimSystem"]),
         .testTarget(
             name: "ShimIntegrationTests",
-            dependencies: ["ShimClient", "ShimProtocol", "ShimSystem"]),
+            dependencies: ["ShimClient", "ShimProtocol", "ShimTranscript", "ShimSystem"]),
     ]
 )

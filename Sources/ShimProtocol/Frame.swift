@@ -74,6 +74,16 @@ public struct FrameHeader: Sendable, Equatable {
         flags = FrameFlags(rawValue: next())
     }
 
+    /// Writes the header to the first `size` bytes of `out`: a frame can go
+    /// out as header and payload gathered, without copying the payload.
+    public func encode(to out: UnsafeMutableRawBufferPointer) {
+        precondition(out.count >= FrameHeader.size)
+        out.storeBytes(of: length.bigEndian, toByteOffset: 0, as: UInt32.self)
+        out.storeBytes(of: streamID.bigEndian, toByteOffset: 4, as: UInt32.self)
+        out[8] = rawType
+        out[9] = flags.rawValue
+    }
+
     public func encode(into out: inout [UInt8]) {
         for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
         for shift in stride(from: 24, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: streamID >> UInt32(shift))) }
@@ -108,6 +118,11 @@ public struct Frame: Sendable, Equatable {
         out.reserveCapacity(FrameHeader.size + payload.count)
         encode(into: &out)
         return out
+    }
+
+    /// The header describing this frame's payload.
+    public var header: FrameHeader {
+        FrameHeader(length: UInt32(payload.count), streamID: streamID, rawType: rawType, flags: flags)
     }
 
     public func encode(into out: inout [UInt8]) {

@@ -15,12 +15,11 @@ public final class Connection {
     private let scratch: ScratchBuffer
     private let log: Logger
     private var decoder = FrameDecoder()
-    private var outbox: [UInt8] = []
-    private var outboxStart = 0
+    /// Frames the client has not taken yet.
+    private let output: WriteQueue
     private var lastStreamID: UInt32 = 0
     private var calls: [UInt32: ServerCall] = [:]
     private var deadlines: [UInt32: EventLoop.TimerToken] = [:]
-    private var watchingWrites = false
     public private(set) var isOpen = true
     /// Called once when the connection has closed.
     var onClose: ((Connection) -> Void)?
@@ -37,6 +36,16 @@ public final class Connection {
         self.router = router
         self.scratch = scratch
         self.log = log
+        // A socket is read and written through one fd, which the loop
+        // watches once: the read watch takes EPOLLOUT on while frames wait.
+        output = WriteQueue(fd: writeFD, loop: loop, limit: Connection.outboxLimit,
+                            watching: readFD == writeFD
+                                ? .byOwner { [loop] waiting in loop.change(writeFD, waiting ? [.readable, .writable] : .readable) }
+                                : .byQueue)
+        output.onFailed = { [unowned self] error, _ in
+            log.debug("\(label): write failed: \(error); client gone")
+            close()
+        }
     }
 
     func start() throws(SystemError) {
@@ -49,12 +58,12 @@ public final class Connection {
             // Held for the whole handler: a failed flush closes the
             // connection, and the server then lets go of it.
             let connection = self
-            if connection.readFD == connection.writeFD && readiness.writable { connection.flush() }
+            if connection.readFD == connection.writeFD && readiness.writable { connection.output.flush() }
             if readiness.readable && connection.isOpen { connection.readable(readiness) }
         }
     }
 
-    public var pendingOutput: Int { outbox.count - outboxStart }
+    public var pendingOutput: Int { output.pendingBytes }
     public var activeCalls: Int { calls.count }
 
     // --- input ----------------------------------------------------------------
@@ -154,46 +163,17 @@ public final class Connection {
 
     // --- output ---------------------------------------------------------------
 
+    /// Writes the frame (header and payload gathered, nothing copied), or
+    /// queues what the client does not take now.
     func send(_ frame: Frame) {
         guard isOpen else { return }
-        frame.encode(into: &outbox)
-        flush()
-        if pendingOutput > Connection.outboxLimit {
+        let result = withUnsafeTemporaryAllocation(byteCount: FrameHeader.size, alignment: 4) { header in
+            frame.header.encode(to: header)
+            return frame.payload.withUnsafeBytes { output.append(UnsafeRawBufferPointer(header), $0) }
+        }
+        if result == .overLimit {
             log.warning("\(label): client is not reading (\(pendingOutput) bytes pending); disconnecting it")
             close()
-        }
-    }
-
-    private func flush() {
-        while outboxStart < outbox.count {
-            let n = outbox.withUnsafeBytes { write(writeFD, $0.baseAddress! + outboxStart, $0.count - outboxStart) }
-            if n > 0 {
-                outboxStart += n
-                continue
-            }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && errno == EAGAIN {
-                watchWrites(true)
-                return
-            }
-            log.debug("\(label): write failed: \(SystemError("write").errno); client gone")
-            close()
-            return
-        }
-        outbox = []
-        outboxStart = 0
-        watchWrites(false)
-    }
-
-    private func watchWrites(_ on: Bool) {
-        guard on != watchingWrites, isOpen else { return }
-        watchingWrites = on
-        if readFD == writeFD {
-            loop.change(writeFD, on ? [.readable, .writable] : .readable)
-        } else if on {
-            try? loop.watch(writeFD, .writable) { [unowned self] _ in self.flush() }
-        } else {
-            loop.unwatch(writeFD)
         }
     }
 
@@ -204,6 +184,7 @@ public final class Connection {
     public func close() {
         guard isOpen else { return }
         isOpen = false
+        output.close()
         loop.unwatch(readFD)
         loop.unwatch(writeFD)
         Glibc.close(readFD)
@@ -213,8 +194,6 @@ public final class Connection {
         let open = calls.values
         calls = [:]
         for call in open { call.cancel() }
-        outbox = []
-        outboxStart = 0
         onClose?(self)
         onClose = nil
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import ShimClient
+import ShimTranscript
 
 /// Replays transcripts (docs/TRANSCRIPTS.md), each against a fresh shim.
 struct Replay: ParsableCommand {

@@ -3,6 +3,7 @@ import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
+import ShimTranscript
 
 /// Spawns a throwaway shim and prints what it says about itself.
 struct Version: ParsableCommand {

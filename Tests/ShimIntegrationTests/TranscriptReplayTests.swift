@@ -1,6 +1,7 @@
 import Foundation
 import ShimClient
 import ShimProtocol
+import ShimTranscript
 import XCTest
 
 /// The transcripts under Tests/Transcripts against the real `ocishim`, and the

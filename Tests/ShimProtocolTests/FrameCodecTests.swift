@@ -21,6 +21,17 @@ final class FrameCodecTests: XCTestCase {
         XCTAssertEqual(frame.encoded(), [0, 0, 0, 0, 0x01, 0x02, 0x03, 0x05, 0x03, 0x05])
     }
 
+    /// The header a server writes in place (gathered with the payload) is
+    /// the one `encoded()` starts with.
+    func testHeaderEncodedInPlaceIsTheSameBytes() {
+        let frame = Frame(streamID: 0x0102_0305, rawType: 0x7f, flags: [.remoteClosed, .noData],
+                          payload: [UInt8](repeating: 1, count: 0x01_0203))
+        var inPlace = [UInt8](repeating: 0xAA, count: FrameHeader.size)
+        inPlace.withUnsafeMutableBytes { frame.header.encode(to: $0) }
+        XCTAssertEqual(inPlace, Array(frame.encoded().prefix(FrameHeader.size)))
+        XCTAssertEqual(inPlace, [0x00, 0x01, 0x02, 0x03, 0x01, 0x02, 0x03, 0x05, 0x7f, 0x05])
+    }
+
     func testHeaderDecodesBigEndianFields() {
         let header = FrameHeader(decoding: [0x00, 0x40, 0x00, 0x00, 0xff, 0xff, 0xff, 0xfd, 0x02, 0x00])
         XCTAssertEqual(header.length, 4 << 20)

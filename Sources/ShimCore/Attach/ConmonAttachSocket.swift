@@ -129,7 +129,7 @@ final class ConmonAttachSocket {
                 return
             }
             guard let peer else { return }
-            let client = SocketAttachClient(fd: peer, owner: self)
+            let client = SocketAttachClient(fd: peer, owner: self, loop: loop)
             clients[peer] = client
             log.debug("\(hub.label): attach socket client \(peer) connected")
             client.token = hub.add(client)
@@ -160,6 +160,7 @@ final class ConmonAttachSocket {
     fileprivate func drop(_ client: SocketAttachClient, reason: String?) {
         guard clients.removeValue(forKey: client.fd) != nil else { return }
         client.dropped = true
+        client.output.close()
         if let reason { log.warning("\(hub.label): attach socket client \(client.fd): \(reason); disconnected") }
         hub.remove(client.token)
         loop.unwatch(client.fd)
@@ -197,14 +198,26 @@ private final class SocketAttachClient: AttachClient {
     private var reading = true
     /// Input paused until the process takes what is pending.
     private var paused = false
-    private var queue: [[UInt8]] = []
-    private var queueBytes = 0
-    /// The process exited: close once the queue is written.
+    /// The process exited: close once the output is written.
     private var ending = false
+    private let loop: EventLoop
+    /// Output packets the client has not taken yet. The fd is read too, so
+    /// EPOLLOUT goes into this client's one watch (`updateWatch`).
+    private(set) lazy var output: WriteQueue = {
+        let queue = WriteQueue(fd: fd, loop: loop, limit: ConmonAttachSocket.clientQueueLimit, framing: .packets,
+                               watching: .byOwner { [unowned self] _ in updateWatch() })
+        queue.onDrained = { [unowned self] in
+            if ending { owner.drop(self, reason: nil) }
+        }
+        // The peer is gone.
+        queue.onFailed = { [unowned self] _, _ in owner.drop(self, reason: nil) }
+        return queue
+    }()
 
-    init(fd: Int32, owner: ConmonAttachSocket) {
+    init(fd: Int32, owner: ConmonAttachSocket, loop: EventLoop) {
         self.fd = fd
         self.owner = owner
+        self.loop = loop
     }
 
     private var hub: AttachHub { owner.hubForClients }
@@ -212,12 +225,12 @@ private final class SocketAttachClient: AttachClient {
     func updateWatch() {
         var interest: EventLoop.Interest = []
         if reading && !paused { interest.insert(.readable) }
-        if !queue.isEmpty { interest.insert(.writable) }
+        if output.isWaitingForWritable { interest.insert(.writable) }
         owner.watch(self, interest, readHangup: reading)
     }
 
     func ready(_ readiness: EventLoop.Readiness) {
-        if !queue.isEmpty && readiness.writable { flush() }
+        if output.isWaitingForWritable && readiness.writable { output.flush() }
         guard !dropped else { return }
         if reading && !paused && readiness.readable {
             readInput()
@@ -273,15 +286,24 @@ private final class SocketAttachClient: AttachClient {
 
     // --- output -----------------------------------------------------------------
 
+    /// One packet per `maxPacketData` bytes: the stream byte and the data
+    /// gathered straight from the read buffer (copied only if it must wait).
     func attachOutput(_ stream: LogStream, _ chunk: UnsafeRawBufferPointer) {
-        let id = stream == .stdout ? ConmonAttachSocket.streamStdout : ConmonAttachSocket.streamStderr
-        var offset = 0
-        while offset < chunk.count && !dropped {
-            let end = min(chunk.count, offset + ConmonAttachSocket.maxPacketData)
-            var packet = [UInt8](repeating: id, count: 1 + end - offset)
-            packet.withUnsafeMutableBytes { UnsafeMutableRawBufferPointer(rebasing: $0[1...]).copyMemory(from: UnsafeRawBufferPointer(rebasing: chunk[offset..<end])) }
-            send(packet)
-            offset = end
+        var id = stream == .stdout ? ConmonAttachSocket.streamStdout : ConmonAttachSocket.streamStderr
+        withUnsafeBytes(of: &id) { head in
+            var offset = 0
+            while offset < chunk.count && !dropped {
+                let end = min(chunk.count, offset + ConmonAttachSocket.maxPacketData)
+                switch output.append(head, UnsafeRawBufferPointer(rebasing: chunk[offset..<end])) {
+                case .accepted:
+                    offset = end
+                case .overLimit:
+                    return owner.drop(self, reason: "not reading its output (\(output.pendingBytes) bytes waiting, limit \(ConmonAttachSocket.clientQueueLimit))")
+                case .closed:
+                    // Its write failed: the client is dropped already.
+                    return
+                }
+            }
         }
     }
 
@@ -291,57 +313,8 @@ private final class SocketAttachClient: AttachClient {
 
     func attachEnded(exitCode: Int32) {
         ending = true
-        if queue.isEmpty { return owner.drop(self, reason: nil) }
+        if output.isEmpty { return owner.drop(self, reason: nil) }
         // A client that does not take the rest of the output in time loses it.
         owner.dropLater(self, afterSeconds: 10)
-    }
-
-    private func send(_ packet: [UInt8]) {
-        if queue.isEmpty {
-            switch sendNow(packet) {
-            case .sent: return
-            case .wouldBlock: break
-            case .failed: return
-            }
-        }
-        if queueBytes + packet.count > ConmonAttachSocket.clientQueueLimit {
-            owner.drop(self, reason: "not reading its output (\(queueBytes) bytes waiting, limit \(ConmonAttachSocket.clientQueueLimit))")
-            return
-        }
-        let wasEmpty = queue.isEmpty
-        queue.append(packet)
-        queueBytes += packet.count
-        if wasEmpty { updateWatch() }
-    }
-
-    private enum SendResult { case sent, wouldBlock, failed }
-
-    private func sendNow(_ packet: [UInt8]) -> SendResult {
-        while true {
-            let n = packet.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL)) }
-            if n >= 0 { return .sent }
-            if errno == EINTR { continue }
-            if errno == EAGAIN { return .wouldBlock }
-            // The peer is gone.
-            owner.drop(self, reason: nil)
-            return .failed
-        }
-    }
-
-    private func flush() {
-        while let packet = queue.first, !dropped {
-            switch sendNow(packet) {
-            case .sent:
-                queue.removeFirst()
-                queueBytes -= packet.count
-            case .wouldBlock:
-                return
-            case .failed:
-                return
-            }
-        }
-        guard !dropped else { return }
-        if ending { return owner.drop(self, reason: nil) }
-        updateWatch()
     }
 }

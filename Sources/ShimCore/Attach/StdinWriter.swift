@@ -18,13 +18,11 @@ final class StdinWriter {
     /// Above this, input from sources that cannot wait is refused.
     static let hardLimit = 8 << 20
 
-    private let loop: EventLoop
     private let log: Logger
     private let label: String
     private var fd: Int32 = -1
-    private var pending: [UInt8] = []
-    private var pendingStart = 0
-    private var watching = false
+    /// Input the process has not taken yet; holds what comes before `connect`.
+    private let input: WriteQueue
     /// No more input: the fd closes once what is pending is written.
     private(set) var closing = false
     private(set) var closed = false
@@ -35,12 +33,21 @@ final class StdinWriter {
     private var roomWaiters: [() -> Void] = []
 
     init(loop: EventLoop, log: Logger, label: String) {
-        self.loop = loop
         self.log = log
         self.label = label
+        input = WriteQueue(loop: loop, limit: Self.hardLimit)
+        input.onDrained = { [unowned self] in
+            if closing { return closeNow() }
+            wakeRoomWaiters()
+        }
+        input.onFailed = { [unowned self] error, dropped in
+            // EPIPE: nobody reads the process's stdin any more.
+            log.info("\(label): stdin is gone (\(error)); \(dropped) bytes of input dropped")
+            closeNow()
+        }
     }
 
-    var pendingBytes: Int { pending.count - pendingStart }
+    var pendingBytes: Int { input.pendingBytes }
     var hasRoom: Bool { pendingBytes < Self.pauseThreshold }
     var acceptsInput: Bool { !closing && !closed }
 
@@ -55,21 +62,22 @@ final class StdinWriter {
         }
         _ = fcntl(copy, F_SETFL, fcntl(copy, F_GETFL) | O_NONBLOCK)
         fd = copy
-        flush()
+        input.connect(copy)
+        // Closed before it was connected, with nothing to write first.
+        if closing && pendingBytes == 0 { closeNow() }
     }
 
     /// Queues input; false when it was refused (closed, or over the limit).
     @discardableResult
-    func write<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
+    func write(_ bytes: UnsafeRawBufferPointer) -> Bool {
         guard acceptsInput else { return false }
-        guard pendingBytes + bytes.count <= Self.hardLimit else { return false }
-        if pendingStart > 0 && pendingStart == pending.count {
-            pending.removeAll(keepingCapacity: pending.capacity <= 64 << 10)
-            pendingStart = 0
-        }
-        pending.append(contentsOf: bytes)
-        flush()
-        return true
+        return input.append(bytes) == .accepted
+    }
+
+    @discardableResult
+    func write<C: Collection>(_ bytes: C) -> Bool where C.Element == UInt8 {
+        if let result = bytes.withContiguousStorageIfAvailable({ write(UnsafeRawBufferPointer($0)) }) { return result }
+        return Array(bytes).withUnsafeBytes { write($0) }
     }
 
     /// Calls `body` once pending input is below the pause threshold.
@@ -92,31 +100,6 @@ final class StdinWriter {
         closeNow()
     }
 
-    private func flush() {
-        guard fd >= 0 else { return }
-        while pendingBytes > 0 {
-            let n = pending.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + pendingStart, pendingBytes) }
-            if n > 0 {
-                pendingStart += n
-                continue
-            }
-            if n < 0 && errno == EINTR { continue }
-            if n < 0 && errno == EAGAIN {
-                watchWrites(true)
-                return
-            }
-            // EPIPE: nobody reads the process's stdin any more.
-            log.info("\(label): stdin is gone (\(SystemError("write").errno)); \(pendingBytes) bytes of input dropped")
-            closeNow()
-            return
-        }
-        pending.removeAll(keepingCapacity: pending.capacity <= 64 << 10)
-        pendingStart = 0
-        watchWrites(false)
-        if closing { return closeNow() }
-        wakeRoomWaiters()
-    }
-
     private func wakeRoomWaiters() {
         guard hasRoom, !roomWaiters.isEmpty else { return }
         let waiters = roomWaiters
@@ -124,32 +107,13 @@ final class StdinWriter {
         for waiter in waiters { waiter() }
     }
 
-    private func watchWrites(_ on: Bool) {
-        guard on != watching, fd >= 0 else { return }
-        if on {
-            do {
-                try loop.watch(fd, .writable, readHangup: false) { [unowned self] _ in flush() }
-                watching = true
-            } catch {
-                log.warning("\(label): cannot watch stdin: \(error); input is dropped")
-                closeNow()
-            }
-        } else {
-            loop.unwatch(fd)
-            watching = false
-        }
-    }
-
     private func closeNow() {
         guard !closed else { return }
         closed = true
         closing = true
-        if watching { loop.unwatch(fd) }
-        watching = false
+        input.close()
         if fd >= 0 { Glibc.close(fd) }
         fd = -1
-        pending = []
-        pendingStart = 0
         let done = onClose
         onClose = nil
         done?()

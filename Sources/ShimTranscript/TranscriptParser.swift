@@ -1,3 +1,5 @@
+import ShimProtocol
+
 /// Reads the text form of a transcript (docs/TRANSCRIPTS.md). Errors name the
 /// file line, so a hand-edited transcript is quick to fix.
 public struct TranscriptParseError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import ShimProtocol
+import ShimTranscript
 import SwiftProtobuf
 import XCTest
 

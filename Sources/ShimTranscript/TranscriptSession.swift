@@ -1,4 +1,5 @@
 import Glibc
+import ShimClient
 import ShimProtocol
 import ShimSystem
 
@@ -64,7 +65,7 @@ public final class TranscriptSession {
         }
         let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(devnull) }
-        var options = SpawnOptions(path: script, arguments: [script, dir] + command, environment: ShimClient.currentEnvironment())
+        var options = SpawnOptions(path: script, arguments: [script, dir] + command, environment: ProcessEnvironment.current())
         options.fds = [(0, devnull), (1, devnull), (2, 2)]
         let pid: pid_t
         do { pid = try Spawner.spawn(options) } catch { throw .spawn("\(error)") }
@@ -77,7 +78,7 @@ public final class TranscriptSession {
     public static func shimVersion(of shim: String) throws(ClientError) -> String {
         let pipe: (read: Int32, write: Int32)
         do { pipe = try Pipe.make() } catch { throw .system(error) }
-        var options = SpawnOptions(path: shim, arguments: [shim, "--version"], environment: ShimClient.currentEnvironment())
+        var options = SpawnOptions(path: shim, arguments: [shim, "--version"], environment: ProcessEnvironment.current())
         options.fds = [(1, pipe.write), (2, 2)]
         let pid: pid_t
         do {
@@ -132,7 +133,7 @@ public final class TranscriptSession {
     /// A shim killed with its container still there leaves runc state behind.
     private func removeLeftoverContainer() {
         guard bundleDir != nil, let runc = FileSystem.lookPath("runc") else { return }
-        var options = SpawnOptions(path: runc, arguments: [runc, "delete", "--force", id], environment: ShimClient.currentEnvironment())
+        var options = SpawnOptions(path: runc, arguments: [runc, "delete", "--force", id], environment: ProcessEnvironment.current())
         let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(devnull) }
         options.fds = [(0, devnull), (1, devnull), (2, devnull)]

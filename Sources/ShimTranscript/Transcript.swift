@@ -1,3 +1,5 @@
+import ShimProtocol
+
 /// A protocol session in text form (docs/TRANSCRIPTS.md): header directives,
 /// then the frames each side sent, in order.
 ///

@@ -1,3 +1,5 @@
+import ShimProtocol
+
 /// The small lexical pieces of the transcript format, shared by parser and
 /// printer so that what one writes the other reads: quoted strings, hex bytes,
 /// flag words and frame type names.

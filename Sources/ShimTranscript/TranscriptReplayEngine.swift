@@ -1,6 +1,8 @@
-/// The other end of a replay: a live shim (ShimClient's TranscriptSession),
-/// or a scripted fake in tests. The engine does no I/O of its own, so this
-/// module stays free of syscalls.
+import ShimProtocol
+
+/// The other end of a replay: a live shim (TranscriptSession), or a scripted
+/// fake in tests. The engine does no I/O of its own: it runs the same against
+/// either, and its tests need no shim.
 public protocol TranscriptPeer: AnyObject {
     /// Writes bytes to the shim's stdin.
     func send(_ bytes: [UInt8]) throws(TranscriptPeerError)

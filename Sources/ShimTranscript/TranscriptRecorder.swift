@@ -1,3 +1,4 @@
+import ShimClient
 import ShimProtocol
 import ShimSystem
 

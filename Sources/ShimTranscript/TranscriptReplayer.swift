@@ -1,4 +1,5 @@
 import Glibc
+import ShimClient
 import ShimProtocol
 import ShimSystem
 

@@ -1,3 +1,5 @@
+import ShimProtocol
+
 /// Writes the canonical text form of a transcript. Parsing the output gives
 /// the same model back; printing a parsed canonical file gives the same text.
 /// The replayer prints expected and actual frames with these same functions

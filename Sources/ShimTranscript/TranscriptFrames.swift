@@ -1,3 +1,4 @@
+import ShimProtocol
 import SwiftProtobuf
 
 /// Converts between frames and transcript lines. A session keeps one of these
