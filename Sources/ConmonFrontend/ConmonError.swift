@@ -15,18 +15,11 @@ public struct ConmonError: Error, CustomStringConvertible, Equatable {
     /// The command line is wrong.
     static func usage(_ message: String) -> ConmonError { ConmonError(message) }
 
-    /// A core error as the engine should see it: the runtime's own text
-    /// without the core's classification suffix, which podman adds itself
+    /// A core error as the engine should see it: a failed runtime's own
+    /// text without the core's classification, which podman adds itself
     /// (getOCIRuntimeError) when it reads the sync pipe.
     public init(core error: CoreError) {
-        var text = error.message
-        for suffix in [": OCI runtime error", ": OCI permission denied",
-                       ": OCI runtime attempted to invoke a command that was not found"]
-        where error.kind != .invalidArgument && text.hasSuffix(suffix) {
-            text.removeLast(suffix.count)
-            break
-        }
-        self.init(text)
+        self.init(error.runtimeMessage ?? error.message)
     }
 }
 

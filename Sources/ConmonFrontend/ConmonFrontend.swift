@@ -86,7 +86,7 @@ public enum ConmonFrontend {
         var created = false
         do {
             let monitor = try Monitor(plan: plan, pipes: reporting, stateDir: stateDir, keepFDs: inherited)
-            status = monitor.run(passthroughStdio: passthrough)
+            status = monitor.run(providedStdio: passthrough)
             created = monitor.created
         } catch {
             reporting.report(-1, message: error.message)

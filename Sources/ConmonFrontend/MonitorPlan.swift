@@ -216,11 +216,25 @@ public struct MonitorPlan: Sendable {
         exec.stdin = options.stdin
         exec.timeoutSeconds = UInt32(clamping: options.timeout)
         exec.runtimeArgs = options.runtimeOpts
+        // conmon writes an exec's exit where it writes a container's, runs
+        // the exit command after it, reports -1 for a timeout, and does all
+        // of it once its attach clients have the output.
+        exec.exitFiles = (options.exitDir.map { [FileSystem.join($0, containerID)] } ?? [])
+            + (options.persistDir.map { [FileSystem.join($0, "exit")] } ?? [])
+        exec.exitCommand = exitCommand
+        exec.timeoutExitCode = -1
+        exec.announceAfterAttachClients = true
         return exec
     }
 
+    /// --exit-command with its --exit-command-arg and --exit-delay.
+    public var exitCommand: ExitCommandSpec? {
+        guard let command = options.exitCommand else { return nil }
+        return ExitCommandSpec(argv: [command] + options.exitCommandArgs, delaySeconds: UInt32(clamping: options.exitDelay))
+    }
+
     /// What the core creates (or restores).
-    public func createOptions(passthroughStdio: [Int32]) -> CreateOptions {
+    public func createOptions(providedStdio: [Int32]) -> CreateOptions {
         var create = CreateOptions(bundle: bundle)
         create.terminal = options.terminal
         create.stdin = options.stdin
@@ -247,9 +261,9 @@ public struct MonitorPlan: Sendable {
         create.pidFile = containerPidFile
         create.socketDir = options.socketDirPath
         create.fullAttach = options.fullAttach
-        create.attachName = containerUUID
+        create.attachLinkName = containerUUID
         create.persistDir = options.persistDir
-        create.passthroughStdio = passthroughStdio
+        create.providedStdio = providedStdio
         return create
     }
 }

@@ -8,8 +8,11 @@ final class CoreContext {
     let config: ShimConfig
     let runtime: ResolvedRuntime
     let loop: EventLoop
-    let reaper: ChildReaper
+    /// The processes the shim reaps and signals (its ChildReaper).
+    let processes: any ProcessTable
     let runner: CommandRunner
+    /// Builds the runtime of a container from its settings.
+    let makeRuntime: RuntimeFactory
     let scratch: ScratchBuffer
     let events: EventLog
     let environment: RuntimeEnvironment
@@ -20,13 +23,19 @@ final class CoreContext {
     /// The cgroup parent the shim moved itself under (to leave at exit).
     var placedCgroupParent: String?
 
-    init(config: ShimConfig, runtime: ResolvedRuntime, loop: EventLoop, reaper: ChildReaper,
-         scratch: ScratchBuffer, events: EventLog, environment: RuntimeEnvironment) {
+    init(config: ShimConfig, runtime: ResolvedRuntime, loop: EventLoop, processes: any ProcessTable,
+         scratch: ScratchBuffer, events: EventLog, environment: RuntimeEnvironment,
+         makeRuntime: RuntimeFactory? = nil) {
         self.config = config
         self.runtime = runtime
         self.loop = loop
-        self.reaper = reaper
-        self.runner = CommandRunner(loop: loop, reaper: reaper)
+        self.processes = processes
+        let runner = CommandRunner(loop: loop, reaper: processes)
+        self.runner = runner
+        let logDir = FileSystem.join(config.stateDir, "runtime")
+        self.makeRuntime = makeRuntime ?? { settings in
+            RuntimeCommandLine(settings: settings, runner: runner, logDir: logDir)
+        }
         self.scratch = scratch
         self.events = events
         self.environment = environment

@@ -7,6 +7,9 @@ public struct CoreError: Error, CustomStringConvertible, Equatable {
         /// Legal request, wrong moment (start twice, pause a stopped container).
         case failedPrecondition
         case notFound
+        /// The runtime does not know the container ("container does not
+        /// exist"): gone, or never created under that id.
+        case noSuchContainer
         case alreadyExists
         /// The OCI runtime failed; the message is its own error text.
         case runtimeFailed
@@ -22,10 +25,14 @@ public struct CoreError: Error, CustomStringConvertible, Equatable {
 
     public var kind: Kind
     public var message: String
+    /// A failed runtime's own text, without the classification `message`
+    /// adds (podman adds its own when it reads conmon's pipe).
+    public var runtimeMessage: String?
 
-    public init(_ kind: Kind, _ message: String) {
+    public init(_ kind: Kind, _ message: String, runtimeMessage: String? = nil) {
         self.kind = kind
         self.message = message
+        self.runtimeMessage = runtimeMessage
     }
 
     public var description: String { message }

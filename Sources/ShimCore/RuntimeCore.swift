@@ -13,20 +13,27 @@ public final class RuntimeCore {
     private let probe: RuntimeProbe
     private let store: StateStore
     private var container: Container?
-    private var createInFlight = false
     /// Called when the shim has nothing left to hold (container deleted).
     public var onContainerGone: (() -> Void)?
 
     /// Resolves the runtime and validates the configuration; an error here is
     /// a start-up error of the shim.
-    public init(config: ShimConfig, loop: EventLoop, reaper: ChildReaper, scratch: ScratchBuffer) throws(CoreError) {
+    /// `processes`: the shim's reaper (tests give a table whose exits they
+    /// decide); `makeRuntime`: builds a container's runtime (default: the
+    /// runtime's command line).
+    public convenience init(config: ShimConfig, loop: EventLoop, processes: any ProcessTable, scratch: ScratchBuffer) throws(CoreError) {
+        try self.init(config: config, loop: loop, processes: processes, scratch: scratch, makeRuntime: nil)
+    }
+
+    init(config: ShimConfig, loop: EventLoop, processes: any ProcessTable, scratch: ScratchBuffer,
+         makeRuntime: RuntimeFactory?) throws(CoreError) {
         try ShimConfig.validateContainerID(config.containerID)
         try RuntimeLocator.validateCgroupManager(config.cgroupManager)
         self.config = config
         self.runtime = try RuntimeLocator.resolve(config.runtime)
         let environment = RuntimeEnvironment.fromProcess()
-        context = CoreContext(config: config, runtime: runtime, loop: loop, reaper: reaper, scratch: scratch,
-                              events: events, environment: environment)
+        context = CoreContext(config: config, runtime: runtime, loop: loop, processes: processes, scratch: scratch,
+                              events: events, environment: environment, makeRuntime: makeRuntime)
         probe = RuntimeProbe(runtime: runtime, features: config.features, runner: context.runner,
                              timeoutNanos: context.runtimeTimeoutNanos, environment: environment.variables)
         store = StateStore(stateDir: config.stateDir, containerID: config.containerID, loop: loop)
@@ -54,17 +61,21 @@ public final class RuntimeCore {
     public func capabilities(_ done: @escaping (RuntimeCapabilities) -> Void) { probe.capabilities(done) }
     public func checkpointSupport(_ done: @escaping (CheckpointSupport) -> Void) { probe.checkpointSupport(done) }
 
-    /// True while the shim has a container to keep alive for: created and not
-    /// deleted. Without one, the shim may exit when its last client leaves.
+    /// True while the shim has a container to keep alive for: being
+    /// created, or created and not deleted. Without one, the shim may exit
+    /// when its last client leaves.
     public var holdsContainer: Bool {
-        createInFlight || (container.map { $0.status != .deleted && $0.status != .none } ?? false)
+        guard let kind = container?.phase.kind else { return false }
+        return kind != .none && kind != .deleted
     }
 
     // --- lifecycle ---------------------------------------------------------------
 
     public func create(_ options: CreateOptions, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
-        if createInFlight { return done(.failure(.precondition("container \(containerID) is being created"))) }
-        if let container, container.status != .deleted {
+        if let container, container.phase.kind == .creating {
+            return done(.failure(.precondition("container \(containerID) is being created")))
+        }
+        if let container, holdsContainer {
             return done(.failure(CoreError(.alreadyExists, "container \(containerID) already exists (\(container.status.rawValue))")))
         }
         let bundleConfig: BundleConfig
@@ -75,47 +86,44 @@ public final class RuntimeCore {
         } catch {
             return done(.failure(error))
         }
-        let driver = RuntimeDriver(settings: settings, runner: context.runner,
-                                   logDir: FileSystem.join(config.stateDir, "runtime"))
-        let created = Container(id: containerID, options: options, bundleConfig: bundleConfig, context: context, driver: driver)
-        createInFlight = true
+        let created = Container(id: containerID, options: options, bundleConfig: bundleConfig, context: context,
+                                runtime: context.makeRuntime(settings))
+        container = created
+        created.onChange = { [unowned self] in persist() }
         store.runtime = settings
-        persist()
         created.create { [self] result in
-            createInFlight = false
-            if case .success = result {
-                container = created
-                created.onChange = { [unowned self] in persist() }
-                persist()
+            switch result {
+            case .success:
                 // The container is gone with its exit: close what the engine
                 // asked the shim to hold for its life.
-                _ = created.onExit { [unowned self] _ in closeKeptFDs() }
+                created.initProcess?.onExit { [unowned self] _ in closeKeptFDs() }
+            case .failure:
+                if container === created { container = nil }
+                persist()
             }
             done(result)
         }
     }
 
-    /// Takes over a running container that another monitor created, to run
-    /// exec sessions in it (conmon's exec mode, one monitor per session):
-    /// the runtime names its bundle and init pid. `options` carry the runtime
-    /// settings and the socket dir; their bundle is replaced by the runtime's.
-    /// The container's own exit is not this shim's to watch or record.
-    public func adoptForExec(_ options: CreateOptions, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
-        if createInFlight || container != nil {
+    /// Joins a running container that another monitor created and watches,
+    /// to run exec sessions in it only (a monitor per exec session, as
+    /// conmon's exec mode): the runtime names its bundle and init pid.
+    /// `options` carry the runtime settings and the socket dir; their bundle
+    /// is replaced by the runtime's. The container's own exit is not this
+    /// shim's to watch or record.
+    public func joinForExecs(_ options: CreateOptions, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+        if container != nil {
             return done(.failure(.precondition("container \(containerID) is already held by this shim")))
         }
         let settings: RuntimeSettings
         do { settings = try runtimeSettings(for: options) } catch { return done(.failure(error)) }
-        let driver = RuntimeDriver(settings: settings, runner: context.runner,
-                                   logDir: FileSystem.join(config.stateDir, "runtime"))
-        createInFlight = true
-        driver.state(containerID) { [self] result in
-            createInFlight = false
+        let runtime = context.makeRuntime(settings)
+        runtime.state(containerID) { [self] result in
             switch result {
             case .failure(let error):
                 done(.failure(error))
             case .success(nil):
-                done(.failure(CoreError(.notFound, "container \(containerID) does not exist in \(driver.runtimeName)")))
+                done(.failure(CoreError(.noSuchContainer, "container \(containerID) does not exist in \(runtime.name)")))
             case .success(let state?):
                 guard state.status == "running", state.pid > 0 else {
                     return done(.failure(.precondition("cannot exec in container \(containerID): it is \(state.status), not running")))
@@ -125,11 +133,10 @@ public final class RuntimeCore {
                 let bundleConfig: BundleConfig
                 do throws(CoreError) { bundleConfig = try BundleConfig.load(bundle: state.bundle) } catch { return done(.failure(error)) }
                 let running = Container(id: containerID, options: adopted, bundleConfig: bundleConfig,
-                                        context: context, driver: driver)
-                running.adoptRunning(pid: state.pid)
+                                        context: context, runtime: runtime)
                 container = running
                 running.onChange = { [unowned self] in persist() }
-                persist()
+                running.adoptRunning(pid: state.pid)
                 done(.success(state.pid))
             }
         }
@@ -160,18 +167,22 @@ public final class RuntimeCore {
     /// The container, for the extensions (nil before Create).
     var currentContainer: Container? { container }
 
-    private func existing(_ operation: String) -> Result<Container, CoreError> {
+    /// The container, for an operation that needs one.
+    func existing(_ operation: String) throws(CoreError) -> Container {
         guard let container else {
-            return .failure(.precondition("cannot \(operation): no container has been created in this shim"))
+            throw .precondition("cannot \(operation): no container has been created in this shim")
         }
-        return .success(container)
+        return container
+    }
+
+    /// Runs `body` on the container, or answers the error.
+    private func withContainer<T>(_ operation: String, _ done: @escaping (Result<T, CoreError>) -> Void,
+                                  _ body: (Container) -> Void) {
+        do throws(CoreError) { body(try existing(operation)) } catch { done(.failure(error)) }
     }
 
     public func start(_ done: @escaping (Result<(pid: Int32, startedAt: Int64), CoreError>) -> Void) {
-        switch existing("start") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c): c.start { done($0.map { (c.pid, $0) }) }
-        }
+        withContainer("start", done) { c in c.start { done($0.map { (c.initProcess?.pid ?? 0, $0) }) } }
     }
 
     /// What the monitor knows, without asking the runtime.
@@ -185,25 +196,8 @@ public final class RuntimeCore {
         container.refreshFromRuntime { result in done(result.map { container.snapshot }) }
     }
 
-    public func kill(signal: Int32, all: Bool, _ done: @escaping (Result<Void, CoreError>) -> Void) {
-        switch existing("kill") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c): c.kill(signal: signal == 0 ? SIGTERM : signal, all: all, done)
-        }
-    }
-
-    public func stop(timeoutSeconds: UInt32, signal: Int32, all: Bool,
-                     _ done: @escaping (Result<(ContainerExit, escalated: Bool), CoreError>) -> Void) {
-        switch existing("stop") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c): c.stop(timeoutSeconds: timeoutSeconds, signal: signal, all: all, done)
-        }
-    }
-
-    public func delete(force: Bool, _ done: @escaping (Result<ContainerExit?, CoreError>) -> Void) {
-        switch existing("delete") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c):
+    public func delete(force: Bool, _ done: @escaping (Result<ProcessExit?, CoreError>) -> Void) {
+        withContainer("delete", done) { c in
             c.delete(force: force) { [self] result in
                 if case .success = result { removeShimFiles() }
                 done(result)
@@ -212,61 +206,27 @@ public final class RuntimeCore {
     }
 
     public func pause(_ done: @escaping (Result<Void, CoreError>) -> Void) {
-        switch existing("pause") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c): c.pause(done)
-        }
+        withContainer("pause", done) { c in c.pause(done) }
     }
+
 
     public func resume(_ done: @escaping (Result<Void, CoreError>) -> Void) {
-        switch existing("resume") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c): c.resume(done)
-        }
+        withContainer("resume", done) { c in c.resume(done) }
     }
 
+
     public func update(resourcesJSON: String, _ done: @escaping (Result<Void, CoreError>) -> Void) {
-        switch existing("update") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c): c.update(resourcesJSON: resourcesJSON, done)
-        }
+        withContainer("update", done) { c in c.update(resourcesJSON: resourcesJSON, done) }
     }
+
 
     /// Checkpoint (Container+Checkpoint.swift).
     public func checkpoint(_ options: CheckpointOptions, _ done: @escaping (Result<CheckpointOutcome, CoreError>) -> Void) {
-        switch existing("checkpoint") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c): c.checkpoint(options, done)
-        }
-    }
-
-    /// Calls `done` once the container has exited (at once if it has).
-    /// Returns a cancel closure for callers that go away.
-    public func wait(_ done: @escaping (Result<ContainerExit, CoreError>) -> Void) -> () -> Void {
-        switch existing("wait") {
-        case .failure(let e):
-            done(.failure(e))
-            return {}
-        case .success(let c):
-            let token = c.onExit { done(.success($0)) }
-            return { [weak c] in c?.cancelExitWait(token) }
-        }
-    }
-
-    /// Calls `done` once the container has exited and its exit command (if
-    /// any) has finished: nil when there was none or it could not start.
-    /// conmon's monitor lives until then; a conmon front end does the same.
-    public func afterExitCommand(_ done: @escaping (Result<Termination?, CoreError>) -> Void) {
-        switch existing("wait for the exit command") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c): c.afterExitCommand { done(.success($0)) }
-        }
+        withContainer("checkpoint", done) { c in c.checkpoint(options, done) }
     }
 
     public func reopenLog(_ done: @escaping (Result<Void, CoreError>) -> Void) {
-        switch existing("reopen the log") {
-        case .failure(let e): done(.failure(e))
-        case .success(let c):
+        withContainer("reopen the log", done) { c in
             guard let logger = c.logger else { return done(.failure(.precondition("container \(containerID) has no open log"))) }
             do throws(CoreError) { try logger.reopen(); done(.success(())) } catch { done(.failure(error)) }
         }
@@ -285,11 +245,11 @@ public final class RuntimeCore {
     /// gets the signal (the shim then records its exit and stays for the
     /// engine); without one the shim should exit. Returns whether to exit.
     public func terminationSignal(_ signal: Int32) -> Bool {
-        guard let container, [.created, .running, .paused].contains(container.status), container.pid > 0 else {
+        guard let container, container.phase.isLive, let process = container.initProcess, process.isRunning else {
             return !holdsContainer
         }
-        log.info("forwarding signal \(signal) to container \(containerID) (pid \(container.pid))")
-        Glibc.kill(container.pid, signal)
+        log.info("forwarding signal \(signal) to container \(containerID) (pid \(process.pid))")
+        process.signalDirectly(signal)
         return false
     }
 

@@ -11,6 +11,10 @@ public struct ShimConfig: Sendable {
     public var runtimeRoot: String?
     /// Seconds any one runtime invocation may take before it is killed.
     public var runtimeTimeoutSeconds: Double = 120
+    /// Seconds a process is given to be seen exiting after SIGKILL (Stop,
+    /// ExecStop, a forced Delete, a checkpoint that stopped the container)
+    /// before the call gives up on it.
+    public var killGraceSeconds: Double = 5
     public var features = RuntimeFeatureLists()
     /// Socket activation: fds 3..3+listenFDs-1 the engine handed the shim
     /// (LISTEN_FDS), passed on to the container.

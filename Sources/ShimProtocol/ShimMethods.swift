@@ -26,7 +26,7 @@ public struct ShimMethod: Sendable {
     public var requestType: any SwiftProtobuf.Message.Type { types().request }
     public var responseType: any SwiftProtobuf.Message.Type { types().response }
 
-    init(_ name: String, _ kind: MethodKind = .unary,
+    public init(_ name: String, _ kind: MethodKind = .unary,
          _ request: @autoclosure @escaping @Sendable () -> any SwiftProtobuf.Message.Type,
          _ response: @autoclosure @escaping @Sendable () -> any SwiftProtobuf.Message.Type) {
         self.name = name
@@ -42,6 +42,22 @@ public struct ShimMethod: Sendable {
         case .bidirectional: .remoteOpen
         }
     }
+}
+
+/// A ttrpc service: its name as requests carry it and its rpcs. A server
+/// may serve several on one connection (RPCRouter dispatches by name).
+public struct ServiceCatalog: Sendable {
+    public let name: String
+    public let methods: [ShimMethod]
+    private let byName: [String: ShimMethod]
+
+    public init(name: String, methods: [ShimMethod]) {
+        self.name = name
+        self.methods = methods
+        byName = Dictionary(uniqueKeysWithValues: methods.map { ($0.name, $0) })
+    }
+
+    public func method(named name: String) -> ShimMethod? { byName[name] }
 }
 
 public enum ShimService {
@@ -85,7 +101,7 @@ public enum ShimService {
         ShimMethod("Shutdown", .unary, Ocishim_V1_ShutdownRequest.self, Ocishim_V1_ShutdownResponse.self),
     ]
 
-    private static let byName: [String: ShimMethod] = Dictionary(uniqueKeysWithValues: methods.map { ($0.name, $0) })
+    public static let catalog = ServiceCatalog(name: name, methods: methods)
 
-    public static func method(named name: String) -> ShimMethod? { byName[name] }
+    public static func method(named name: String) -> ShimMethod? { catalog.method(named: name) }
 }

@@ -49,7 +49,7 @@ final class AttachHandlers {
         router.unary("AttachResize") { [core] (req: Ocishim_V1_ResizeRequest, reply: Reply<Ocishim_V1_ResizeResponse>) in
             do throws(RPCError) {
                 let (rows, columns) = try Translate.terminalSize(height: req.height, width: req.width)
-                do throws(CoreError) { try core.attachResize(rows: rows, columns: columns) } catch { throw RPCError(error) }
+                do throws(CoreError) { try core.resize(rows: rows, columns: columns) } catch { throw RPCError(error) }
                 reply.ok(Ocishim_V1_ResizeResponse())
             } catch {
                 reply.fail(error)

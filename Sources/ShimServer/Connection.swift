@@ -126,7 +126,7 @@ public final class Connection {
         } catch {
             return respondError(frame.streamID, RPCError(.invalidArgument, "unmarshal request error: \(error)"))
         }
-        let kind = router.kind(of: request.method)
+        let kind = router.kind(service: request.service, method: request.method)
         // A unary request, or a stream whose client sends nothing more.
         let inputClosed = kind != .bidirectional || frame.flags.contains(.remoteClosed) || !frame.flags.contains(.remoteOpen)
         let call = ServerCall(streamID: frame.streamID, method: request.method, connection: self, inputClosed: inputClosed)

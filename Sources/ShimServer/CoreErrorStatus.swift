@@ -7,7 +7,7 @@ extension RPCError {
         let code: RPCCode = switch error.kind {
         case .invalidArgument: .invalidArgument
         case .failedPrecondition: .failedPrecondition
-        case .notFound: .notFound
+        case .notFound, .noSuchContainer: .notFound
         case .alreadyExists: .alreadyExists
         case .runtimeFailed: .unknown
         case .deadlineExceeded: .deadlineExceeded

@@ -24,7 +24,7 @@ final class ExecHandlers {
         router.unary("ExecResize") { [core] (req: Ocishim_V1_ExecResizeRequest, reply: Reply<Ocishim_V1_ExecResizeResponse>) in
             do throws(RPCError) {
                 let (rows, columns) = try Translate.terminalSize(height: req.height, width: req.width)
-                do throws(CoreError) { try core.execResize(req.execID, rows: rows, columns: columns) } catch { throw RPCError(error) }
+                do throws(CoreError) { try core.resize(execID: req.execID, rows: rows, columns: columns) } catch { throw RPCError(error) }
                 reply.ok(Ocishim_V1_ExecResizeResponse())
             } catch {
                 reply.fail(error)
@@ -32,8 +32,8 @@ final class ExecHandlers {
         }
 
         router.unary("ExecStop") { [core] (req: Ocishim_V1_ExecStopRequest, reply: Reply<Ocishim_V1_ExecStopResponse>) in
-            core.execStop(req.execID, timeoutSeconds: req.timeoutSeconds) { result in
-                reply(result.rpc.map { code in .with { $0.exitCode = code } })
+            core.stop(execID: req.execID, timeoutSeconds: req.timeoutSeconds, signal: 0, all: false) { result in
+                reply(result.rpc.map { stopped in .with { $0.exitCode = stopped.0.exitCode } })
             }
         }
 
@@ -52,7 +52,7 @@ final class ExecHandlers {
 
         router.unary("ExecCleanup") { [core] (req: Ocishim_V1_ExecCleanupRequest, reply: Reply<Ocishim_V1_ExecCleanupResponse>) in
             do throws(CoreError) {
-                try core.execCleanup(req.execID)
+                try core.removeExec(req.execID)
                 reply.ok(Ocishim_V1_ExecCleanupResponse())
             } catch {
                 reply.fail(RPCError(error))

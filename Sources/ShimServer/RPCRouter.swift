@@ -1,8 +1,10 @@
 import ShimProtocol
 import SwiftProtobuf
 
-/// Maps method names to handlers and decodes their requests. Handlers are
-/// typed; the router alone deals in bytes.
+/// Maps (service, method) to handlers and decodes their requests. Handlers
+/// are typed; the router alone deals in bytes. Several ttrpc services can be
+/// served on the same connection and socket: each registers its handlers
+/// under its own catalogue (ShimService by default).
 public final class RPCRouter {
     typealias Handler = (ServerCall, [UInt8]) -> Void
 
@@ -11,44 +13,48 @@ public final class RPCRouter {
         let handler: Handler
     }
 
-    private var routes: [String: Route] = [:]
+    private var services: [String: (catalog: ServiceCatalog, routes: [String: Route])] = [:]
 
     public init() {}
 
-    /// The methods with a handler, in shim.proto's order (Hello reports them).
-    public var implementedMethods: [String] {
-        ShimService.methods.map(\.name).filter { routes[$0] != nil }
+    /// The methods of `service` with a handler, in its catalogue's order
+    /// (Hello reports them).
+    public func implementedMethods(of service: ServiceCatalog = ShimService.catalog) -> [String] {
+        let routes = services[service.name]?.routes ?? [:]
+        return service.methods.map(\.name).filter { routes[$0] != nil }
     }
 
-    func kind(of method: String) -> MethodKind? { routes[method]?.kind }
+    func kind(service: String, method: String) -> MethodKind? { services[service]?.routes[method]?.kind }
 
     /// A unary handler answers through `reply` exactly once, now or later.
     public func unary<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
-        _ method: String, _ body: @escaping (Request, Reply<Response>) -> Void
+        _ method: String, of service: ServiceCatalog = ShimService.catalog, _ body: @escaping (Request, Reply<Response>) -> Void
     ) {
-        register(method, .unary, Request.self) { call, request in body(request, Reply(call: call)) }
+        register(method, service, .unary, Request.self) { call, request in body(request, Reply(call: call)) }
     }
 
     /// A server-stream handler sends messages and ends with finish or fail.
     public func serverStream<Request: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
-        _ method: String, _ body: @escaping (Request, Outbound<Output>) -> Void
+        _ method: String, of service: ServiceCatalog = ShimService.catalog, _ body: @escaping (Request, Outbound<Output>) -> Void
     ) {
-        register(method, .serverStream, Request.self) { call, request in body(request, Outbound(call: call)) }
+        register(method, service, .serverStream, Request.self) { call, request in body(request, Outbound(call: call)) }
     }
 
     /// A bidirectional handler gets the first message and the call, whose
     /// onData brings the following ones.
     public func bidirectional<Input: SwiftProtobuf.Message, Output: SwiftProtobuf.Message>(
-        _ method: String, _ body: @escaping (Input, Outbound<Output>) -> Void
+        _ method: String, of service: ServiceCatalog = ShimService.catalog, _ body: @escaping (Input, Outbound<Output>) -> Void
     ) {
-        register(method, .bidirectional, Input.self) { call, first in body(first, Outbound(call: call)) }
+        register(method, service, .bidirectional, Input.self) { call, first in body(first, Outbound(call: call)) }
     }
 
     private func register<Request: SwiftProtobuf.Message>(
-        _ method: String, _ kind: MethodKind, _ type: Request.Type, _ body: @escaping (ServerCall, Request) -> Void
+        _ method: String, _ service: ServiceCatalog, _ kind: MethodKind, _ type: Request.Type,
+        _ body: @escaping (ServerCall, Request) -> Void
     ) {
-        precondition(ShimService.method(named: method)?.kind == kind, "\(method) is not a \(kind) rpc of shim.proto")
-        routes[method] = Route(kind: kind) { call, payload in
+        precondition(service.method(named: method)?.kind == kind, "\(method) is not a \(kind) rpc of \(service.name)")
+        var entry = services[service.name] ?? (service, [:])
+        entry.routes[method] = Route(kind: kind) { call, payload in
             let request: Request
             do {
                 request = try Request(serializedBytes: payload)
@@ -58,15 +64,17 @@ public final class RPCRouter {
             }
             body(call, request)
         }
+        services[service.name] = entry
     }
 
     /// Routes a decoded ttrpc Request; answers errors itself.
     func dispatch(_ request: Ttrpc_Request, call: ServerCall) {
-        guard request.service == ShimService.name else {
-            return call.fail(RPCError(.unimplemented, "service \(request.service) (this shim serves \(ShimService.name))"))
+        guard let service = services[request.service] else {
+            let served = services.keys.sorted().joined(separator: ", ")
+            return call.fail(RPCError(.unimplemented, "service \(request.service) (this shim serves \(served))"))
         }
-        guard let route = routes[request.method] else {
-            if ShimService.method(named: request.method) != nil {
+        guard let route = service.routes[request.method] else {
+            if service.catalog.method(named: request.method) != nil {
                 return call.fail(RPCError(.unimplemented, "method \(request.method) is not implemented by this shim yet"))
             }
             return call.fail(RPCError(.unimplemented, "method \(request.method)"))

@@ -4,16 +4,17 @@ import ShimCore
 import ShimProtocol
 import ShimSystem
 
-/// The shim process's server: one event loop carrying the clients, the
-/// monitor (signals, reaping) and the runtime core.
+/// `ocishim serve`: the shim's own protocol over ttrpc, on the engine's
+/// stdio and `<state-dir>/shim.sock`, on one ShimHost (loop, signals,
+/// reaper, core). The server keeps the transport (connections) and its
+/// policy (when the shim exits); the handlers translate calls to the core.
 public final class ShimServer {
-    public let loop: EventLoop
-    public let core: RuntimeCore
-    let signals: SignalSource
-    let reaper: ChildReaper
+    public let host: ShimHost
+    public var loop: EventLoop { host.loop }
+    public var core: RuntimeCore { host.core }
     let router = RPCRouter()
     let log = Logger(label: "ocishim.server")
-    private let scratch = ScratchBuffer()
+    private var scratch: ScratchBuffer { host.scratch }
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var listener: SocketListener?
     private var handlers: ShimServiceHandlers?
@@ -23,14 +24,11 @@ public final class ShimServer {
     private var exitStatus: Int32?
     private var nextConnectionNumber = 0
 
-    /// Builds the loop, the monitor and the core. Throws start-up errors
+    /// Builds the host and registers the handlers. Throws start-up errors
     /// (invalid id, runtime not found, bad cgroup manager) as CoreError.
     public init(config: ShimConfig) throws {
-        SignalSource.ignore([SIGPIPE, SIGHUP])
-        loop = try EventLoop()
-        signals = try SignalSource(loop: loop)
-        reaper = try ChildReaper(loop: loop, signals: signals)
-        core = try RuntimeCore(config: config, loop: loop, reaper: reaper, scratch: scratch)
+        host = try ShimHost(config: config)
+        let core = host.core
         let handlers = ShimServiceHandlers(core: core, server: self)
         handlers.register(on: router)
         self.handlers = handlers
@@ -45,10 +43,7 @@ public final class ShimServer {
         self.exec = exec
         CheckpointHandlers.register(on: router, core: core)
         core.onContainerGone = { [unowned self] in self.containerGone() }
-        loop.onIdle = { [unowned self] in core.releaseIdleMemory() }
-        for sig in [SIGTERM, SIGINT] {
-            try signals.on(sig) { [unowned self] delivery in self.terminationSignal(delivery.signal) }
-        }
+        try host.onSignals([SIGTERM, SIGINT]) { [unowned self] signal in self.terminationSignal(signal) }
     }
 
     /// Listens on <state-dir>/shim.sock for engines that reconnect.

@@ -24,7 +24,7 @@ final class ShimServiceHandlers {
             res.framing = ShimService.framing
             res.containerID = core.containerID
             res.stateDir = core.config.stateDir
-            res.methods = router.implementedMethods
+            res.methods = router.implementedMethods()
             reply.ok(res)
         }
 

@@ -45,9 +45,9 @@ public final class CommandRunner {
     }
 
     private let loop: EventLoop
-    private let reaper: ChildReaper
+    private let reaper: any ProcessTable
 
-    public init(loop: EventLoop, reaper: ChildReaper) {
+    public init(loop: EventLoop, reaper: any ProcessTable) {
         self.loop = loop
         self.reaper = reaper
     }

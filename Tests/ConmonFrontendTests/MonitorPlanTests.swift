@@ -72,7 +72,7 @@ final class MonitorPlanTests: XCTestCase {
             "-i", "--leave-stdin-open", "--no-pivot", "--no-new-keyring", "-s",
             "--runtime-arg", "--debug", "--runtime-opt", "--tcp-established", "--restore", "/ckpt",
         ])
-        let c = p.createOptions(passthroughStdio: [])
+        let c = p.createOptions(providedStdio: [])
         XCTAssertEqual(c.bundle, "/b")
         XCTAssertEqual(c.pidFile, "/run/pid")
         XCTAssertEqual(c.log.drivers, [.k8sFile(path: "/b/ctr.log")])
@@ -157,9 +157,11 @@ final class SyncLineTests: XCTestCase {
         XCTAssertTrue(object["message"]?.stringValue?.hasSuffix("...") ?? false)
     }
 
-    func testCoreErrorsLoseOnlyTheClassificationSuffix() {
-        XCTAssertEqual(ConmonError(core: CoreError(.runtimeFailed, "exec: \"nope\": not found: OCI runtime error")).message,
-                       "exec: \"nope\": not found")
+    /// The engine gets a failed runtime's own text; podman classifies it.
+    func testCoreErrorsGiveTheRuntimesOwnText() {
+        let failed = CoreError(.runtimeFailed, "exec: \"nope\": not found: OCI runtime error",
+                               runtimeMessage: "exec: \"nope\": not found")
+        XCTAssertEqual(ConmonError(core: failed).message, "exec: \"nope\": not found")
         XCTAssertEqual(ConmonError(core: CoreError(.invalidArgument, "bad: OCI runtime error")).message, "bad: OCI runtime error")
     }
 }

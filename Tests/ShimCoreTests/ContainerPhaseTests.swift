@@ -26,7 +26,7 @@ final class ContainerPhaseTests: XCTestCase {
         case .starting: .starting
         case .running: .running
         case .paused: .paused
-        case .checkpointing: .checkpointing(leaveRunning: false, heldExit: nil)
+        case .checkpointing: .checkpointing(CheckpointProgress(leaveRunning: false))
         case .stopped: .stopped
         case .deleted: .deleted
         }
@@ -54,9 +54,11 @@ final class ContainerPhaseTests: XCTestCase {
     }
 
     func testAPhaseMayUpdateItsOwnData() throws {
-        var phase = ContainerPhase.checkpointing(leaveRunning: false, heldExit: nil)
-        try phase.move(to: .checkpointing(leaveRunning: false, heldExit: 137))
-        XCTAssertEqual(phase, .checkpointing(leaveRunning: false, heldExit: 137))
+        var phase = ContainerPhase.checkpointing(CheckpointProgress(leaveRunning: false))
+        var held = CheckpointProgress(leaveRunning: false)
+        held.heldExit = 137
+        try phase.move(to: .checkpointing(held))
+        XCTAssertEqual(phase, .checkpointing(held))
     }
 
     func testDeletedIsTerminal() {

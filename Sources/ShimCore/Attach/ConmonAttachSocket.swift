@@ -79,6 +79,17 @@ final class ConmonAttachSocket {
 
     var clientCount: Int { clients.count }
 
+    /// Calls `body` once no client is connected (at once if none is). After
+    /// the exit each client is closed when it has taken the rest of the
+    /// output, or after its grace period: a monitor that must not exit
+    /// before its clients have their output waits here, without polling.
+    func whenDrained(_ body: @escaping () -> Void) {
+        if clients.isEmpty { return loop.soon(body) }
+        drainedWaiters.append(body)
+    }
+
+    private var drainedWaiters: [() -> Void] = []
+
     /// `<socket-dir>/<name>` -> `realDir`, replacing a stale link or file.
     private static func makeSymlink(_ link: String, to realDir: String, socketDir: String) throws(CoreError) {
         do { try FileSystem.createDirectory(socketDir, mode: 0o700) } catch {
@@ -165,6 +176,11 @@ final class ConmonAttachSocket {
         hub.remove(client.token)
         loop.unwatch(client.fd)
         Glibc.close(client.fd)
+        if clients.isEmpty && !drainedWaiters.isEmpty {
+            let waiters = drainedWaiters
+            drainedWaiters = []
+            for waiter in waiters { loop.soon(waiter) }
+        }
     }
 
     fileprivate func dropLater(_ client: SocketAttachClient, afterSeconds seconds: Double) {

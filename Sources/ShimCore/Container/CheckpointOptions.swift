@@ -24,18 +24,18 @@ public struct CheckpointOutcome: Sendable, Equatable {
     /// running (leave-running) or stopped.
     public var status: ContainerStatus
     /// The exit of the checkpointed init, when it was stopped.
-    public var exit: ContainerExit?
+    public var exit: ProcessExit?
 }
 
 /// A checkpoint in flight, and whether the container's end was one.
-struct CheckpointProgress {
-    /// `runc checkpoint` runs now.
-    var inFlight = false
-    var leaveRunning = false
-    /// The init's end, seen while a stopping checkpoint ran: recorded once
-    /// the runtime says whether that end was the checkpoint's.
-    var heldExit: Termination?
-    /// A checkpoint without leave-running succeeded: the init's exit is the
-    /// checkpoint's, not a crash.
-    var stoppedByCheckpoint = false
+struct CheckpointProgress: Equatable {
+    var leaveRunning: Bool
+    /// The init's end, seen while a stopping checkpoint's runtime call ran:
+    /// recorded once the runtime says whether that end was the checkpoint's.
+    var heldExit: Int32?
+    /// The runtime dumped the container (without leave-running): the init's
+    /// end, held or still to come, is the checkpoint's.
+    var dumped = false
+
+    init(leaveRunning: Bool) { self.leaveRunning = leaveRunning }
 }

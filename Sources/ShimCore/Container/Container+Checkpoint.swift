@@ -2,9 +2,9 @@ import Glibc
 import ShimSystem
 
 extension Container {
-    /// The seed's CheckpointContainer: `runc checkpoint --image-path I
-    /// --work-path W [--leave-running] [--tcp-established] ID` with the
-    /// container's process label as the socket creation label.
+    /// podman's ConmonOCIRuntime.CheckpointContainer: `runc checkpoint
+    /// --image-path I --work-path W [--leave-running] [--tcp-established] ID`
+    /// with the container's process label as the socket creation label.
     ///
     /// Without leave-running, CRIU kills the dumped tree and runc forgets the
     /// container: the monitor records the init's end as usual (the code it
@@ -12,23 +12,23 @@ extension Container {
     /// answers once it has done so, with the container stopped. With
     /// leave-running the container goes on and is reported running.
     func checkpoint(_ options: CheckpointOptions, _ done: @escaping (Result<CheckpointOutcome, CoreError>) -> Void) {
-        guard status == .running else { return done(.failure(illegal("checkpoint", allowed: "running"))) }
-        guard !checkpointProgress.inFlight else {
-            return done(.failure(.precondition("container \(id) is already being checkpointed")))
-        }
         do throws(CoreError) {
+            try check(.checkpoint)
             try Self.requireAbsolute(options.imagePath, "checkpoint image path")
             if let work = options.workPath { try Self.requireAbsolute(work, "checkpoint work path") }
-            // As the seed does before the runtime call; a no-op without SELinux.
+            // As podman does before the runtime call; a no-op without SELinux.
             try SELinux.setSocketCreateLabel(self.options.processLabel)
         } catch {
             return done(.failure(error))
         }
-        checkpointProgress = CheckpointProgress()
-        checkpointProgress.inFlight = true
-        checkpointProgress.leaveRunning = options.leaveRunning
-        log.info("container \(id): \(driver.runtimeName) checkpoint to \(options.imagePath)\(options.leaveRunning ? ", leaving it running" : "")")
-        driver.run(checkpointCall(options)) { [self] result in
+        move(to: .checkpointing(CheckpointProgress(leaveRunning: options.leaveRunning)))
+        log.info("container \(id): \(runtime.name) checkpoint to \(options.imagePath)\(options.leaveRunning ? ", leaving it running" : "")")
+        var request = RuntimeCheckpoint(id: id, imagePath: options.imagePath, workPath: options.workPath ?? paths.bundle)
+        request.leaveRunning = options.leaveRunning
+        request.tcpEstablished = options.tcpEstablished
+        request.fileLocks = options.fileLocks
+        request.extraArgs = options.runtimeArgs
+        runtime.checkpoint(request) { [self] result in
             checkpointFinished(result, leaveRunning: options.leaveRunning, done)
         }
         // The runtime has been forked (or failed to be) by now. The label is
@@ -39,75 +39,52 @@ extension Container {
         }
     }
 
-    func checkpointCall(_ options: CheckpointOptions) -> RuntimeCall {
-        var args = ["checkpoint", "--image-path", options.imagePath, "--work-path", options.workPath ?? paths.bundle]
-        if options.leaveRunning { args.append("--leave-running") }
-        if options.tcpEstablished { args.append("--tcp-established") }
-        if options.fileLocks { args.append("--file-locks") }
-        args += options.runtimeArgs
-        args.append(id)
-        return RuntimeCall("checkpoint", args)
-    }
-
-    /// While a checkpoint that stops the container runs, the init's end is
-    /// not recorded yet: only the runtime's answer tells a checkpoint (the
-    /// exit is the checkpoint's) from a crash during a failed dump.
-    func holdExitForCheckpoint(_ termination: Termination) -> Bool {
-        guard checkpointProgress.inFlight, !checkpointProgress.leaveRunning else { return false }
-        log.info("container \(id): init ended during checkpoint; recorded once the runtime answers")
-        checkpointProgress.heldExit = termination
-        return true
-    }
-
-    private func checkpointFinished(_ result: Result<CommandResult, CoreError>, leaveRunning: Bool,
+    private func checkpointFinished(_ result: Result<Void, CoreError>, leaveRunning: Bool,
                                     _ done: @escaping (Result<CheckpointOutcome, CoreError>) -> Void) {
-        let held = checkpointProgress.heldExit
-        checkpointProgress.inFlight = false
-        checkpointProgress.heldExit = nil
+        guard let process = initProcess else { return done(.failure(.internal("container \(id) has no init"))) }
+        guard case .checkpointing(var progress) = phase else {
+            // Left running, and the init ended meanwhile: its exit is an
+            // ordinary one, already recorded.
+            return done(result.map { CheckpointOutcome(status: status, exit: process.exit) })
+        }
+        let held = progress.heldExit
         switch result {
         case .failure(let error):
             log.warning("container \(id): checkpoint failed: \(error.message)")
+            move(to: .running)
             // An end seen meanwhile was not the checkpoint's.
-            if let held { recordExit(code: held.exitCode, reason: nil) }
+            if let held { process.recordExit(code: held) }
             done(.failure(error))
         case .success:
-            checkpointProgress.stoppedByCheckpoint = !leaveRunning
-            context.emit(.checkpointed) { [pid] in
+            context.emit(.checkpointed) { [pid = process.pid] in
                 $0.pid = pid
                 $0.message = leaveRunning ? "checkpointed, left running" : "checkpointed, stopped"
             }
             if leaveRunning {
-                return done(.success(CheckpointOutcome(status: status, exit: exitInfo)))
+                move(to: .running)
+                return done(.success(CheckpointOutcome(status: status, exit: process.exit)))
             }
-            if let held { recordExit(code: held.exitCode, reason: "checkpointed") }
-            awaitCheckpointedExit(done)
+            progress.dumped = true
+            progress.heldExit = nil
+            move(to: .checkpointing(progress))
+            if let held { process.recordExit(code: held, checkpointed: true) }
+            awaitCheckpointedExit(process, done)
         }
     }
 
     /// Answers once the checkpointed init's end is recorded. CRIU has killed
-    /// it already; one that is somehow still alive 5 s later is killed (the
-    /// runtime no longer knows it), and the call fails if even that is not seen.
-    private func awaitCheckpointedExit(_ done: @escaping (Result<CheckpointOutcome, CoreError>) -> Void) {
-        var answered = false
-        var timers: [EventLoop.TimerToken] = []
-        func answer(_ result: Result<CheckpointOutcome, CoreError>) {
-            guard !answered else { return }
-            answered = true
-            timers.forEach { context.loop.cancel($0) }
-            done(result)
+    /// it already; one that is somehow still alive after the kill grace is
+    /// killed by pid (the runtime no longer knows it), and the call fails if
+    /// even that is not seen.
+    private func awaitCheckpointedExit(_ process: MonitoredProcess,
+                                       _ done: @escaping (Result<CheckpointOutcome, CoreError>) -> Void) {
+        let grace = context.config.killGraceSeconds
+        let steps: [ExitEscalation.Step] = [.init(wait: grace), .init(send: .direct(SIGKILL), wait: grace, escalates: true)]
+        ExitEscalation.run(on: process, steps: steps,
+                           atTheEnd: .fail("container \(id) was checkpointed but its init \(process.pid) has not exited")) { [self] result, escalated in
+            if escalated { log.warning("container \(id): init \(process.pid) outlived its checkpoint; killed") }
+            done(result.map { exit in CheckpointOutcome(status: status, exit: exit) })
         }
-        let waiter = onExit { [self] exit in answer(.success(CheckpointOutcome(status: status, exit: exit))) }
-        let grace = 5.0
-        timers.append(context.loop.schedule(afterSeconds: grace) { [self] in
-            guard !answered else { return }
-            log.warning("container \(id): init \(pid) still alive \(Int(grace))s after its checkpoint; killing it")
-            if pid > 0 { Glibc.kill(pid, SIGKILL) }
-            timers.append(context.loop.schedule(afterSeconds: grace) { [self] in
-                cancelExitWait(waiter)
-                answer(.failure(CoreError(.deadlineExceeded,
-                    "container \(id) was checkpointed but its init \(pid) has not exited")))
-            })
-        })
     }
 
     static func requireAbsolute(_ path: String, _ what: String) throws(CoreError) {

@@ -2,21 +2,26 @@ import Glibc
 import ShimSystem
 
 extension Container {
-    /// The seed's CreateContainer/createOCIContainer, done in the shim: the
-    /// runtime's `create` (or `restore`) with the container's stdio on fds the
-    /// shim owns, then the monitor takes over. On failure nothing is left
-    /// behind: no runtime state, no process, no open fd.
+    /// podman's ConmonOCIRuntime.CreateContainer (createOCIContainer), done
+    /// in the shim: the runtime's `create` (or `restore`) with the
+    /// container's stdio on fds the shim owns, then the monitor takes over.
+    /// On failure nothing this create made is left behind: no runtime
+    /// state, no process, no open fd — and nothing it did not make is
+    /// touched.
     func create(_ done: @escaping (Result<Int32, CoreError>) -> Void) {
-        let prepared: PreparedCreate
+        do throws(CoreError) { try check(.create) } catch { return done(.failure(error)) }
+        move(to: .creating)
+        let request: RuntimeCreate
         do {
-            prepared = try prepare()
+            request = try prepare()
         } catch {
             releaseResources()
+            move(to: .none)
             return done(.failure(error))
         }
         let operation = options.restore == nil ? "create" : "restore"
-        log.info("container \(id): \(driver.runtimeName) \(operation) in \(paths.bundle)")
-        driver.run(prepared.call) { [self] result in
+        log.info("container \(id): \(runtime.name) \(operation) in \(paths.bundle)")
+        runtime.create(request) { [self] result in
             io?.runtimeFinished()
             switch result {
             case .failure(let error) where error.kind == .deadlineExceeded:
@@ -35,7 +40,7 @@ extension Container {
             case .success:
                 do throws(CoreError) {
                     try adoptCreatedContainer(restored: options.restore != nil)
-                    done(.success(pid))
+                    done(.success(initProcess?.pid ?? 0))
                 } catch {
                     abandonCreate(error, runtime: .remove, done)
                 }
@@ -43,18 +48,14 @@ extension Container {
         }
     }
 
-    private struct PreparedCreate {
-        var call: RuntimeCall
-    }
-
     /// Everything before the runtime runs: directories, log, ports, stdio,
     /// user namespace access, labels, cgroup placement of the shim.
-    private func prepare() throws(CoreError) -> PreparedCreate {
+    private func prepare() throws(CoreError) -> RuntimeCreate {
         if options.terminal && !bundleConfig.terminal {
             throw .invalid("Create asks for a terminal but \(paths.bundle)/config.json has process.terminal false")
         }
         let terminal = bundleConfig.terminal
-        _ = try DetachKeys.parse(options.detachKeys)
+        detachKeys = try DetachKeys.parse(options.detachKeys.isEmpty ? DetachKeys.defaultSpec : options.detachKeys)
         try options.restore?.validate()
         for dir in [paths.exitDir, paths.runtimeLogDir] + (paths.persistDir.map { [$0] } ?? []) {
             do { try FileSystem.createDirectory(dir, mode: 0o700) } catch {
@@ -74,29 +75,28 @@ extension Container {
         if !options.reservePorts.isEmpty {
             ports = try PortReservation.reserve(options.reservePorts)
         }
-        if !options.passthroughStdio.isEmpty {
-            if terminal { throw .invalid("passthrough stdio cannot be used with a terminal (process.terminal is true)") }
-            io = try ContainerIO.passthrough(options.passthroughStdio)
+        let io: ContainerIO
+        if !options.providedStdio.isEmpty {
+            if terminal { throw .invalid("provided stdio cannot be used with a terminal (process.terminal is true)") }
+            io = try ContainerIO.passthrough(options.providedStdio)
         } else {
             io = terminal ? try ContainerIO.terminal(socketDir: context.config.stateDir)
                           : try ContainerIO.pipes(stdin: options.stdin)
         }
+        self.io = io
 
-        var call = options.restore.map { restoreCall($0) } ?? createCall()
-        call.captureOutput = terminal
-        if !terminal { call.extraFds = io!.runtimeStdio }
-        let listenFDs = context.config.listenFDs
-        if listenFDs > 0 {
-            // Socket activation: the engine's fds 3.. go to the runtime at the
-            // same numbers; it hands them to the container.
-            call.extraFds += (0..<listenFDs).map { (Int32(3 + $0), Int32(3 + $0)) }
-            call.extraEnvironment.append("LISTEN_FDS=\(listenFDs)")
-        }
-        call.extraEnvironment += options.runtimeEnvironment
-
+        var request = RuntimeCreate(id: id, bundle: paths.bundle, pidFile: paths.pidFile)
+        request.stdio = RuntimeStdio(fds: terminal ? [] : io.runtimeStdio, consoleSocket: io.consoleSocketPath)
+        request.restore = options.restore
+        request.noPivot = options.noPivot
+        request.noNewKeyring = options.noNewKeyring
+        request.extraArgs = options.runtimeCreateArgs
+        request.listenFDs = context.config.listenFDs
+        request.environment = options.runtimeEnvironment
+        let listenFDs = request.listenFDs
         let unshare = try prepareUserNamespaceAccess()
         let execLabel = try SELinux.runtimeExecLabel()
-        call.configure = { spawn in
+        request.configure = { spawn in
             spawn.listenPidEnvironment = listenFDs > 0
             spawn.unshareSysKernel = unshare
             if let execLabel {
@@ -105,30 +105,7 @@ extension Container {
             }
         }
         placeShimInCgroup()
-        return PreparedCreate(call: call)
-    }
-
-    private func createCall() -> RuntimeCall {
-        var args = ["create", "--bundle", paths.bundle, "--pid-file", paths.pidFile]
-        if let socket = io?.consoleSocketPath { args += ["--console-socket", socket] }
-        if options.noPivot { args.append("--no-pivot") }
-        if options.noNewKeyring { args.append("--no-new-keyring") }
-        args += options.runtimeCreateArgs
-        args.append(id)
-        return RuntimeCall("create", args)
-    }
-
-    private func restoreCall(_ restore: RestoreOptions) -> RuntimeCall {
-        var args = ["restore", "--detach", "--bundle", paths.bundle, "--pid-file", paths.pidFile,
-                    "--image-path", restore.imagePath, "--work-path", restore.workPath ?? paths.bundle]
-        if restore.tcpEstablished { args.append("--tcp-established") }
-        if restore.fileLocks { args.append("--file-locks") }
-        if let socket = io?.consoleSocketPath { args += ["--console-socket", socket] }
-        if options.noPivot { args.append("--no-pivot") }
-        if options.noNewKeyring { args.append("--no-new-keyring") }
-        args += restore.runtimeArgs + options.runtimeCreateArgs
-        args.append(id)
-        return RuntimeCall("restore", args)
+        return request
     }
 
     private func logConfig() -> LogConfig {
@@ -171,11 +148,12 @@ extension Container {
         }
     }
 
-    /// After a successful runtime create: the pid, the terminal, the monitor.
+    /// After a successful runtime create: the pid, the terminal, the init
+    /// as a monitored process with its attach endpoints, the OOM watch.
     private func adoptCreatedContainer(restored: Bool) throws(CoreError) {
         guard let io else { throw .internal("container stdio vanished during create") }
         if io.mode == .terminal { try io.receiveTerminal() }
-        pid = try readPidFile()
+        let pid = try readPidFile()
         if !restored && io.mode == .pipes {
             // The init is parked until `start`: whatever is in the pipes now
             // came from the runtime itself (warnings on the stdio it shares
@@ -187,34 +165,70 @@ extension Container {
             io.drainOutput()
             io.stopOutput()
         }
-        io.startOutput(loop: context.loop, scratch: context.scratch,
-                       sink: { [unowned self] stream, chunk in output(stream, chunk) },
-                       finished: { [unowned self] in outputFinished() })
-        let attach = try ContainerAttach(container: self, io: io)
-        stdio = attach
-        _ = onExit { [weak attach] exit in attach?.ended(exitCode: exit.exitCode) }
-        let pid = self.pid
-        context.reaper.onExit(of: pid) { [weak self] termination in self?.exited(termination) }
+        let process = try makeInitProcess(io: io)
+        initProcess = process
+        createdAt = Clock.realtimeNanos()
+        process.began(pid: pid, startedAt: restored ? createdAt : 0)
+        process.startOutput()
         let watcher = OOMWatcher(pid: pid, loop: context.loop) { [weak self] in self?.oomDetected() }
         if let why = watcher.unavailableReason { log.info("no OOM detection for container \(id): \(why)") }
         oomWatcher = watcher
-        createdAt = Clock.realtimeNanos()
         if let shimPidFile = options.shimPidFile {
             try? FileSystem.writeAtomically(shimPidFile, "\(getpid())")
         }
-        if restored {
-            startedAt = createdAt
-            startedEventSent = true
-            transition(to: exitCode == nil ? .running : .stopped)
-            context.emit(.restored) { $0.pid = pid }
-        } else {
-            transition(to: exitCode == nil ? .created : .stopped)
-            context.emit(.created) { $0.pid = pid }
+        move(to: restored ? .running : .created)
+        context.emit(restored ? .restored : .created) { $0.pid = pid }
+    }
+
+    /// The init's stdio as attach clients and the engine see it: the hub,
+    /// conmon's attach socket and control FIFOs in the bundle, the exit
+    /// files and exit command.
+    private func makeInitProcess(io: ContainerIO) throws(CoreError) -> MonitoredProcess {
+        let terminal = io.mode == .terminal
+        let hub = AttachHub(label: "container \(id)", terminal: terminal,
+                            stdin: io.hasStdin && (options.stdin || terminal),
+                            closeStdinOnClientEOF: options.stdin && !options.leaveStdinOpen,
+                            backlogCapacity: nil, loop: context.loop, log: context.log)
+        hub.stdin?.onClose = { [weak io] in io?.closeStdin() }
+        hub.stdin?.connect(io.stdinFD)
+        if terminal {
+            hub.resizer = { [weak io] rows, columns throws(CoreError) in
+                guard let io else { throw .precondition("the container's terminal is closed") }
+                try io.resize(rows: rows, columns: columns)
+            }
+        }
+        let process = MonitoredProcess(execID: nil, label: "container \(id)", hub: hub,
+                                       delivery: .runtime(runtime, containerID: id), context: context)
+        process.owner = self
+        process.io = io
+        process.exitFiles = [paths.exitFile] + (paths.persistDir.map { [FileSystem.join($0, "exit")] } ?? [])
+        if !options.exitCommand.isEmpty {
+            process.exitCommand = ExitCommandSpec(argv: options.exitCommand, delaySeconds: options.exitDelaySeconds)
+        }
+        let layout = AttachEndpoints.Layout(dir: paths.bundle, socketDir: paths.socketDir, linkName: paths.attachLinkName,
+                                            fullAttach: paths.fullAttach, controlFIFO: true, windowSizeFIFO: terminal)
+        process.endpoints = try AttachEndpoints(layout, hub: hub, context: context) { [weak self] command in
+            self?.control(command)
+        }
+        return process
+    }
+
+    /// A line from the control FIFOs (`<bundle>/ctl`, `<bundle>/winsz`).
+    private func control(_ command: ControlCommand) {
+        switch command {
+        case .resize(let rows, let columns):
+            do throws(CoreError) { try initProcess?.resize(rows: rows, columns: columns) } catch {
+                log.warning("container \(id): resize from the control FIFO: \(error)")
+            }
+        case .reopenLog:
+            do throws(CoreError) { try logger?.reopen() } catch {
+                log.warning("container \(id): reopening the log: \(error)")
+            }
         }
     }
 
     private func readPidFile() throws(CoreError) -> Int32 {
-        guard let text = try? FileSystem.readString(paths.pidFile),
+        guard let text = try? FileSystem.readString(paths.pidFile, limit: 64),
               let pid = Int32(text.trimmingNewlines), pid > 0 else {
             throw .internal("the runtime succeeded but left no valid pid file at \(paths.pidFile)")
         }
@@ -231,23 +245,22 @@ extension Container {
 
     /// Undoes a failed create: only what this create made goes (its runtime
     /// container as `runtime` says, its process, fds and pid file).
-    private func abandonCreate(_ error: CoreError, runtime: RuntimeLeftover,
+    private func abandonCreate(_ error: CoreError, runtime leftover: RuntimeLeftover,
                                _ done: @escaping (Result<Int32, CoreError>) -> Void) {
         log.warning("container \(id): create failed: \(error.message)")
         let finish = { [self] in
-            if pid > 0 {
-                Glibc.kill(pid, SIGKILL)
-                context.reaper.forget(pid)
-            }
+            initProcess?.abandon()
             releaseResources()
+            initProcess = nil
             try? FileSystem.removeFile(paths.pidFile)
+            move(to: .none)
             done(.failure(error))
         }
-        switch runtime {
+        switch leftover {
         case .untouched:
             finish()
         case .remove:
-            driver.delete(id, force: true) { _ in finish() }
+            runtime.delete(id, force: true) { _ in finish() }
         }
     }
 }

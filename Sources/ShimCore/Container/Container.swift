@@ -2,19 +2,23 @@ import Glibc
 import Logging
 import ShimSystem
 
-/// The one container of a shim and everything the monitor holds for it:
-/// the runtime driver, stdio and log, OOM watch, reserved ports, the exit.
-/// Lifecycle operations live in the extensions (Container+*.swift).
+/// The one container of a shim: its phase (ContainerPhase), its init
+/// process (a MonitoredProcess, as every exec session's process is), the
+/// runtime that drives it, and what only the container has: the log, the
+/// OOM watch, reserved ports. Lifecycle operations live in the extensions
+/// (Container+*.swift).
 final class Container {
     let id: String
     let options: CreateOptions
     let paths: ContainerPaths
     let bundleConfig: BundleConfig
     let context: CoreContext
-    let driver: RuntimeDriver
+    let runtime: OCIRuntime
     var log: Logger { context.log }
 
-    var io: ContainerIO?
+    private(set) var phase: ContainerPhase = .none
+    /// The init, from the runtime's create on.
+    var initProcess: MonitoredProcess?
     var logger: ContainerLogger? {
         // The log holds a line's unfinished tail until its newline comes or
         // its deadline passes; the deadline is a timer on this shim's loop.
@@ -24,64 +28,57 @@ final class Container {
     }
     var oomWatcher: OOMWatcher?
     var ports: PortReservation?
-    /// Attach clients, conmon's attach socket, the control FIFOs.
-    var stdio: ContainerAttach?
+    /// The container's stdio while the runtime's create runs; the init's
+    /// from then on.
+    var io: ContainerIO?
+    var detachKeys = DetachKeys.default
     /// The exec sessions (one shim for all of them).
     private(set) lazy var execs = ExecManager(container: self)
-
-    private(set) var status: ContainerStatus = .none
-    var pid: Int32 = 0
     var createdAt: Int64 = 0
-    var startedAt: Int64 = 0
-    var finishedAt: Int64 = 0
-    var exitCode: Int32?
-    var oomKilled = false
-    /// runc start was sent and has not answered: an exit seen meanwhile
-    /// must still be preceded by the started event.
-    var startPending = false
-    var startedEventSent = false
-    /// Checkpoint in flight, or the exit was a checkpoint's (Container+Checkpoint).
-    var checkpointProgress = CheckpointProgress()
-
-    /// Wait calls and Stop calls waiting for the exit.
-    var exitWaiters: [Int: (ContainerExit) -> Void] = [:]
-    var nextWaiterID = 0
-    /// The exit command's end (the outer optional: whether it is over).
-    var exitCommandOutcome: Termination??
-    var exitCommandWaiters: [(Termination?) -> Void] = []
-    /// Receivers of live output (attach clients).
-    var outputListeners: [Int: (LogStream, UnsafeRawBufferPointer) -> Void] = [:]
-    var nextListenerID = 0
 
     /// Persists the state whenever it changes.
     var onChange: (() -> Void)?
 
-    init(id: String, options: CreateOptions, bundleConfig: BundleConfig, context: CoreContext, driver: RuntimeDriver) {
+    init(id: String, options: CreateOptions, bundleConfig: BundleConfig, context: CoreContext, runtime: OCIRuntime) {
         self.id = id
         self.options = options
         self.bundleConfig = bundleConfig
         self.context = context
-        self.driver = driver
+        self.runtime = runtime
         self.paths = ContainerPaths(id: id, stateDir: context.config.stateDir, options: options)
     }
 
-    /// Changes the status and persists it.
-    func transition(to status: ContainerStatus) {
-        guard self.status != status else { return }
-        log.debug("container \(id): \(self.status.rawValue) -> \(status.rawValue)")
-        self.status = status
+    /// Moves to `next` if the phase table allows it; an illegal move is a
+    /// bug of the shim's, logged, and leaves the phase as it was.
+    func move(to next: ContainerPhase) {
+        let from = phase.kind
+        do throws(CoreError) {
+            try phase.move(to: next)
+        } catch {
+            log.error("container \(id): \(error.message)")
+            return
+        }
+        if from != next.kind { log.debug("container \(id): \(from.rawValue) -> \(next.kind.rawValue)") }
         onChange?()
     }
 
+    /// Refuses `operation` unless the phase allows it.
+    func check(_ operation: ContainerOperation) throws(CoreError) {
+        if let refusal = operation.refusal(in: phase, id: id) { throw refusal }
+    }
+
+    var status: ContainerStatus { phase.status }
+
     var snapshot: ContainerSnapshot {
         var s = ContainerSnapshot(id: id, status: status)
-        s.pid = pid
-        s.exitCode = exitCode
+        let exit = initProcess?.exit
+        s.pid = initProcess?.pid ?? 0
+        s.exitCode = exit?.exitCode
         s.createdAt = createdAt
-        s.startedAt = startedAt
-        s.finishedAt = finishedAt
-        s.oomKilled = oomKilled
-        s.checkpointed = exitCode != nil && checkpointProgress.stoppedByCheckpoint
+        s.startedAt = initProcess?.startedAt ?? 0
+        s.finishedAt = exit?.finishedAt ?? 0
+        s.oomKilled = initProcess?.oomKilled ?? false
+        s.checkpointed = exit?.checkpointed ?? false
         s.bundle = paths.bundle
         s.terminal = io?.mode == .terminal || bundleConfig.terminal
         s.logError = logger?.writeError
@@ -90,44 +87,24 @@ final class Container {
         return s
     }
 
-    /// The k8s-file log, if any (the first one when there are several).
+    /// The file of the k8s-file log driver (the first one when there are
+    /// several), if the container has one.
     var logFilePath: String? {
         if options.log.drivers.isEmpty { return ContainerPaths.defaultLog(stateDir: context.config.stateDir) }
         for case .k8sFile(let path) in options.log.drivers { return path }
         return nil
     }
 
-    var exitInfo: ContainerExit? {
-        exitCode.map { ContainerExit(exitCode: $0, finishedAt: finishedAt, oomKilled: oomKilled,
-                                     checkpointed: checkpointProgress.stoppedByCheckpoint) }
-    }
-
-    /// Registers for the exit; returns a token for `cancelExitWait`.
-    func onExit(_ body: @escaping (ContainerExit) -> Void) -> Int {
-        if let exitInfo {
-            context.loop.soon { body(exitInfo) }
-            return 0
+    /// The container's process, or an exec session's: what calls addressed
+    /// by process act on.
+    func process(_ execID: String?) throws(CoreError) -> MonitoredProcess {
+        guard let execID else {
+            guard let initProcess else {
+                throw .precondition("container \(id) has no process: it \(phase.kind == .creating ? "is being created" : "has not been created")")
+            }
+            return initProcess
         }
-        nextWaiterID += 1
-        exitWaiters[nextWaiterID] = body
-        return nextWaiterID
-    }
-
-    func cancelExitWait(_ token: Int) { exitWaiters[token] = nil }
-
-    /// Live output from now on; returns a token for `removeOutputListener`.
-    func addOutputListener(_ body: @escaping (LogStream, UnsafeRawBufferPointer) -> Void) -> Int {
-        nextListenerID += 1
-        outputListeners[nextListenerID] = body
-        return nextListenerID
-    }
-
-    func removeOutputListener(_ token: Int) { outputListeners[token] = nil }
-
-    /// One chunk of container output: into the log, then to attach clients.
-    func output(_ stream: LogStream, _ chunk: UnsafeRawBufferPointer) {
-        logger?.write(stream, chunk, timestamp: Clock.realtimeNanos())
-        for listener in outputListeners.values { listener(stream, chunk) }
+        return try execs.session(execID).process
     }
 
     /// The shim went idle: buffers that only busy output needs are freed.
@@ -138,8 +115,7 @@ final class Container {
     /// Releases what the container holds in the shim (fds, watches).
     func releaseResources() {
         execs.closeAll()
-        stdio?.close()
-        stdio = nil
+        initProcess?.release()
         oomWatcher?.stop()
         oomWatcher = nil
         ports?.release()
@@ -148,5 +124,83 @@ final class Container {
         io = nil
         logger?.close()
         logger = nil
+    }
+}
+
+// --- what the container adds to its init's life ------------------------------------
+
+extension Container: ProcessOwner {
+    func processEnded(_ process: MonitoredProcess, _ termination: Termination) -> Bool {
+        guard case .checkpointing(var progress) = phase, !progress.leaveRunning else { return true }
+        if progress.dumped {
+            process.recordExit(code: termination.exitCode, checkpointed: true)
+            return false
+        }
+        // Only the runtime's answer tells a checkpoint's end from a crash
+        // during a failed dump.
+        log.info("container \(id): init ended during checkpoint; recorded once the runtime answers")
+        progress.heldExit = termination.exitCode
+        move(to: .checkpointing(progress))
+        return false
+    }
+
+    func processOutput(_ process: MonitoredProcess, _ stream: LogStream, _ chunk: UnsafeRawBufferPointer) {
+        logger?.write(stream, chunk, timestamp: Clock.realtimeNanos())
+        process.hub.output(stream, chunk)
+    }
+
+    func processOutputFinished(_ process: MonitoredProcess) {
+        log.debug("container \(id): output closed")
+        logger?.flush()
+    }
+
+    /// conmon's order: the log complete and synced, a last OOM event taken,
+    /// reserved ports and held fds released, before the exit is known.
+    func processWillRecordExit(_ process: MonitoredProcess) {
+        logger?.flush()
+        logger?.sync()
+        oomWatcher?.flush()
+        oomWatcher?.stop()
+        oomWatcher = nil
+        ports?.release()
+        ports = nil
+        // An exit seen while `runc start` is still answering: the start is
+        // recorded first, so it is never later than the finish.
+        if phase.kind == .starting { markStarted() }
+    }
+
+    func processDidRecordExit(_ process: MonitoredProcess, _ exit: ProcessExit) {
+        move(to: .stopped)
+    }
+
+    /// The init started (the runtime's start answered, or the init ended
+    /// before it did): the start time and event, once.
+    func markStarted() {
+        guard let process = initProcess else { return }
+        process.markRunning(at: Clock.realtimeNanos())
+        context.emit(.started) { $0.pid = process.pid }
+    }
+
+    /// The container's memory cgroup saw an OOM kill.
+    func oomDetected() {
+        guard let process = initProcess, !process.oomKilled else { return }
+        process.oomKilled = true
+        log.info("container \(id): OOM event received")
+        writeOOMFiles()
+        context.emit(.oom) { $0.pid = process.pid }
+        onChange?()
+    }
+
+    /// conmon's write_oom_files: an empty `oom` file in the bundle (conmon's
+    /// working directory) and in the persist dir.
+    private func writeOOMFiles() {
+        var targets = [FileSystem.join(paths.bundle, "oom")]
+        if let persist = paths.persistDir { targets.append(FileSystem.join(persist, "oom")) }
+        for path in targets {
+            // Never blocks on a FIFO and never writes through a symlink
+            // planted at the name; an existing file is left as it is.
+            let fd = open(path, O_CREAT | O_WRONLY | O_CLOEXEC | O_NONBLOCK | O_NOFOLLOW, 0o666)
+            if fd < 0 { log.warning("failed to write oom file \(path): \(SystemError("open"))") } else { close(fd) }
+        }
     }
 }

@@ -13,7 +13,7 @@ public struct ContainerPaths: Sendable {
     /// conmon's --full-attach: the attach socket is <bundle>/attach itself.
     public let fullAttach: Bool
     /// The name of the link in the socket dir (conmon's cuuid).
-    public let attachName: String
+    public let attachLinkName: String
 
     init(id: String, stateDir: String, options: CreateOptions) {
         self.id = id
@@ -24,7 +24,7 @@ public struct ContainerPaths: Sendable {
         pidFile = options.pidFile.map { FileSystem.absolute($0) } ?? FileSystem.join(stateDir, "pidfile")
         persistDir = options.persistDir.map { FileSystem.absolute($0) }
         fullAttach = options.fullAttach
-        attachName = options.attachName ?? id
+        attachLinkName = options.attachLinkName ?? id
     }
 
     /// The seed's ExitFilePath: <exits dir>/<id>.
@@ -34,7 +34,7 @@ public struct ContainerPaths: Sendable {
     /// named after its --cuuid when that differs); with full attach,
     /// <bundle>/attach itself.
     public var attachSocket: String {
-        fullAttach ? FileSystem.join(bundle, "attach") : FileSystem.join(socketDir, attachName, "attach")
+        fullAttach ? FileSystem.join(bundle, "attach") : FileSystem.join(socketDir, attachLinkName, "attach")
     }
     /// The seed's ExecAttachSocketPath: <sockets dir>/<session>/attach.
     public func execAttachSocket(_ execID: String) -> String { FileSystem.join(socketDir, execID, "attach") }

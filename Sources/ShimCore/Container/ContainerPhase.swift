@@ -27,10 +27,9 @@ enum ContainerPhase: Equatable {
     case starting
     case running
     case paused
-    /// The runtime's checkpoint runs. Without leave-running, an exit seen
-    /// meanwhile is held until the runtime says whether it was the
-    /// checkpoint's (`heldExit`).
-    case checkpointing(leaveRunning: Bool, heldExit: Int32?)
+    /// A checkpoint: the runtime's call runs, or (without leave-running) it
+    /// has dumped the container and the init's end is awaited.
+    case checkpointing(CheckpointProgress)
     /// Exited, the exit recorded.
     case stopped
     /// Gone from the runtime and the shim; terminal.

@@ -22,12 +22,3 @@ public struct ContainerSnapshot: Sendable, Equatable {
         self.status = status
     }
 }
-
-/// What Wait and Stop report.
-public struct ContainerExit: Sendable, Equatable {
-    public var exitCode: Int32
-    public var finishedAt: Int64
-    public var oomKilled: Bool
-    /// The init ended because a checkpoint stopped it.
-    public var checkpointed = false
-}

@@ -28,8 +28,9 @@ public struct CreateOptions: Sendable {
     public var socketDir: String?
     public var fullAttach = false
     /// The name of the `<socket-dir>/<name>` link to the bundle through which
-    /// the attach socket is reached (conmon's --cuuid); nil: the container id.
-    public var attachName: String?
+    /// the attach socket is reached; nil: the container id. (conmon's
+    /// --cuuid names it.)
+    public var attachLinkName: String?
     public var uidMappings: [IDMap] = []
     public var gidMappings: [IDMap] = []
     public var makeAccessible: [String] = []
@@ -38,9 +39,10 @@ public struct CreateOptions: Sendable {
     public var shimPidFile: String?
     public var persistDir: String?
     /// Empty, or the shim's fds to hand the container as its stdin, stdout
-    /// and stderr (conmon's `--log-path passthrough`): nothing is read,
-    /// logged or attachable. Not with a terminal.
-    public var passthroughStdio: [Int32] = []
+    /// and stderr as they are: nothing is read, logged or attachable (an
+    /// engine that gives the container its own stdio, as conmon's
+    /// `--log-path passthrough`). Not with a terminal.
+    public var providedStdio: [Int32] = []
 
     public init(bundle: String) {
         self.bundle = bundle

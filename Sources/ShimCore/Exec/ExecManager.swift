@@ -13,6 +13,8 @@ final class ExecManager {
 
     unowned let container: Container
     private var sessions: [String: ExecSession] = [:]
+    /// What `runc exec` gets for each registered session not started yet.
+    private var requests: [String: RuntimeExec] = [:]
     private var syncCounter = 0
 
     init(container: Container) {
@@ -21,27 +23,23 @@ final class ExecManager {
 
     var context: CoreContext { container.context }
     var containerID: String { container.id }
-    var runtimeName: String { container.driver.runtimeName }
+    var runtimeName: String { container.runtime.name }
     var socketDir: String { container.paths.socketDir }
     private var log: Logger { context.log }
     private var execRoot: String { FileSystem.join(context.config.stateDir, "exec") }
 
-    /// Running (or starting) sessions, for State.
+    /// Sessions that have not exited, for State.
     var activeIDs: [String] {
         sessions.values.filter { $0.phase != .exited }.map(\.id).sorted()
     }
 
-    // --- start ------------------------------------------------------------------
+    // --- registration and start --------------------------------------------------------
 
-    /// Starts a session. With `attach`, the client is attached before the
-    /// process starts, so it sees all of its output. `done` gets the pid,
-    /// or the error (the session is then gone).
-    /// `gate`, when given, runs once the session is ready (its attach
-    /// socket listening) and before the runtime starts the process; the
-    /// runtime runs when it calls back (conmon's attach and start pipes).
-    func start(_ options: ExecOptions, attach: (client: AttachClient, request: AttachRequest)?,
-               gate: ((@escaping () -> Void) -> Void)? = nil,
-               _ done: @escaping (Result<Int32, CoreError>) -> Void) -> Result<AttachSession?, CoreError> {
+    /// Registers a session: its directory, stdio and attach socket are made,
+    /// nothing runs yet (`start` runs it). With `attach`, the client is
+    /// attached now, so it sees all of the process's output.
+    func register(_ options: ExecOptions, attach: (client: AttachClient, request: AttachRequest)?)
+        -> Result<AttachSession?, CoreError> {
         do throws(CoreError) {
             try ShimConfig.validateContainerID(options.execID)
         } catch {
@@ -57,70 +55,66 @@ final class ExecManager {
             return .failure(CoreError(.resourceExhausted,
                 "container \(containerID) has \(sessions.count) exec sessions; clean up exited ones (ExecCleanup) first"))
         }
-        let detachKeys: DetachKeys
-        if let keys = attach?.request.detachKeys {
-            detachKeys = keys
-        } else {
-            detachKeys = container.stdio?.detachKeys ?? .default
-        }
         let session = ExecSession(options: options, dir: options.directory.map { FileSystem.absolute($0) }
                                       ?? FileSystem.join(execRoot, options.execID),
                                   ephemeral: false, manager: self)
-        let call: RuntimeCall
+        let request: RuntimeExec
         do throws(CoreError) {
-            call = try prepare(session, options)
+            request = try prepare(session, options)
         } catch {
             return .failure(error)
         }
         sessions[options.execID] = session
-        var attached: AttachSession?
-        if let attach {
-            let a = AttachSession(hub: session.hub, client: attach.client, request: attach.request, detachKeys: detachKeys)
-            a.start()
-            attached = a
-        }
-        let launch = { [self] in
-            run(session, call) { [self] result in
-                switch result {
-                case .success(let pid):
-                    context.emit(.execStarted) { $0.execID = options.execID; $0.pid = pid }
-                    container.onChange?()
-                case .failure:
-                    sessions[options.execID] = nil
-                    attached?.end()
-                }
-                done(result)
-            }
-        }
-        if let gate {
-            var launched = false
-            gate { if !launched { launched = true; launch() } }
-        } else {
-            launch()
-        }
-        return .success(attached)
+        requests[options.execID] = request
+        guard let attach else { return .success(nil) }
+        let keys = attach.request.detachKeys ?? container.detachKeys
+        return .success(session.process.attach(attach.request, client: attach.client, detachKeys: keys))
     }
 
-    /// The container must be running for an exec.
-    /// The runtime call for a new session of a running container; a session
-    /// that cannot start is released (its directory and fds) before the error.
-    private func prepare(_ session: ExecSession, _ options: ExecOptions) throws(CoreError) -> RuntimeCall {
+    /// Runs a registered session's process (`runc exec`). `done` gets the
+    /// pid, or the runtime's error (the session is then gone).
+    func start(_ id: String, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+        let session: ExecSession
+        do throws(CoreError) {
+            session = try self.session(id)
+            try checkRunning()
+        } catch {
+            return done(.failure(error))
+        }
+        guard session.phase == .registered, let request = requests.removeValue(forKey: id) else {
+            return done(.failure(.precondition("exec session \(id) has been started already")))
+        }
+        run(session, request) { [self] result in
+            switch result {
+            case .success(let pid):
+                context.emit(.execStarted) { $0.execID = id; $0.pid = pid }
+                container.onChange?()
+            case .failure:
+                sessions[id] = nil
+            }
+            done(result)
+        }
+    }
+
+    /// The process spec and stdio of a new session of a running container;
+    /// a session that cannot be prepared is released (its directory and
+    /// fds) before the error.
+    private func prepare(_ session: ExecSession, _ options: ExecOptions) throws(CoreError) -> RuntimeExec {
         do throws(CoreError) {
             try checkRunning()
             return try session.prepare(spec: try spec(for: options))
         } catch {
             session.release()
+            session.removeFiles()
             throw error
         }
     }
 
     private func checkRunning() throws(CoreError) {
-        guard container.status == .running else {
-            throw container.illegal("exec in", allowed: "running")
-        }
+        try container.check(.exec)
     }
 
-    /// The process spec, as prepareProcessExec builds it.
+    /// The process spec, as podman's prepareProcessExec builds it.
     private func spec(for options: ExecOptions) throws(CoreError) -> JSONValue {
         if options.preserveFDs > 0 {
             let held = UInt32(context.config.listenFDs)
@@ -145,9 +139,10 @@ final class ExecManager {
                                          users: users, containerProcessLabel: container.options.processLabel)
     }
 
-    private func run(_ session: ExecSession, _ call: RuntimeCall, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+    private func run(_ session: ExecSession, _ request: RuntimeExec, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
         log.info("container \(containerID): \(runtimeName) exec \(session.id.isEmpty ? "(sync)" : session.id): \(session.options.args.first ?? "")")
-        container.driver.run(call) { result in
+        session.starting()
+        container.runtime.exec(request) { result in
             switch result {
             case .failure(let error):
                 session.failedToStart()
@@ -155,7 +150,7 @@ final class ExecManager {
             case .success:
                 do throws(CoreError) {
                     try session.started()
-                    done(.success(session.pid))
+                    done(.success(session.process.pid))
                 } catch {
                     session.failedToStart()
                     done(.failure(error))
@@ -164,16 +159,14 @@ final class ExecManager {
         }
     }
 
-    /// Called by a session when its process has exited.
+    /// Called by a session when its process's exit is recorded.
     func sessionExited(_ session: ExecSession) {
-        guard !session.ephemeral || !session.id.isEmpty else { return }
-        context.emit(.execExited) { $0.execID = session.id; $0.pid = session.pid; $0.exitCode = session.exitCode ?? -1 }
         container.onChange?()
     }
 
-    // --- the session rpcs -----------------------------------------------------------
+    // --- the sessions -------------------------------------------------------------------
 
-    private func session(_ id: String) throws(CoreError) -> ExecSession {
+    func session(_ id: String) throws(CoreError) -> ExecSession {
         guard !id.isEmpty else { throw .invalid("must provide an exec session id") }
         guard let session = sessions[id] else {
             throw CoreError(.notFound, "no exec session \(id) in container \(containerID)")
@@ -181,87 +174,31 @@ final class ExecManager {
         return session
     }
 
-    func attach(_ request: AttachRequest, client: AttachClient) throws(CoreError) -> AttachSession {
-        let session = try session(request.execID ?? "")
-        let keys = request.detachKeys ?? container.stdio?.detachKeys ?? .default
-        let attached = AttachSession(hub: session.hub, client: client, request: request, detachKeys: keys)
-        attached.start()
-        return attached
-    }
-
-    func resize(_ id: String, rows: UInt16, columns: UInt16) throws(CoreError) {
-        try session(id).resize(rows: rows, columns: columns)
-    }
-
-    func state(_ id: String) throws(CoreError) -> ExecSnapshot {
-        try session(id).snapshot
-    }
-
-    /// The seed's ExecStopContainer, with SIGKILL (not a second SIGTERM)
-    /// after the timeout. Answers with the exit code once the process has
-    /// exited; a session that already exited is success.
-    func stop(_ id: String, timeoutSeconds: UInt32, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+    /// ExecStopContainer: SIGTERM, then SIGKILL (not a second SIGTERM) after
+    /// the timeout. Answers with the exit once the process has exited; a
+    /// session that already exited is success.
+    func stop(_ id: String, timeoutSeconds: UInt32, signal: Int32 = SIGTERM,
+              _ done: @escaping (Result<(ProcessExit, escalated: Bool), CoreError>) -> Void) {
         let session: ExecSession
         do throws(CoreError) { session = try self.session(id) } catch { return done(.failure(error)) }
-        if let code = session.exitCode { return done(.success(code)) }
+        if let exit = session.process.exit { return done(.success((exit, false))) }
         guard session.phase == .running else {
-            return done(.failure(.precondition("exec session \(id) is still starting")))
+            return done(.failure(.precondition("exec session \(id) is \(session.phase == .registered ? "not started" : "still starting")")))
         }
-        var finished = false
-        var timers: [EventLoop.TimerToken] = []
-        let loop = context.loop
-        session.onExit { code in
-            guard !finished else { return }
-            finished = true
-            timers.forEach { loop.cancel($0) }
-            done(.success(code))
-        }
-        let killTimeout = 5.0
-        let sendKill = { [log] in
-            guard !finished else { return }
-            log.debug("exec session \(id): SIGKILL")
-            session.signal(SIGKILL)
-            timers.append(loop.schedule(afterSeconds: killTimeout) {
-                guard !finished else { return }
-                finished = true
-                done(.failure(CoreError(.deadlineExceeded, "exec session \(id) (pid \(session.pid)) did not exit within \(Int(killTimeout))s of SIGKILL")))
-            })
-        }
-        if timeoutSeconds == 0 { return sendKill() }
-        session.signal(SIGTERM)
-        timers.append(loop.schedule(afterSeconds: Double(timeoutSeconds)) { [log] in
-            guard !finished else { return }
-            log.warning("timed out waiting for exec session \(id) to stop; resorting to SIGKILL")
-            sendKill()
-        })
+        session.process.stop(signal: signal, timeoutSeconds: timeoutSeconds, all: false, done)
     }
 
-    /// The seed's ExecContainerCleanup: the session's files and sockets go,
-    /// and with them its exit code.
-    func cleanup(_ id: String) throws(CoreError) {
+    /// ExecContainerCleanup: the session's files and sockets go, and with
+    /// them its exit code. A registered session that never ran goes too.
+    func remove(_ id: String) throws(CoreError) {
         let session = try self.session(id)
-        guard session.phase == .exited else {
+        guard session.phase == .exited || session.phase == .registered else {
             throw .precondition("exec session \(id) is \(session.phase == .starting ? "starting" : "running"); stop it before cleaning it up")
         }
         sessions[id] = nil
+        requests[id] = nil
         session.release()
         session.removeFiles()
-    }
-
-    /// Calls `body` with the exit code and whether a timeout killed it,
-    /// once the session's process has exited.
-    func wait(_ id: String, _ body: @escaping (Int32, Bool) -> Void) throws(CoreError) {
-        let session = try self.session(id)
-        session.onExit { [unowned session] code in body(code, session.timedOut) }
-    }
-
-    func socketClientCount(_ id: String) throws(CoreError) -> Int {
-        try session(id).socketClientCount
-    }
-
-    /// Sends `signal` to the session's process while it runs.
-    func signal(_ id: String, _ signal: Int32) throws(CoreError) {
-        try session(id).signal(signal)
     }
 
     // --- ExecSync -------------------------------------------------------------------
@@ -286,16 +223,16 @@ final class ExecManager {
         let dir = FileSystem.join(execRoot, ".sync-\(syncCounter)")
         let session = ExecSession(options: options, dir: dir, ephemeral: true, manager: self)
         let capture = OutputCapture(limit: maxOutputBytes > 0 ? maxOutputBytes : Self.defaultSyncOutputLimit)
-        let call: RuntimeCall
+        let request: RuntimeExec
         do throws(CoreError) {
-            call = try prepare(session, options)
+            request = try prepare(session, options)
         } catch {
             done(.failure(error))
             return {}
         }
         _ = session.hub.add(capture)
         var cancelled = false
-        run(session, call) { [self] result in
+        run(session, request) { [self] result in
             switch result {
             case .failure(let error):
                 done(.failure(error))
@@ -303,18 +240,18 @@ final class ExecManager {
                 if !options.execID.isEmpty {
                     context.emit(.execStarted) { $0.execID = options.execID; $0.pid = pid }
                 }
-                if cancelled { session.signal(SIGKILL) }
+                if cancelled { session.process.signalDirectly(SIGKILL) }
                 if timeoutSeconds > 0 { session.armTimeout(seconds: timeoutSeconds) }
-                session.onExit { code in
+                session.process.onExit { exit in
                     session.release()
                     try? FileSystem.removeTree(session.dir)
-                    done(.success(capture.result(exitCode: code, timedOut: session.timedOut)))
+                    done(.success(capture.result(exitCode: exit.exitCode, timedOut: exit.timedOut)))
                 }
             }
         }
         return { [weak session] in
             cancelled = true
-            session?.signal(SIGKILL)
+            session?.process.signalDirectly(SIGKILL)
         }
     }
 
@@ -325,6 +262,7 @@ final class ExecManager {
     func closeAll() {
         let all = sessions.values
         sessions = [:]
+        requests = [:]
         for session in all { session.abandon() }
         try? FileSystem.removeTree(execRoot)
     }

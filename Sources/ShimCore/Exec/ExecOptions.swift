@@ -35,6 +35,19 @@ public struct ExecOptions: Sendable {
     /// without a symlink in the socket dir.
     public var fullAttach = false
 
+    /// Written with the exit code once the session's exit is recorded
+    /// (conmon's exec mode: `<exit-dir>/<id>`, the persist dir's `exit`).
+    public var exitFiles: [String] = []
+    /// Run once the exit is recorded (conmon's exec mode runs podman's
+    /// cleanup after an exec as after a container).
+    public var exitCommand: ExitCommandSpec?
+    /// The code recorded when `timeoutSeconds` killed the process; nil: the
+    /// real one (137). conmon reports -1.
+    public var timeoutExitCode: Int32?
+    /// The exit files, events and waiters wait until the attach socket's
+    /// clients have taken the rest of the output (conmon's exec sessions).
+    public var announceAfterAttachClients = false
+
     public init(execID: String, args: [String]) {
         self.execID = execID
         self.args = args

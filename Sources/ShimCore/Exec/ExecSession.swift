@@ -13,36 +13,32 @@ public struct ExecSnapshot: Sendable, Equatable {
     public var finishedAt: Int64
 }
 
-/// One exec process of the container, from `runc exec` to cleanup: its
-/// stdio (pipes or a terminal, as the container's), the hub its attach
-/// clients join, conmon's attach socket and ctl FIFO for it, its exit.
+/// One exec session of the container, from registration to cleanup: its
+/// process (a MonitoredProcess, as the container's init is), the session's
+/// directory with the process spec, its stdio (pipes or a terminal, as the
+/// container's) and attach endpoints, and its timeout.
+///
+/// A session is registered first (stdio and attach socket ready, so an
+/// engine can attach before anything runs: conmon's attach pipe,
+/// containerd's Exec), then started (`runc exec`).
 ///
 /// Output nobody is attached to goes into the hub's backlog: the newest
 /// 64 KiB, handed to the next client that attaches (with the count of what
 /// was dropped). The process is never held up by it.
 final class ExecSession {
-    enum Phase: Equatable { case starting, running, exited }
+    enum Phase: Equatable { case registered, starting, running, exited }
 
     let id: String
     let options: ExecOptions
     /// The session's directory: process spec, pid file, attach socket, ctl.
     let dir: String
-    let hub: AttachHub
     /// ExecSync: no attach socket, no ctl, no events unless it has an id.
     let ephemeral: Bool
+    let process: MonitoredProcess
     private unowned let manager: ExecManager
-    private(set) var phase = Phase.starting
-    private(set) var pid: Int32 = 0
-    private(set) var startedAt: Int64 = 0
-    private(set) var finishedAt: Int64 = 0
-    private(set) var exitCode: Int32?
-    private(set) var timedOut = false
-    private var io: ContainerIO?
-    private var socket: ConmonAttachSocket?
-    private var control: ControlFIFO?
-    private var pendingSize: (rows: UInt16, columns: UInt16)?
+    private(set) var phase = Phase.registered
     private var timer: EventLoop.TimerToken?
-    private var exitWaiters: [(Int32) -> Void] = []
+    private var pendingSize: (rows: UInt16, columns: UInt16)?
 
     init(options: ExecOptions, dir: String, ephemeral: Bool, manager: ExecManager) {
         self.id = options.execID
@@ -51,31 +47,39 @@ final class ExecSession {
         self.ephemeral = ephemeral
         self.manager = manager
         let context = manager.context
-        hub = AttachHub(label: ephemeral && options.execID.isEmpty ? "exec" : "exec session \(options.execID)",
-                        terminal: options.terminal, stdin: options.stdin,
-                        closeStdinOnClientEOF: true,
-                        backlogCapacity: ephemeral ? nil : AttachHub.execBacklogCapacity,
-                        loop: context.loop, log: context.log)
+        let label = ephemeral && options.execID.isEmpty ? "exec" : "exec session \(options.execID)"
+        let hub = AttachHub(label: label, terminal: options.terminal, stdin: options.stdin,
+                            closeStdinOnClientEOF: true,
+                            backlogCapacity: ephemeral ? nil : AttachHub.execBacklogCapacity,
+                            loop: context.loop, log: context.log)
+        process = MonitoredProcess(execID: options.execID, label: label, hub: hub, delivery: .direct, context: context)
+        process.emitsEvents = !options.execID.isEmpty
+        process.exitFiles = options.exitFiles
+        process.exitCommand = options.exitCommand
+        process.timeoutExitCode = options.timeoutExitCode
+        process.exitFilesAfterAttachClients = options.announceAfterAttachClients
+        process.owner = self
         hub.resizer = { [unowned self] rows, columns throws(CoreError) in try resize(rows: rows, columns: columns) }
     }
 
     private var context: CoreContext { manager.context }
     private var log: Logger { context.log }
+    var hub: AttachHub { process.hub }
 
     /// Clients of the session's attach socket (after the exit: those still
     /// being sent the rest of the output).
-    var socketClientCount: Int { socket?.clientCount ?? 0 }
+    var socketClientCount: Int { process.endpoints?.socketClientCount ?? 0 }
 
     var snapshot: ExecSnapshot {
-        ExecSnapshot(execID: id, running: phase != .exited, pid: pid, exitCode: exitCode,
-                     startedAt: startedAt, finishedAt: finishedAt)
+        ExecSnapshot(execID: id, running: phase != .exited, pid: process.pid, exitCode: process.exit?.exitCode,
+                     startedAt: process.startedAt, finishedAt: process.exit?.finishedAt ?? 0)
     }
 
-    // --- start ------------------------------------------------------------------
+    // --- registration ---------------------------------------------------------------
 
     /// Everything before the runtime runs: the directory, the spec, stdio,
     /// the attach socket. Throws with nothing left behind.
-    func prepare(spec: JSONValue) throws(CoreError) -> RuntimeCall {
+    func prepare(spec: JSONValue) throws(CoreError) -> RuntimeExec {
         do { try FileSystem.createDirectory(dir, mode: 0o700) } catch {
             throw .internal("cannot create the exec session directory \(dir): \(error)")
         }
@@ -83,59 +87,51 @@ final class ExecSession {
             do { try FileSystem.writeAtomically(processFile, spec.serializedBytes, mode: 0o600) } catch {
                 throw .internal("cannot write the exec process spec \(processFile): \(error)")
             }
-            io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
+            let io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
+            process.io = io
             if !ephemeral {
-                socket = try ConmonAttachSocket(realDir: dir, socketDir: manager.socketDir, name: id, fullAttach: options.fullAttach,
-                                                hub: hub, loop: context.loop, scratch: context.scratch, log: log)
-                if options.terminal {
-                    control = try ControlFIFO(path: FileSystem.join(dir, "ctl"), parse: { ControlCommand.parseControl($0) },
-                                              loop: context.loop, log: log) { [weak self] in self?.control($0) }
+                let layout = AttachEndpoints.Layout(dir: dir, socketDir: manager.socketDir, linkName: id,
+                                                    fullAttach: options.fullAttach, controlFIFO: options.terminal,
+                                                    windowSizeFIFO: false)
+                process.endpoints = try AttachEndpoints(layout, hub: hub, context: context) { [weak self] command in
+                    self?.control(command)
                 }
             }
+            var request = RuntimeExec(id: manager.containerID, processFile: processFile, pidFile: pidFile)
+            request.stdio = RuntimeStdio(fds: io.mode == .pipes ? io.runtimeStdio : [], consoleSocket: io.consoleSocketPath)
+            request.preserveFDs = Int(options.preserveFDs)
+            request.capabilities = options.capAdd.map { (try? ExecSpecBuilder.capabilityName($0)) ?? $0 }
+            request.extraArgs = options.runtimeArgs
+            return request
         } catch {
-            release()
+            process.release()
             removeFiles()
             throw error
         }
-        return runtimeCall()
     }
 
     private var processFile: String { FileSystem.join(dir, "process.json") }
     private var pidFile: String { FileSystem.join(dir, "pid") }
 
-    /// `runc exec --detach --pid-file P --process F [--console-socket S]
-    /// [--preserve-fds N] [--cap C]... [runtime args] ID`
-    private func runtimeCall() -> RuntimeCall {
-        var args = ["exec", "--detach", "--pid-file", pidFile, "--process", processFile]
-        if let socket = io?.consoleSocketPath { args += ["--console-socket", socket] }
-        if options.preserveFDs > 0 { args += ["--preserve-fds", String(options.preserveFDs)] }
-        for cap in options.capAdd { args += ["--cap", (try? ExecSpecBuilder.capabilityName(cap)) ?? cap] }
-        args += options.runtimeArgs
-        args.append(manager.containerID)
-        var call = RuntimeCall("exec", args)
-        if let io, io.mode == .pipes {
-            call.captureOutput = false
-            call.extraFds = io.runtimeStdio
-        }
-        call.extraFds += (0..<Int32(options.preserveFDs)).map { (3 + $0, 3 + $0) }
-        return call
-    }
+    // --- start ------------------------------------------------------------------------
+
+    /// The runtime is about to run the process.
+    func starting() { phase = .starting }
 
     /// After `runc exec` succeeded: the pid, the terminal, the monitor.
     func started() throws(CoreError) {
-        guard let io else { throw .internal("exec session \(id): stdio vanished") }
+        guard let io = process.io else { throw .internal("exec session \(id): stdio vanished") }
         io.runtimeFinished()
         try? FileSystem.removeFile(processFile)
-        guard let text = try? FileSystem.readString(pidFile), let pid = Int32(text.trimmingNewlines), pid > 0 else {
+        guard let text = try? FileSystem.readString(pidFile, limit: 64), let pid = Int32(text.trimmingNewlines), pid > 0 else {
             throw .internal("\(manager.runtimeName) exec succeeded but left no valid pid file at \(pidFile)")
         }
         try? FileSystem.removeFile(pidFile)
-        self.pid = pid
         if io.mode == .terminal {
             do throws(CoreError) { try io.receiveTerminal() } catch {
                 // Running without the terminal it asked for: end it (the
                 // reaper keeps its exit as nobody's).
-                Glibc.kill(pid, SIGKILL)
+                _ = context.processes.signal(pid, SIGKILL)
                 throw error
             }
             if let size = pendingSize {
@@ -145,47 +141,38 @@ final class ExecSession {
         }
         hub.stdin?.onClose = { [weak io] in io?.closeStdin() }
         hub.stdin?.connect(io.stdinFD)
-        startedAt = Clock.realtimeNanos()
         phase = .running
-        io.startOutput(loop: context.loop, scratch: context.scratch,
-                       sink: { [hub] stream, chunk in hub.output(stream, chunk) }, finished: {})
-        context.reaper.onExit(of: pid) { [weak self] termination in self?.exited(termination) }
+        process.began(pid: pid, startedAt: Clock.realtimeNanos())
+        process.startOutput()
         if options.timeoutSeconds > 0 { armTimeout(seconds: options.timeoutSeconds) }
     }
 
     /// `runc exec` failed: nothing runs; the session is gone.
     func failedToStart() {
-        io?.runtimeFinished()
-        release()
+        process.io?.runtimeFinished()
+        process.release()
         removeFiles()
     }
 
-    // --- running ----------------------------------------------------------------
+    // --- running ----------------------------------------------------------------------
 
     /// Kills the process (SIGKILL) after `seconds`, reporting it timed out.
     func armTimeout(seconds: UInt32) {
         timer = context.loop.schedule(afterSeconds: Double(seconds)) { [weak self] in
             guard let self, phase == .running else { return }
-            log.info("\(hub.label): timed out after \(seconds)s; killing pid \(pid)")
-            timedOut = true
-            signal(SIGKILL)
+            log.info("\(process.label): timed out after \(seconds)s; killing pid \(process.pid)")
+            process.timedOut = true
+            process.signalDirectly(SIGKILL)
         }
-    }
-
-    /// Signals the process while it is ours: it is our child (the shim is
-    /// its subreaper) until reaped, so the pid cannot have been reused.
-    func signal(_ sig: Int32) {
-        guard phase == .running, pid > 0 else { return }
-        Glibc.kill(pid, sig)
     }
 
     func resize(rows: UInt16, columns: UInt16) throws(CoreError) {
         guard options.terminal else { throw .precondition("exec session \(id) has no terminal to resize") }
         switch phase {
-        case .starting:
+        case .registered, .starting:
             pendingSize = (rows, columns)
         case .running:
-            guard let io else { throw .precondition("exec session \(id) has no terminal") }
+            guard let io = process.io else { throw .precondition("exec session \(id) has no terminal") }
             try io.resize(rows: rows, columns: columns)
         case .exited:
             throw .precondition("exec session \(id) has exited")
@@ -203,59 +190,23 @@ final class ExecSession {
         }
     }
 
-    /// Calls `body` with the exit code once the process has exited.
-    func onExit(_ body: @escaping (Int32) -> Void) {
-        if let exitCode { return body(exitCode) }
-        exitWaiters.append(body)
-    }
+    // --- the end ----------------------------------------------------------------------
 
-    /// The reaper saw the process exit: drain its output, tell everyone.
-    private func exited(_ termination: Termination) {
-        guard phase == .running else { return }
-        log.debug("\(hub.label): pid \(pid) \(termination)")
+    /// The container is going away: a process still running is killed and
+    /// no longer waited for.
+    func abandon() {
+        process.abandon()
         if let timer { context.loop.cancel(timer) }
         timer = nil
-        socket?.acceptWaiting()
-        io?.drainOutput()
-        io?.stopOutput()
-        phase = .exited
-        exitCode = termination.exitCode
-        finishedAt = Clock.realtimeNanos()
-        hub.ended(exitCode: termination.exitCode)
-        control?.close()
-        control = nil
-        io?.close()
-        io = nil
-        manager.sessionExited(self)
-        let waiters = exitWaiters
-        exitWaiters = []
-        for waiter in waiters { waiter(termination.exitCode) }
+        process.release()
+        removeFiles()
     }
-
-    // --- the end ------------------------------------------------------------------
 
     /// Closes fds and watches; the files stay for `removeFiles`.
     func release() {
         if let timer { context.loop.cancel(timer) }
         timer = nil
-        hub.close()
-        socket?.close()
-        socket = nil
-        control?.close()
-        control = nil
-        io?.close()
-        io = nil
-    }
-
-    /// The container is going away: a process still running is killed and
-    /// no longer waited for.
-    func abandon() {
-        if phase == .running && pid > 0 {
-            Glibc.kill(pid, SIGKILL)
-            context.reaper.forget(pid)
-        }
-        release()
-        removeFiles()
+        process.release()
     }
 
     /// The session's files: its own directory, or (in an engine's
@@ -268,5 +219,29 @@ final class ExecSession {
         for name in ["process.json", "pid", "attach", "ctl"] {
             try? FileSystem.removeFile(FileSystem.join(dir, name))
         }
+    }
+}
+
+extension ExecSession: ProcessOwner {
+    func processEnded(_ process: MonitoredProcess, _ termination: Termination) -> Bool { phase == .running }
+
+    func processOutput(_ process: MonitoredProcess, _ stream: LogStream, _ chunk: UnsafeRawBufferPointer) {
+        hub.output(stream, chunk)
+    }
+
+    func processOutputFinished(_ process: MonitoredProcess) {}
+
+    func processWillRecordExit(_ process: MonitoredProcess) {
+        if let timer { context.loop.cancel(timer) }
+        timer = nil
+        process.io?.stopOutput()
+        phase = .exited
+    }
+
+    func processDidRecordExit(_ process: MonitoredProcess, _ exit: ProcessExit) {
+        process.endpoints?.closeControl()
+        process.io?.close()
+        process.io = nil
+        manager.sessionExited(self)
     }
 }

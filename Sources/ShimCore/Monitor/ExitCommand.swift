@@ -8,7 +8,7 @@ import ShimSystem
 /// its end (nil: it could not be started).
 public enum ExitCommand {
     public static func run(_ argv: [String], delaySeconds: UInt32, environment: [String],
-                           loop: EventLoop, reaper: ChildReaper, log: Logger, label: String,
+                           loop: EventLoop, reaper: any ProcessTable, log: Logger, label: String,
                            finished: @escaping (Termination?) -> Void) {
         guard let path = argv.first else { return finished(nil) }
         let start = {

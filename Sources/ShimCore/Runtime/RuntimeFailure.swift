@@ -3,19 +3,20 @@ import ShimSystem
 /// Turns a failed runtime invocation into the error an engine sees: the
 /// runtime's own message (from its JSON log, as the seed's readConmonPipeData
 /// does, else its stderr), classified as the seed's getOCIRuntimeError does.
-enum RuntimeFailure {
+public enum RuntimeFailure {
     /// The message of the last error record of a `--log-format=json` log
-    /// (one JSON object per line), or of the last record of any level.
-    static func messageFromJSONLog(_ bytes: [UInt8]) -> String? {
+    /// (one JSON object per line; a record without a level counts as an
+    /// error), else, unless `errorsOnly`, of the last record of any level.
+    public static func messageFromJSONLog(_ bytes: [UInt8], errorsOnly: Bool = false) -> String? {
         var lastError: String?
         var lastAny: String?
         for line in bytes.split(separator: UInt8(ascii: "\n")) where !line.isEmpty {
             guard let record = try? JSONValue(parsing: line), let msg = record["msg"]?.stringValue else { continue }
             lastAny = msg
-            let level = record["level"]?.stringValue ?? ""
+            let level = record["level"]?.stringValue ?? "error"
             if level == "error" || level == "fatal" || level == "panic" { lastError = msg }
         }
-        return lastError ?? lastAny
+        return errorsOnly ? lastError : lastError ?? lastAny
     }
 
     /// The error for `operation` (e.g. "create") given what the runtime left.
@@ -25,7 +26,7 @@ enum RuntimeFailure {
             return CoreError(.deadlineExceeded,
                 "\(runtime) \(operation) did not finish within \(formatSeconds(timeoutSeconds)) and was killed")
         }
-        let raw = jsonLog.flatMap(messageFromJSONLog) ?? lastLine(stderr)
+        let raw = jsonLog.flatMap { messageFromJSONLog($0) } ?? lastLine(stderr)
         let message = raw.map { trimNewlines($0) }.flatMap { $0.isEmpty ? nil : $0 }
             ?? "\(runtime) \(operation) failed (\(termination)) without an error message"
         return classify(message)
@@ -34,20 +35,34 @@ enum RuntimeFailure {
     /// The seed's categories: permission problems, missing executables, and
     /// everything else as a plain runtime error.
     static func classify(_ message: String) -> CoreError {
+        CoreError(kind(of: message), message + suffix(of: message), runtimeMessage: message)
+    }
+
+    /// What the engine acts on, from the runtime's text.
+    private static func kind(of message: String) -> CoreError.Kind {
         let lower = message.lowercased()
         // runc: "container with id exists: ID"; crun: "container `ID` already
         // exists". Another container holds the id: an engine must not treat
         // it as this create's leftover.
-        if lower.contains("container with id exists") || lower.contains("already exists") {
-            return CoreError(.alreadyExists, "\(message): OCI runtime error")
+        if lower.contains("container with id exists") || lower.contains("already exists") { return .alreadyExists }
+        // runc: "container does not exist"; crun: "container `ID` does not
+        // exist" or "... not found".
+        if lower.contains("container does not exist") || lower.contains("container not found")
+            || (lower.contains("container `") && lower.contains("does not exist")) {
+            return .noSuchContainer
         }
-        if lower.contains("permission denied") || lower.contains("operation not permitted") {
-            return CoreError(.permissionDenied, "\(message): OCI permission denied")
+        if lower.contains("permission denied") || lower.contains("operation not permitted") { return .permissionDenied }
+        if lower.contains("executable file not found in") || lower.contains("no such file or directory") { return .notFound }
+        return .runtimeFailed
+    }
+
+    /// podman's getOCIRuntimeError categories, as it words them.
+    private static func suffix(of message: String) -> String {
+        switch kind(of: message) {
+        case .permissionDenied: ": OCI permission denied"
+        case .notFound: ": OCI runtime attempted to invoke a command that was not found"
+        default: ": OCI runtime error"
         }
-        if lower.contains("executable file not found in") || lower.contains("no such file or directory") {
-            return CoreError(.notFound, "\(message): OCI runtime attempted to invoke a command that was not found")
-        }
-        return CoreError(.runtimeFailed, "\(message): OCI runtime error")
     }
 
     private static func lastLine(_ text: String) -> String? {
