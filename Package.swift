@@ -71,14 +71,14 @@ let package = Package(
         .executableTarget(
             name: "ocishim",
             // No ArgumentParser: see Sources/ocishim/CommandLineOptions.swift.
-            dependencies: ["ShimServer", "ShimCore"]),
+            dependencies: ["ShimServer", "ShimCore", .product(name: "Logging", package: "swift-log")]),
         .executableTarget(
             name: "ocishim-conmon",
             dependencies: ["ConmonFrontend"]),
         .executableTarget(
             name: "ocictl",
             dependencies: [
-                "ShimClient", "ShimProtocol", "ShimTranscript", "ShimSystem", "CShimSys",
+                "ShimClient", "ShimProtocol", "ShimTranscript", "ShimSystem", "ShimCore", "CShimSys",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
         // The benchmark driver behind Scripts/bench: ocishim and conmon side

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import ShimClient
+import ShimCore
 import ShimProtocol
 import ShimSystem
 
@@ -12,7 +13,7 @@ struct Logs: ParsableCommand {
 
     func run() throws {
         let stateDir = address.stateDir(id)
-        guard let state = StateFile.read(stateDir), let path = state.logPath else {
+        guard let state = ShimStateFile.read(stateDir: stateDir), let path = state.logPath else {
             throw CLIError("no k8s-file log known for container \(id) (state in \(stateDir))")
         }
         var reader = LogFollower(path: path)

@@ -1,4 +1,5 @@
 import Glibc
+import ShimCore
 import ShimSystem
 
 /// A container whose shim is gone (killed, crashed, or never fully started):
@@ -10,16 +11,16 @@ struct OrphanedContainer {
     let id: String
     let stateDir: String
     /// The shim's last state.json; nil if it never wrote one.
-    let record: StateFile?
+    let record: ShimStateFile?
 
-    init(id: String, stateDir: String, record: StateFile?) {
+    init(id: String, stateDir: String, record: ShimStateFile?) {
         self.id = id
         self.stateDir = stateDir
         self.record = record
     }
 
     init(id: String, stateDir: String) {
-        self.init(id: id, stateDir: stateDir, record: StateFile.read(stateDir))
+        self.init(id: id, stateDir: stateDir, record: ShimStateFile.read(stateDir: stateDir))
     }
 
     /// What to show as its state now.
@@ -39,7 +40,7 @@ struct OrphanedContainer {
             return Status(status: record.status, pid: record.pid, exitCode: record.exitCode,
                           source: "recorded by the shim before it went")
         }
-        guard let runtime = record?.runtime else {
+        guard let runtime = record?.recordedRuntime else {
             return Status(status: "unknown", pid: 0, source: "no runtime recorded in \(stateDir)/state.json")
         }
         guard let view = try runtime.state(id) else {
@@ -49,7 +50,7 @@ struct OrphanedContainer {
     }
 
     func kill(signal: UInt32, all: Bool) throws {
-        guard let runtime = record?.runtime else {
+        guard let runtime = record?.recordedRuntime else {
             throw CLIError("the shim of \(id) is gone and recorded no runtime to signal it through")
         }
         try runtime.kill(id, signal: signal, all: all)
@@ -59,11 +60,11 @@ struct OrphanedContainer {
     /// only with `force`) and removes the state dir. Without `force` a
     /// container the runtime still runs is refused.
     func remove(force: Bool) throws {
-        if let record, record.runtime == nil, ["created", "running", "paused"].contains(record.status) {
+        if let record, record.recordedRuntime == nil, ["created", "running", "paused"].contains(record.status) {
             throw CLIError("the shim of \(id) is gone and recorded no runtime: delete the container with its runtime "
                            + "(`runc delete --force \(id)`), then remove \(stateDir)")
         }
-        if let runtime = record?.runtime, let view = try runtime.state(id) {
+        if let runtime = record?.recordedRuntime, let view = try runtime.state(id) {
             if !force && ["running", "paused"].contains(view.status) {
                 throw CLIError("container \(id) is \(view.status) in \(runtime.name) and its shim is gone: "
                                + "remove it with `ocictl rm --force \(id)`")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import ShimCore
 import ShimSystem
 
 struct PS: ParsableCommand {
@@ -21,7 +22,7 @@ struct PS: ParsableCommand {
         for id in ids {
             let dir = FileSystem.join(root, id)
             guard FileSystem.isDirectory(dir) else { continue }
-            let record = StateFile.read(dir)
+            let record = ShimStateFile.read(stateDir: dir)
             var (status, pid, exitCode) = (record?.status ?? "none", record?.pid ?? 0, record?.exitCode)
             var shim = record.map { "\($0.shimPid)" } ?? "starting"
             if !StateDirLock.isHeld(stateDir: dir) {

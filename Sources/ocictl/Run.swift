@@ -1,6 +1,7 @@
 import ArgumentParser
 import Glibc
 import ShimClient
+import ShimCore
 import ShimProtocol
 import ShimSystem
 
@@ -17,7 +18,7 @@ struct Run: ParsableCommand {
         let (client, _) = try options.create(id: id, address: address)
         client.timeoutSeconds = -1
         let _: Ocishim_V1_StartResponse = try client.call("Start", Ocishim_V1_StartRequest())
-        var output = LogFollower(path: StateFile.read(address.stateDir(id))?.logPath
+        var output = LogFollower(path: ShimStateFile.read(stateDir: address.stateDir(id))?.logPath
             ?? FileSystem.join(address.stateDir(id), "ctr.log"))
         var exitCode: Int32 = 0
         output.follow {

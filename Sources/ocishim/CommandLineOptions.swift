@@ -144,6 +144,13 @@ struct ParsedArguments {
 
     func flag(_ name: String) -> Bool { values[name] != nil }
     func value(_ name: String) -> String? { values[name]?.last }
+
+    /// An option the command requires (the parser checked it is there; a
+    /// command whose table forgot to mark it gets an error, not a trap).
+    func required(_ name: String) throws(UsageError) -> String {
+        guard let text = value(name) else { throw UsageError("missing expected argument '--\(name)'", usage: usage) }
+        return text
+    }
     func values(_ name: String) -> [String] { values[name] ?? [] }
 
     /// A numeric option, or `default` when absent.

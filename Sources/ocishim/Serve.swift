@@ -1,4 +1,5 @@
 import CShimSys
+import Logging
 import Glibc
 import ShimCore
 import ShimServer
@@ -45,13 +46,14 @@ struct Serve {
     var supportsNoCgroups: [String]
     var supportsKVM: [String]
     var logLevel: String
+    var parsedLogLevel: Logger.Level
     var syslog: Bool
     var foreground: Bool
     var keepFDs: [Int32]
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
-        id = arguments.value("id")!
-        stateDir = arguments.value("state-dir")!
+        id = try arguments.required("id")
+        stateDir = try arguments.required("state-dir")
         runtime = arguments.value("runtime") ?? "runc"
         runtimePaths = arguments.values("runtime-path")
         runtimeRoot = arguments.value("runtime-root")
@@ -68,9 +70,10 @@ struct Serve {
             guard let fd = Int32(text) else { throw UsageError("'--keep-fd': '\(text)' is not a valid fd number", usage: Self.spec.usage) }
             keepFDs.append(fd)
         }
-        guard ShimLogHandler.parseLevel(logLevel) != nil else {
+        guard let level = ShimLogHandler.parseLevel(logLevel) else {
             throw UsageError("invalid --log-level \(logLevel): use debug, info, warn or error", usage: Self.spec.usage)
         }
+        parsedLogLevel = level
         guard runtimeTimeout > 0 else { throw UsageError("--runtime-timeout must be positive", usage: Self.spec.usage) }
     }
 
@@ -107,7 +110,7 @@ struct Serve {
         } catch {
             throw ShimStartError("\(error)")
         }
-        ShimLogHandler.bootstrap(level: ShimLogHandler.parseLevel(logLevel)!, sink: syslog ? .syslog : .stderr)
+        ShimLogHandler.bootstrap(level: parsedLogLevel, sink: syslog ? .syslog : .stderr)
 
         let ready = foreground ? nil : detach()
         _ = ocishim_set_child_subreaper()

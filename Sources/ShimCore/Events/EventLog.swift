@@ -20,12 +20,6 @@ public final class EventLog {
         self.retainLimit = retainLimit
     }
 
-    /// Restores events saved by a previous run of the shim.
-    func restore(_ events: [ContainerEvent]) {
-        retained = Array(events.suffix(retainLimit))
-        lastSeq = max(lastSeq, retained.last?.seq ?? 0)
-    }
-
     /// Records and broadcasts an event; fills in its seq.
     @discardableResult
     func emit(_ kind: ContainerEvent.Kind, containerID: String, timestamp: Int64, _ fill: (inout ContainerEvent) -> Void = { _ in }) -> ContainerEvent {
