@@ -2,7 +2,7 @@ import Glibc
 import ShimCore
 import ShimSystem
 
-/// The pipes an engine hands conmon through the environment (the seed's
+/// The pipes an engine hands conmon through the environment (podman's
 /// createOCIContainer and ExecContainer): SOCK_SEQPACKET socketpairs whose
 /// fd numbers are in `_OCI_SYNCPIPE`, `_OCI_STARTPIPE`, `_OCI_ATTACHPIPE`.
 public struct ParentPipes: Sendable {

@@ -234,7 +234,7 @@ public final class RuntimeCore {
 
     // --- paths -------------------------------------------------------------------
 
-    /// The seed's path helpers; before Create they use the shim's defaults.
+    /// podman's path helpers; before Create they use the shim's defaults.
     public var paths: ContainerPaths {
         container?.paths ?? ContainerPaths(id: containerID, stateDir: config.stateDir, options: CreateOptions(bundle: "."))
     }

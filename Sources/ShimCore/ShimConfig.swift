@@ -5,7 +5,7 @@ public struct ShimConfig: Sendable {
     /// Holds the shim's own files: state, socket, pid file, default log.
     public var stateDir: String
     public var runtime: RuntimeSelection
-    /// "cgroupfs" or "systemd", as the seed accepts.
+    /// "cgroupfs" or "systemd", as podman accepts.
     public var cgroupManager: String = "cgroupfs"
     /// --root for the runtime; nil: the runtime's default.
     public var runtimeRoot: String?

@@ -13,7 +13,7 @@ public enum FileSystem {
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    /// A regular file, following symlinks (the seed's `Mode().IsRegular()`).
+    /// A regular file, following symlinks (podman's `Mode().IsRegular()`).
     public static func isRegularFile(_ path: String) -> Bool {
         var st = stat()
         return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG

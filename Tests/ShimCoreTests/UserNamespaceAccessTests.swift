@@ -44,7 +44,7 @@ final class UserNamespaceAccessTests: XCTestCase {
     }
 
     func testOnlyGidMappingsMapNoUser() {
-        // As in the seed: with mappings present, only the uid maps decide.
+        // As in podman: with mappings present, only the uid maps decide.
         let gids = [IDMap(containerID: 0, hostID: 0, size: 65536)]
         XCTAssertFalse(UserNamespaceAccess.hasCurrentUserMapped(uidMappings: [], gidMappings: gids, euid: 0))
     }
@@ -113,7 +113,7 @@ final class UserNamespaceAccessTests: XCTestCase {
         let a = dir + "/a"
         makeDirectory(a, mode: 0o700)
         XCTAssertNoThrow(try UserNamespaceAccess.makeAccessible(a + "/missing/deeper", uid: 100000, gid: 100000))
-        // As in the seed, the walk stops at the first missing component.
+        // As in podman, the walk stops at the first missing component.
         XCTAssertEqual(mode(a), 0o700)
         XCTAssertNoThrow(try UserNamespaceAccess.makeAccessible("", uid: 100000, gid: 100000))
     }
@@ -131,7 +131,7 @@ final class UserNamespaceAccessTests: XCTestCase {
     }
 
     func testAFileAtTheEndGetsExecuteBitsLikeTheSeed() throws {
-        // The seed chmods whatever the path is; run dirs only hold
+        // podman chmods whatever the path is; run dirs only hold
         // directories, but a file there must not stop the walk.
         let a = dir + "/a"
         makeDirectory(a, mode: 0o700)

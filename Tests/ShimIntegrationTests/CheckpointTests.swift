@@ -50,7 +50,7 @@ final class CheckpointTests: XCTestCase {
         XCTAssertEqual(response.exitCode, 137, "runc's SIGKILL of the dumped init, as the monitor saw it")
         XCTAssertGreaterThan(response.finishedAt, 0)
 
-        // The seed's arguments; the work path defaults to the bundle.
+        // podman's arguments; the work path defaults to the bundle.
         XCTAssertEqual(fake.lastInvocation(of: "checkpoint"),
                        ["checkpoint", "--image-path", image, "--work-path", bundle.path, shim.id])
         let globals = fake.globalOptions(of: "checkpoint") ?? []

@@ -4,7 +4,7 @@ import ShimClient
 import ShimProtocol
 import XCTest
 
-/// What the seed's create path does around the container: ports, socket
+/// What podman's create path does around the container: ports, socket
 /// activation, held fds, runtime deadlines, cgroup placement, user namespaces.
 final class EnvironmentTests: XCTestCase {
     func testReservedPortIsHeldForTheContainersLife() throws {

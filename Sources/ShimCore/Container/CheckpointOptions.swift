@@ -1,11 +1,11 @@
 import ShimSystem
 
-/// What Checkpoint asks for: the seed's ContainerCheckpointOptions as far as
+/// What Checkpoint asks for: podman's ContainerCheckpointOptions as far as
 /// the runtime sees them (`runc checkpoint` options).
 public struct CheckpointOptions: Sendable {
-    /// Where CRIU writes the images (the seed's ctr.CheckpointPath()).
+    /// Where CRIU writes the images (podman's ctr.CheckpointPath()).
     public var imagePath: String
-    /// CRIU's dump.log and stats; nil: the bundle, as the seed does.
+    /// CRIU's dump.log and stats; nil: the bundle, as podman does.
     public var workPath: String?
     /// The container goes on running after the dump (--leave-running).
     public var leaveRunning = false

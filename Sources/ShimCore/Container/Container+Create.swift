@@ -117,7 +117,7 @@ extension Container {
                          containerName: options.log.containerName)
     }
 
-    /// The seed's hasCurrentUserMapped/makeAccessible: when the container's
+    /// podman's hasCurrentUserMapped/makeAccessible: when the container's
     /// user namespace does not map the shim's uid, its root must still reach
     /// the bundle and the shim's files. Returns whether to create in a private
     /// mount namespace without /sys/kernel mounts (non-privileged, as root).
@@ -134,7 +134,7 @@ extension Container {
         return !options.privileged && geteuid() == 0
     }
 
-    /// The seed's moveConmonToCgroupAndSignal for the shim itself.
+    /// podman's moveConmonToCgroupAndSignal for the shim itself.
     private func placeShimInCgroup() {
         let manager = options.cgroupManager ?? context.config.cgroupManager
         let outcome = CgroupPlacement.place(pid: getpid(), parent: options.cgroupParent,

@@ -1,6 +1,6 @@
 import ShimSystem
 
-/// Where the container's files live: the seed's path helpers (exit file,
+/// Where the container's files live: podman's path helpers (exit file,
 /// attach sockets) plus the shim's own files, with engine overrides.
 public struct ContainerPaths: Sendable {
     public let id: String
@@ -27,16 +27,16 @@ public struct ContainerPaths: Sendable {
         attachLinkName = options.attachLinkName ?? id
     }
 
-    /// The seed's ExitFilePath: <exits dir>/<id>.
+    /// podman's ExitFilePath: <exits dir>/<id>.
     public var exitFile: String { FileSystem.join(exitDir, id) }
-    /// The seed's AttachSocketPath: <sockets dir>/<id>/attach, where
+    /// podman's AttachSocketPath: <sockets dir>/<id>/attach, where
     /// <sockets dir>/<id> is a symlink to the bundle (as conmon makes it,
     /// named after its --cuuid when that differs); with full attach,
     /// <bundle>/attach itself.
     public var attachSocket: String {
         fullAttach ? FileSystem.join(bundle, "attach") : FileSystem.join(socketDir, attachLinkName, "attach")
     }
-    /// The seed's ExecAttachSocketPath: <sockets dir>/<session>/attach.
+    /// podman's ExecAttachSocketPath: <sockets dir>/<session>/attach.
     public func execAttachSocket(_ execID: String) -> String { FileSystem.join(socketDir, execID, "attach") }
     /// The default k8s-file log.
     public static func defaultLog(stateDir: String) -> String { FileSystem.join(stateDir, "ctr.log") }

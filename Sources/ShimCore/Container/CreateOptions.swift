@@ -1,4 +1,4 @@
-/// Everything Create needs, as the engine gives it (the seed hands the same to
+/// Everything Create needs, as the engine gives it (podman hands the same to
 /// conmon and runc). Defaults come from the shim's configuration and state dir.
 public struct CreateOptions: Sendable {
     public var bundle: String

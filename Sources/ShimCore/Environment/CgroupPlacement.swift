@@ -1,17 +1,17 @@
 import Glibc
 import ShimSystem
 
-/// Puts the shim into `<cgroup-parent>/conmon`, as the seed's
+/// Puts the shim into `<cgroup-parent>/conmon`, as podman's
 /// moveConmonToCgroupAndSignal does for conmon: the monitor's memory and
 /// pids then count against the pod or container parent instead of the
 /// engine's cgroup, and the engine's cgroup can be stopped or restarted
 /// without touching running containers' monitors.
 ///
-/// Nothing here is fatal: the seed only warns when the move fails, and a
+/// Nothing here is fatal: podman only warns when the move fails, and a
 /// shim in the wrong cgroup still monitors its container correctly. The
 /// caller logs the outcome.
 ///
-/// cgroupfs only. With the systemd manager the seed asks systemd (over
+/// cgroupfs only. With the systemd manager podman asks systemd (over
 /// D-Bus) for a transient scope; that is not available here and is reported
 /// as a skip.
 public enum CgroupPlacement {
@@ -97,7 +97,7 @@ public enum CgroupPlacement {
         return .failed(message)
     }
 
-    /// Why placement does not apply, in the seed's order; nil when it does.
+    /// Why placement does not apply, in podman's order; nil when it does.
     static func skipReason(parent: String, manager: String, noCgroups: Bool, cgroupsMode: String,
                            invocationID: String?, systemdBus: String) -> String? {
         if noCgroups { return "the container runs without cgroups" }

@@ -10,7 +10,7 @@ public struct ReservedPort: Sendable, Equatable {
     public let fd: Int32
 }
 
-/// The seed's bindPorts: binds every requested host port and holds the
+/// podman's bindPorts: binds every requested host port and holds the
 /// sockets for the container's life, so that no other process can take a
 /// port between now and the moment the network setup forwards it to the
 /// container, nor while the container runs.

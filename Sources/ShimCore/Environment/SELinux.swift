@@ -1,6 +1,6 @@
 import Glibc
 
-/// SELinux labels as the seed sets them around the runtime: the exec label
+/// SELinux labels as podman sets them around the runtime: the exec label
 /// of the processes the shim starts (startCommandGivenSelinux) and the socket
 /// creation label before a checkpoint (label.SetSocketLabel). Everything here
 /// is a no-op, never an error, where SELinux is off.
@@ -30,7 +30,7 @@ public enum SELinux {
 
     /// The raw setexeccon(3), for the spawner to call in the forked child
     /// (SpawnOptions.setExecCon): setting the label there affects only the
-    /// child's exec, so nothing has to be reset afterwards, unlike the seed,
+    /// child's exec, so nothing has to be reset afterwards, unlike podman,
     /// which sets and resets it on a locked OS thread. nil when disabled.
     public static var setExecCon: (@convention(c) (UnsafePointer<CChar>?) -> Int32)? {
         isEnabled ? library?.setexeccon : nil
@@ -66,7 +66,7 @@ public enum SELinux {
         }
     }
 
-    /// The label to exec the OCI runtime with, as the seed's
+    /// The label to exec the OCI runtime with, as podman's
     /// startCommandGivenSelinux computes it: this process's label at level
     /// "s0", so that the container's processes, whatever their categories,
     /// can use the fifos and pipes the shim hands them. nil when SELinux is

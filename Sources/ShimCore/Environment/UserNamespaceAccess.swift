@@ -22,7 +22,7 @@ public struct IDMap: Sendable, Equatable {
 }
 
 /// What a container in its own user namespace needs from the host's
-/// directories (the seed's hasCurrentUserMapped and makeAccessible): when
+/// directories (podman's hasCurrentUserMapped and makeAccessible): when
 /// the engine's user is not mapped into the container, the container's root
 /// is a stranger to the run, tmp, static, rootfs and volume directories and
 /// must at least be able to traverse them.

@@ -1,4 +1,4 @@
-/// What an exec session runs, as the engine asks for it (the seed's
+/// What an exec session runs, as the engine asks for it (podman's
 /// ExecOptions plus the session id).
 public struct ExecOptions: Sendable {
     /// Unique among the shim's sessions; may be empty only for ExecSync.

@@ -1,6 +1,6 @@
 import ShimSystem
 
-/// Builds the process spec of an exec session as the seed's
+/// Builds the process spec of an exec session as podman's
 /// prepareProcessExec does: the container's own process spec from
 /// config.json with the session's args, environment appended, cwd,
 /// terminal, user (resolved in the container's rootfs), HOME when the

@@ -264,7 +264,7 @@ final class MonitoredProcess {
         return .success(())
     }
 
-    /// The seed's StopContainer and ExecStopContainer: `signal`, then
+    /// podman's StopContainer and ExecStopContainer: `signal`, then
     /// SIGKILL after `timeoutSeconds` (0: SIGKILL at once). Answers once the
     /// exit is recorded; an exited process is success.
     func stop(signal: Int32, timeoutSeconds: UInt32, all: Bool,

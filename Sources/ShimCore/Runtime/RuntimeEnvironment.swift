@@ -1,7 +1,7 @@
 import Glibc
 import ShimSystem
 
-/// The environment every runtime invocation gets, as the seed's
+/// The environment every runtime invocation gets, as podman's
 /// configureConmonEnv and StartContainer build it: XDG_RUNTIME_DIR, HOME and
 /// PATH, the rootless markers, NOTIFY_SOCKET passed through, plus whatever the
 /// engine adds. Nothing else of the shim's environment leaks into the runtime.

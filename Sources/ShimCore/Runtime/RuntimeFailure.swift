@@ -1,8 +1,8 @@
 import ShimSystem
 
 /// Turns a failed runtime invocation into the error an engine sees: the
-/// runtime's own message (from its JSON log, as the seed's readConmonPipeData
-/// does, else its stderr), classified as the seed's getOCIRuntimeError does.
+/// runtime's own message (from its JSON log, as podman's readConmonPipeData
+/// does, else its stderr), classified as podman's getOCIRuntimeError does.
 public enum RuntimeFailure {
     /// The message of the last error record of a `--log-format=json` log
     /// (one JSON object per line; a record without a level counts as an
@@ -32,7 +32,7 @@ public enum RuntimeFailure {
         return classify(message)
     }
 
-    /// The seed's categories: permission problems, missing executables, and
+    /// podman's categories: permission problems, missing executables, and
     /// everything else as a plain runtime error.
     static func classify(_ message: String) -> CoreError {
         CoreError(kind(of: message), message + suffix(of: message), runtimeMessage: message)

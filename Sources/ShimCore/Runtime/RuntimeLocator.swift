@@ -33,7 +33,7 @@ public struct ResolvedRuntime: Sendable, Equatable {
 }
 
 public enum RuntimeLocator {
-    /// As the seed's newConmonOCIRuntime: the first candidate that is a
+    /// As podman's newConmonOCIRuntime: the first candidate that is a
     /// regular file wins; a candidate that cannot be examined for another
     /// reason than absence is an error; then `$PATH`; then a clear error.
     public static func resolve(_ selection: RuntimeSelection, searchPath: String? = nil) throws(CoreError) -> ResolvedRuntime {
@@ -54,7 +54,7 @@ public enum RuntimeLocator {
         throw .invalid("no valid executable found for OCI runtime \(selection.name)\(tried)")
     }
 
-    /// The seed accepts exactly these two managers.
+    /// podman accepts exactly these two managers.
     public static func validateCgroupManager(_ manager: String) throws(CoreError) {
         guard manager == "cgroupfs" || manager == "systemd" else {
             throw .invalid("invalid cgroup manager specified: \(manager) (use cgroupfs or systemd)")

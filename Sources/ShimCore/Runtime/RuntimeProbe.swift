@@ -8,13 +8,13 @@ public struct ComponentInfo: Sendable, Equatable {
     public var version: String
 }
 
-/// The seed's RuntimeInfo: the OCI runtime and the monitor (here, the shim).
+/// podman's RuntimeInfo: the OCI runtime and the monitor (here, the shim).
 public struct RuntimeInfo: Sendable, Equatable {
     public var runtime: ComponentInfo
     public var shim: ComponentInfo
 }
 
-/// The seed's Supports* answers.
+/// podman's Supports* answers.
 public struct RuntimeCapabilities: Sendable, Equatable {
     public var runtimeName: String
     public var checkpoint: Bool
@@ -61,7 +61,7 @@ final class RuntimeProbe {
                     let why = result.timedOut ? "timed out" : "\(result.termination): \(result.stderrText)"
                     return done(.failure(CoreError(.runtimeFailed, "error getting version of OCI runtime \(runtime.name): \(why)")))
                 }
-                // The seed strips one trailing newline from the runtime's output.
+                // podman strips one trailing newline from the runtime's output.
                 let runtimeVersion = PackageQuery.trimNewlines(result.stdoutText)
                 lookupPackages(runtimeVersion: runtimeVersion, done)
             }
@@ -112,7 +112,7 @@ final class RuntimeProbe {
         }
     }
 
-    /// The seed's SupportsCheckpoint: does `<runtime> checkpoint --help` exit 0.
+    /// podman's SupportsCheckpoint: does `<runtime> checkpoint --help` exit 0.
     private func checkpointHelp(_ done: @escaping (Bool) -> Void) {
         if let cachedCheckpointHelp { return done(cachedCheckpointHelp) }
         let help = CommandRunner.Command(path: runtime.path, arguments: [runtime.path, "checkpoint", "--help"],
