@@ -59,8 +59,12 @@ extension ShimHarness {
     }
 
     /// The open fds of the shim.
+    /// The shim's open fds, each as "fd -> what it is".
     func shimFDs() -> [String] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(shimPid)/fd")) ?? []).sorted()
+        let dir = "/proc/\(shimPid)/fd"
+        return ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).sorted().map { fd in
+            "\(fd) -> \((try? FileManager.default.destinationOfSymbolicLink(atPath: dir + "/" + fd)) ?? "?")"
+        }
     }
 
     /// VmRSS of the shim, in kB.

@@ -146,7 +146,15 @@ extension ExecTests {
         try shim.startContainer()
         // Warm up: the first execs allocate what the shim keeps anyway.
         for i in 0..<10 { _ = try shim.execSync(["/bin/echo", "warm \(i)"]) }
-        let fds = shim.shimFDs()
+        // The fds once the warm-up's last runtime call has been reaped (its
+        // output pipes close then), not a moment's snapshot.
+        var fds = shim.shimFDs()
+        _ = shim.eventually(5) {
+            usleep(200_000)
+            let now = shim.shimFDs()
+            defer { fds = now }
+            return now == fds
+        }
         let rss = shim.shimRSS()
         for i in 0..<100 {
             let r = try shim.execSync(["/bin/sh", "-c", "echo \(i); exit \(i % 3)"])
