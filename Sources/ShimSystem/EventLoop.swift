@@ -176,11 +176,10 @@ public final class EventLoop {
         // a timeout with nothing to do means the loop has gone quiet.
         let watchingForIdle = onIdle != nil && !idleReported && (wait < 0 || wait > idleDelayMillis)
         if watchingForIdle { wait = idleDelayMillis }
-        var events = [ocishim_epoll_event](repeating: ocishim_epoll_event(), count: 32)
-        let n = ocishim_epoll_wait(epfd, &events, Int32(events.count), wait)
-        if n > 0 {
-            active = true
-            for event in events[0..<Int(n)] {
+        // On the stack: no allocation per turn (this is the log's hot path).
+        let n = withUnsafeTemporaryAllocation(of: ocishim_epoll_event.self, capacity: 32) { events -> Int32 in
+            let n = ocishim_epoll_wait(epfd, events.baseAddress!, Int32(events.count), wait)
+            for event in events.prefix(max(0, Int(n))) {
                 let fd = Int32(bitPattern: UInt32(truncatingIfNeeded: event.data))
                 let gen = UInt32(truncatingIfNeeded: event.data >> 32)
                 // A handler earlier in this batch may have closed the fd, or
@@ -188,7 +187,9 @@ public final class EventLoop {
                 guard let w = watches[fd], w.generation == gen else { continue }
                 w.handler(Readiness(rawValue: event.events))
             }
+            return n
         }
+        if n > 0 { active = true }
         active = runDueTimers() || active
         if active {
             idleReported = false

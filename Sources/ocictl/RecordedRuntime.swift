@@ -49,7 +49,7 @@ struct RecordedRuntime {
     }
 
     /// runc's "container does not exist", crun's "... not found" (the
-    /// shim's RuntimeDriver.state reads them the same way).
+    /// shim's RuntimeCommandLine.state reads them the same way).
     private static func saysUnknown(_ stderr: String) -> Bool {
         stderr.contains("does not exist") || (stderr.contains("not found") && stderr.contains("container"))
     }

@@ -21,7 +21,7 @@ final class AttachEndpoints {
         var windowSizeFIFO: Bool
     }
 
-    private var socket: ConmonAttachSocket?
+    private var socket: AttachSocket?
     private var control: ControlFIFO?
     private var windowSize: ControlFIFO?
 
@@ -29,7 +29,7 @@ final class AttachEndpoints {
     init(_ layout: Layout, hub: AttachHub, context: CoreContext,
          onControl: @escaping (ControlCommand) -> Void) throws(CoreError) {
         do throws(CoreError) {
-            socket = try ConmonAttachSocket(realDir: layout.dir, socketDir: layout.socketDir, name: layout.linkName,
+            socket = try AttachSocket(realDir: layout.dir, socketDir: layout.socketDir, name: layout.linkName,
                                             fullAttach: layout.fullAttach, hub: hub, loop: context.loop,
                                             scratch: context.scratch, log: context.log)
             if layout.controlFIFO {

@@ -1,9 +1,11 @@
+import CShimSys
 import Glibc
 import Logging
 import ShimSystem
 
-/// conmon's attach socket, for engines that speak its protocol (podman):
-/// a SOCK_SEQPACKET socket, mode 0700. Each output packet is one byte naming
+/// A process's attach socket, in the wire format of conmon's (podman's
+/// ConmonOCIRuntime attaches through it directly): a SOCK_SEQPACKET socket,
+/// mode 0700. Each output packet is one byte naming
 /// the stream (2 stdout, 3 stderr) and at most 8192 bytes of data; input
 /// packets are raw stdin bytes; a client's EOF (shutdown SHUT_WR) closes the
 /// process's stdin unless it was created to stay open.
@@ -21,15 +23,13 @@ import ShimSystem
 /// once waits in its queue, up to `clientQueueLimit` bytes; past that the
 /// client is disconnected (with a warning in the shim's log; the protocol
 /// has no way to say it in band).
-final class ConmonAttachSocket {
+final class AttachSocket {
     /// Output packets: one stream byte and at most this much data (podman
     /// reads packets into an 8193-byte buffer).
     static let maxPacketData = 8192
     static let clientQueueLimit = 4 << 20
     static let streamStdout: UInt8 = 2
     static let streamStderr: UInt8 = 3
-    /// O_PATH, which Glibc's Swift module hides behind _GNU_SOURCE.
-    static let oPath: Int32 = 0o10000000
 
     /// The path engines connect to.
     let path: String
@@ -116,7 +116,7 @@ final class ConmonAttachSocket {
                 throw .internal("cannot listen on attach socket \(path): \(error)")
             }
         }
-        let dirFD = open(realDir, Self.oPath | O_DIRECTORY | O_CLOEXEC)
+        let dirFD = ocishim_open_dir_path(realDir)
         guard dirFD >= 0 else { throw .internal("cannot open the attach socket directory \(realDir): \(SystemError("open"))") }
         defer { Glibc.close(dirFD) }
         do {
@@ -208,7 +208,7 @@ final class ConmonAttachSocket {
 /// One peer of the attach socket.
 private final class SocketAttachClient: AttachClient {
     let fd: Int32
-    unowned let owner: ConmonAttachSocket
+    unowned let owner: AttachSocket
     var token = 0
     /// Input still comes (no EOF yet).
     private var reading = true
@@ -220,7 +220,7 @@ private final class SocketAttachClient: AttachClient {
     /// Output packets the client has not taken yet. The fd is read too, so
     /// EPOLLOUT goes into this client's one watch (`updateWatch`).
     private(set) lazy var output: WriteQueue = {
-        let queue = WriteQueue(fd: fd, loop: loop, limit: ConmonAttachSocket.clientQueueLimit, framing: .packets,
+        let queue = WriteQueue(fd: fd, loop: loop, limit: AttachSocket.clientQueueLimit, framing: .packets,
                                watching: .byOwner { [unowned self] _ in updateWatch() })
         queue.onDrained = { [unowned self] in
             if ending { owner.drop(self, reason: nil) }
@@ -230,7 +230,7 @@ private final class SocketAttachClient: AttachClient {
         return queue
     }()
 
-    init(fd: Int32, owner: ConmonAttachSocket, loop: EventLoop) {
+    init(fd: Int32, owner: AttachSocket, loop: EventLoop) {
         self.fd = fd
         self.owner = owner
         self.loop = loop
@@ -305,16 +305,16 @@ private final class SocketAttachClient: AttachClient {
     /// One packet per `maxPacketData` bytes: the stream byte and the data
     /// gathered straight from the read buffer (copied only if it must wait).
     func attachOutput(_ stream: LogStream, _ chunk: UnsafeRawBufferPointer) {
-        var id = stream == .stdout ? ConmonAttachSocket.streamStdout : ConmonAttachSocket.streamStderr
+        var id = stream == .stdout ? AttachSocket.streamStdout : AttachSocket.streamStderr
         withUnsafeBytes(of: &id) { head in
             var offset = 0
             while offset < chunk.count && !dropped {
-                let end = min(chunk.count, offset + ConmonAttachSocket.maxPacketData)
+                let end = min(chunk.count, offset + AttachSocket.maxPacketData)
                 switch output.append(head, UnsafeRawBufferPointer(rebasing: chunk[offset..<end])) {
                 case .accepted:
                     offset = end
                 case .overLimit:
-                    return owner.drop(self, reason: "not reading its output (\(output.pendingBytes) bytes waiting, limit \(ConmonAttachSocket.clientQueueLimit))")
+                    return owner.drop(self, reason: "not reading its output (\(output.pendingBytes) bytes waiting, limit \(AttachSocket.clientQueueLimit))")
                 case .closed:
                     // Its write failed: the client is dropped already.
                     return
