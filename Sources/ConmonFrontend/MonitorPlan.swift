@@ -243,6 +243,8 @@ public struct MonitorPlan: Sendable {
         create.log.sizeMax = options.logSizeMax
         create.log.tag = options.logTag ?? ""
         create.log.containerName = options.name ?? ""
+        // conmon opens the log path as given, through a symlink too.
+        create.log.followSymlinks = true
         create.exitDir = options.exitDir
         if let command = options.exitCommand {
             create.exitCommand = [command] + options.exitCommandArgs

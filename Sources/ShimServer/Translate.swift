@@ -75,6 +75,7 @@ enum Translate {
         o.maxFiles = Int(log.maxFiles)
         o.tag = log.tag
         o.containerName = log.containerName
+        o.followSymlinks = log.followSymlinks
         o.drivers = try log.drivers.map { d throws(RPCError) -> LogDriverKind in
             switch d.driver {
             case "k8s-file", "":

@@ -114,7 +114,7 @@ extension Container {
             : options.log.drivers
         return LogConfig(drivers: drivers, sizeMax: options.log.sizeMax, maxFiles: options.log.maxFiles,
                          tag: options.log.tag, containerID: id,
-                         containerName: options.log.containerName)
+                         containerName: options.log.containerName, followSymlinks: options.log.followSymlinks)
     }
 
     /// podman's hasCurrentUserMapped/makeAccessible: when the container's

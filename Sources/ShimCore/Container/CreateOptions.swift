@@ -57,6 +57,9 @@ public struct LogOptions: Sendable {
     public var maxFiles = 0
     public var tag = ""
     public var containerName = ""
+    /// Open a k8s-file path that is a symlink through it (conmon does); by
+    /// default such a path is refused (LogFile).
+    public var followSymlinks = false
     public init() {}
 }
 

@@ -77,6 +77,7 @@ public final class ContainerLogger {
             case .k8sFile(let path):
                 do {
                     sinks.append(try K8sFileSink(path: path, sizeMax: config.sizeMax, oldFiles: config.maxFiles,
+                                                 followSymlinks: config.followSymlinks,
                                                  monotonicNanos: clock.monotonicNanos))
                 } catch {
                     throw CoreError(logFailure: error)

@@ -66,8 +66,9 @@ final class K8sFileSink: LogSink {
     private let prefixes: UnsafeMutablePointer<UInt8>
     private static let slot = CRITimestampFormatter.capacity + 16
 
-    init(path: String, sizeMax: Int64, oldFiles: Int, monotonicNanos: @escaping () -> Int64) throws(SystemError) {
-        file = try LogFile(path: path)
+    init(path: String, sizeMax: Int64, oldFiles: Int, followSymlinks: Bool = false,
+         monotonicNanos: @escaping () -> Int64) throws(SystemError) {
+        file = try LogFile(path: path, followSymlinks: followSymlinks)
         self.sizeMax = sizeMax
         self.oldFiles = oldFiles
         heldStdout = HeldTail(capacity: Self.holdCapacity, monotonicNanos: monotonicNanos)

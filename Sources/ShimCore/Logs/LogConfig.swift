@@ -50,9 +50,13 @@ public struct LogConfig: Sendable {
     /// Empty: no CONTAINER_NAME and the short id as SYSLOG_IDENTIFIER, which is
     /// what conmon does without --name.
     public var containerName: String
+    /// k8s-file: a symlink at the path is followed (conmon's behaviour)
+    /// instead of refused.
+    public var followSymlinks: Bool
 
     public init(drivers: [LogDriverKind], sizeMax: Int64 = -1, maxFiles: Int = 0, tag: String = "",
-                containerID: String, containerName: String = "") {
+                containerID: String, containerName: String = "", followSymlinks: Bool = false) {
+        self.followSymlinks = followSymlinks
         self.drivers = drivers
         self.sizeMax = sizeMax
         self.maxFiles = maxFiles

@@ -17,9 +17,10 @@ import ShimSystem
 ///
 /// The file is opened O_APPEND, mode 0600 (conmon's mode), so an external
 /// truncation cannot leave a hole before our next record. A symlink at the
-/// path is not followed and anything but a regular file is refused (opened
-/// without blocking, checked on the fd): whoever can write into the log's
-/// directory cannot make the shim write elsewhere or hang on a FIFO.
+/// path is not followed unless the engine asked for it (conmon follows), and
+/// anything but a regular file is refused (opened without blocking, checked
+/// on the fd): whoever can write into the log's directory cannot make the
+/// shim write elsewhere or hang on a FIFO.
 final class LogFile {
     let path: String
     private var fd: Int32
@@ -31,9 +32,14 @@ final class LogFile {
     /// of its own instead of running into the next one.
     private var needsLineBreak = false
 
-    init(path: String) throws(SystemError) {
+    /// Whether a symlink at `path` is followed (conmon's behaviour, for an
+    /// engine that asks for it) or refused.
+    let followSymlinks: Bool
+
+    init(path: String, followSymlinks: Bool = false) throws(SystemError) {
         self.path = path
-        fd = try Self.open(path)
+        self.followSymlinks = followSymlinks
+        fd = try Self.open(path, followSymlinks: followSymlinks)
         size = Self.size(of: fd)
     }
 
@@ -77,7 +83,7 @@ final class LogFile {
     }
 
     func reopen() throws(SystemError) {
-        let reopened = try Self.open(path)
+        let reopened = try Self.open(path, followSymlinks: followSymlinks)
         Glibc.close(fd)
         fd = reopened
         size = Self.size(of: fd)
@@ -127,8 +133,8 @@ final class LogFile {
         fd = -1
     }
 
-    private static func open(_ path: String) throws(SystemError) -> Int32 {
-        let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
+    private static func open(_ path: String, followSymlinks: Bool) throws(SystemError) -> Int32 {
+        let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | (followSymlinks ? 0 : O_NOFOLLOW)
         let fd = Glibc.open(path, flags, 0o600)
         if fd < 0 {
             if errno == ELOOP {

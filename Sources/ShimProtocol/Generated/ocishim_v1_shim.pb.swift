@@ -282,7 +282,7 @@ public nonisolated struct Ocishim_V1_ComponentInfo: Sendable {
   public var path: String = String()
 
   /// "<package>-<version>" from the distribution's package database, or
-  /// "Unknown" as the seed reports it when no package owns the file.
+  /// "Unknown" as podman reports it when no package owns the file.
   public var package: String = String()
 
   /// The component's own version text (`runc --version`).
@@ -395,6 +395,11 @@ public nonisolated struct Ocishim_V1_LogConfig: Sendable {
   /// CONTAINER_NAME for journald.
   public var containerName: String = String()
 
+  /// Open a k8s-file log path that is a symlink through the link (as conmon
+  /// does). By default a symlink at the path is refused, so that whoever can
+  /// write into the log's directory cannot redirect the shim's writes.
+  public var followSymlinks: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -453,7 +458,7 @@ public nonisolated struct Ocishim_V1_RestoreOptions: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// CRIU images (the seed's ctr.CheckpointPath()).
+  /// CRIU images (podman's ctr.CheckpointPath()).
   public var imagePath: String = String()
 
   /// CRIU logs and stats; empty: the bundle.
@@ -586,7 +591,7 @@ public nonisolated struct Ocishim_V1_CreateRequest: @unchecked Sendable {
     set {_uniqueStorage()._noCgroups = newValue}
   }
 
-  /// SELinux labels; the runtime is started at level s0 as the seed does.
+  /// SELinux labels; the runtime is started at level s0 as podman does.
   public var processLabel: String {
     get {_storage._processLabel}
     set {_uniqueStorage()._processLabel = newValue}
@@ -1413,11 +1418,11 @@ public nonisolated struct Ocishim_V1_CheckpointRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Where CRIU writes the images (the seed's ctr.CheckpointPath()); an
+  /// Where CRIU writes the images (podman's ctr.CheckpointPath()); an
   /// absolute path, created by the runtime.
   public var imagePath: String = String()
 
-  /// CRIU's dump.log and stats; empty: the bundle, as the seed does.
+  /// CRIU's dump.log and stats; empty: the bundle, as podman does.
   public var workPath: String = String()
 
   public var leaveRunning: Bool = false
@@ -1469,7 +1474,7 @@ public nonisolated struct Ocishim_V1_SupportsCheckpointResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// `<runtime> checkpoint --help` succeeds (the seed's SupportsCheckpoint).
+  /// `<runtime> checkpoint --help` succeeds (podman's SupportsCheckpoint).
   public var runtimeSupports: Bool = false
 
   /// `criu check` succeeds on this kernel.
@@ -1865,7 +1870,7 @@ nonisolated extension Ocishim_V1_LogDriver: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Ocishim_V1_LogConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LogConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}drivers\0\u{3}size_max\0\u{3}max_files\0\u{1}tag\0\u{3}container_name\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}drivers\0\u{3}size_max\0\u{3}max_files\0\u{1}tag\0\u{3}container_name\0\u{3}follow_symlinks\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1878,6 +1883,7 @@ nonisolated extension Ocishim_V1_LogConfig: SwiftProtobuf.Message, SwiftProtobuf
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.maxFiles) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.tag) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.containerName) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.followSymlinks) }()
       default: break
       }
     }
@@ -1899,6 +1905,9 @@ nonisolated extension Ocishim_V1_LogConfig: SwiftProtobuf.Message, SwiftProtobuf
     if !self.containerName.isEmpty {
       try visitor.visitSingularStringField(value: self.containerName, fieldNumber: 5)
     }
+    if self.followSymlinks != false {
+      try visitor.visitSingularBoolField(value: self.followSymlinks, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1908,6 +1917,7 @@ nonisolated extension Ocishim_V1_LogConfig: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.maxFiles != rhs.maxFiles {return false}
     if lhs.tag != rhs.tag {return false}
     if lhs.containerName != rhs.containerName {return false}
+    if lhs.followSymlinks != rhs.followSymlinks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

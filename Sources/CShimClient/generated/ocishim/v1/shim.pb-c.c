@@ -3346,7 +3346,7 @@ const ProtobufCMessageDescriptor ocishim__v1__log_driver__descriptor =
   (ProtobufCMessageInit) ocishim__v1__log_driver__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__log_config__field_descriptors[5] =
+static const ProtobufCFieldDescriptor ocishim__v1__log_config__field_descriptors[6] =
 {
   {
     "drivers",
@@ -3408,10 +3408,23 @@ static const ProtobufCFieldDescriptor ocishim__v1__log_config__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "follow_symlinks",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__LogConfig, follow_symlinks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__log_config__field_indices_by_name[] = {
   4,   /* field[4] = container_name */
   0,   /* field[0] = drivers */
+  5,   /* field[5] = follow_symlinks */
   2,   /* field[2] = max_files */
   1,   /* field[1] = size_max */
   3,   /* field[3] = tag */
@@ -3419,7 +3432,7 @@ static const unsigned ocishim__v1__log_config__field_indices_by_name[] = {
 static const ProtobufCIntRange ocishim__v1__log_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__log_config__descriptor =
 {
@@ -3429,7 +3442,7 @@ const ProtobufCMessageDescriptor ocishim__v1__log_config__descriptor =
   "Ocishim__V1__LogConfig",
   "ocishim.v1",
   sizeof(Ocishim__V1__LogConfig),
-  5,
+  6,
   ocishim__v1__log_config__field_descriptors,
   ocishim__v1__log_config__field_indices_by_name,
   1,  ocishim__v1__log_config__number_ranges,
