@@ -66,13 +66,11 @@ public struct MonitorPlan: Sendable {
         if passthrough && options.terminal {
             throw ConmonError("cannot use a terminal (-t) with passthrough logging")
         }
-        if logDrivers.contains(where: { if case .k8sFile = $0 { true } else { false } })
-            && !logDrivers.contains(where: { if case .journald = $0 { true } else { false } })
-            && options.logTag != nil {
-            throw ConmonError("k8s-file doesn't support --log-tag")
-        }
-        if logDrivers.contains(where: { if case .journald = $0 { true } else { false } }) && cid.utf8.count <= 12 {
-            throw ConmonError("Container ID must be longer than 12 characters")
+        // The core's rules for the log configuration, in conmon's words.
+        switch LogConfig(drivers: logDrivers, tag: options.logTag ?? "", containerID: cid).problem {
+        case .tagWithoutJournald?: throw ConmonError("k8s-file doesn't support --log-tag")
+        case .containerIDTooShort(let minimum)?: throw ConmonError("Container ID must be longer than \(minimum) characters")
+        default: break
         }
         if mode == .exec {
             // conmon sets up no attach socket for an exec without a bundle

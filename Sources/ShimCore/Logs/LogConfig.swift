@@ -75,31 +75,58 @@ public struct LogConfig: Sendable {
         return seen
     }
 
-    /// conmon's start-up checks, as errors instead of an exit.
-    func validate() throws(CoreError) {
-        if maxFiles < 0 { throw .invalid("log max files must not be negative, got \(maxFiles)") }
+    /// What is wrong with a configuration, as conmon checks it at start-up;
+    /// front ends word it their own way (ConmonFrontend with conmon's
+    /// messages, `validate` with the core's).
+    public enum Problem: Equatable, Sendable {
+        case negativeMaxFiles(Int)
+        case emptyFilename
+        case nulInPath
+        case badJournalSocket(String)
+        /// A tag only goes to journald; k8s-file has nowhere to put it.
+        case tagWithoutJournald
+        /// journald's CONTAINER_ID is the id's first `minimum` characters.
+        case containerIDTooShort(minimum: Int)
+    }
+
+    /// The first problem in conmon's order, nil when there is none.
+    public var problem: Problem? {
+        if maxFiles < 0 { return .negativeMaxFiles(maxFiles) }
         var hasJournald = false
         var hasFile = false
         for driver in activeDrivers {
             switch driver {
             case .k8sFile(let path):
-                if path.isEmpty { throw .invalid("k8s-file requires a filename") }
-                if path.utf8.contains(0) { throw .invalid("log path must not contain a NUL byte") }
+                if path.isEmpty { return .emptyFilename }
+                if path.utf8.contains(0) { return .nulInPath }
                 hasFile = true
             case .journald(let socketPath):
                 if socketPath.isEmpty || socketPath.utf8.count > UnixSocket.maxPathLength || socketPath.utf8.contains(0) {
-                    throw .invalid("journald socket path \"\(socketPath)\" must be 1 to \(UnixSocket.maxPathLength) bytes")
+                    return .badJournalSocket(socketPath)
                 }
                 hasJournald = true
             case .none:
                 break
             }
         }
-        if hasFile && !hasJournald && !tag.isEmpty {
-            throw .invalid("k8s-file doesn't support a log tag (the tag only goes to journald)")
-        }
+        if hasFile && !hasJournald && !tag.isEmpty { return .tagWithoutJournald }
         if hasJournald && containerID.utf8.count <= JournalFields.shortIDLength {
-            throw .invalid("journald logging needs a container ID longer than \(JournalFields.shortIDLength) characters, got \"\(containerID)\"")
+            return .containerIDTooShort(minimum: JournalFields.shortIDLength)
         }
+        return nil
     }
-}
+
+    /// The start-up checks as the core's errors.
+    func validate() throws(CoreError) {
+        guard let problem else { return }
+        switch problem {
+        case .negativeMaxFiles(let n): throw .invalid("log max files must not be negative, got \(n)")
+        case .emptyFilename: throw .invalid("k8s-file requires a filename")
+        case .nulInPath: throw .invalid("log path must not contain a NUL byte")
+        case .badJournalSocket(let path):
+            throw .invalid("journald socket path \"\(path)\" must be 1 to \(UnixSocket.maxPathLength) bytes")
+        case .tagWithoutJournald: throw .invalid("k8s-file doesn't support a log tag (the tag only goes to journald)")
+        case .containerIDTooShort(let minimum):
+            throw .invalid("journald logging needs a container ID longer than \(minimum) characters, got \"\(containerID)\"")
+        }
+    }}
