@@ -104,7 +104,9 @@ let package = Package(
             path: "Tests/CInterop"),
 
         // --- tests ------------------------------------------------------------
-        .testTarget(name: "ShimProtocolTests", dependencies: ["ShimProtocol"]),
+        .testTarget(
+            name: "ShimProtocolTests",
+            dependencies: ["ShimProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(
             name: "ShimTranscriptTests",
             dependencies: ["ShimTranscript", "ShimProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),

@@ -282,7 +282,7 @@ public nonisolated struct Ocishim_V1_ComponentInfo: Sendable {
   public var path: String = String()
 
   /// "<package>-<version>" from the distribution's package database, or
-  /// "Unknown" as the seed reports it when no package owns the file.
+  /// "Unknown" as podman reports it when no package owns the file.
   public var package: String = String()
 
   /// The component's own version text (`runc --version`).
@@ -453,7 +453,7 @@ public nonisolated struct Ocishim_V1_RestoreOptions: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// CRIU images (the seed's ctr.CheckpointPath()).
+  /// CRIU images (podman's ctr.CheckpointPath()).
   public var imagePath: String = String()
 
   /// CRIU logs and stats; empty: the bundle.
@@ -586,7 +586,7 @@ public nonisolated struct Ocishim_V1_CreateRequest: @unchecked Sendable {
     set {_uniqueStorage()._noCgroups = newValue}
   }
 
-  /// SELinux labels; the runtime is started at level s0 as the seed does.
+  /// SELinux labels; the runtime is started at level s0 as podman does.
   public var processLabel: String {
     get {_storage._processLabel}
     set {_uniqueStorage()._processLabel = newValue}
@@ -1413,11 +1413,11 @@ public nonisolated struct Ocishim_V1_CheckpointRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Where CRIU writes the images (the seed's ctr.CheckpointPath()); an
+  /// Where CRIU writes the images (podman's ctr.CheckpointPath()); an
   /// absolute path, created by the runtime.
   public var imagePath: String = String()
 
-  /// CRIU's dump.log and stats; empty: the bundle, as the seed does.
+  /// CRIU's dump.log and stats; empty: the bundle, as podman does.
   public var workPath: String = String()
 
   public var leaveRunning: Bool = false
@@ -1469,7 +1469,7 @@ public nonisolated struct Ocishim_V1_SupportsCheckpointResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// `<runtime> checkpoint --help` succeeds (the seed's SupportsCheckpoint).
+  /// `<runtime> checkpoint --help` succeeds (podman's SupportsCheckpoint).
   public var runtimeSupports: Bool = false
 
   /// `criu check` succeeds on this kernel.

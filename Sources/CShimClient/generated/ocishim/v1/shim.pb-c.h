@@ -184,7 +184,7 @@ struct  Ocishim__V1__ComponentInfo
   char *path;
   /*
    * "<package>-<version>" from the distribution's package database, or
-   * "Unknown" as the seed reports it when no package owns the file.
+   * "Unknown" as podman reports it when no package owns the file.
    */
   char *package;
   /*
@@ -350,7 +350,7 @@ struct  Ocishim__V1__RestoreOptions
 {
   ProtobufCMessage base;
   /*
-   * CRIU images (the seed's ctr.CheckpointPath()).
+   * CRIU images (podman's ctr.CheckpointPath()).
    */
   char *image_path;
   /*
@@ -433,7 +433,7 @@ struct  Ocishim__V1__CreateRequest
    */
   protobuf_c_boolean no_cgroups;
   /*
-   * SELinux labels; the runtime is started at level s0 as the seed does.
+   * SELinux labels; the runtime is started at level s0 as podman does.
    */
   char *process_label;
   char *mount_label;
@@ -1115,12 +1115,12 @@ struct  Ocishim__V1__CheckpointRequest
 {
   ProtobufCMessage base;
   /*
-   * Where CRIU writes the images (the seed's ctr.CheckpointPath()); an
+   * Where CRIU writes the images (podman's ctr.CheckpointPath()); an
    * absolute path, created by the runtime.
    */
   char *image_path;
   /*
-   * CRIU's dump.log and stats; empty: the bundle, as the seed does.
+   * CRIU's dump.log and stats; empty: the bundle, as podman does.
    */
   char *work_path;
   protobuf_c_boolean leave_running;
@@ -1170,7 +1170,7 @@ struct  Ocishim__V1__SupportsCheckpointResponse
 {
   ProtobufCMessage base;
   /*
-   * `<runtime> checkpoint --help` succeeds (the seed's SupportsCheckpoint).
+   * `<runtime> checkpoint --help` succeeds (podman's SupportsCheckpoint).
    */
   protobuf_c_boolean runtime_supports;
   /*
