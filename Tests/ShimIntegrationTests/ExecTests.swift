@@ -253,7 +253,7 @@ extension ExecTests {
         let bundle = try shim.startContainer(["/bin/sh", "-c", "echo before; read x; echo after; read y; exit 0"]) { $0.stdin = true }
         XCTAssertTrue(try shim.eventually { try shim.logText() == "before\n" })
         try FileManager.default.moveItem(atPath: shim.logPath, toPath: shim.logPath + ".1")
-        let ctl = FileHandle(forWritingAtPath: bundle.path + "/ctl")!
+        let ctl = FileHandle(forWritingAtPath: shim.stateDir + "/ctl")!
         ctl.write(Data("2 0 0\n".utf8))
         try ctl.close()
         XCTAssertTrue(shim.eventually { FileManager.default.fileExists(atPath: shim.logPath) }, "reopened")

@@ -626,11 +626,13 @@ public nonisolated struct Ocishim_V1_CreateRequest: @unchecked Sendable {
     set {_uniqueStorage()._socketDir = newValue}
   }
 
-  /// conmon's --full-attach: bind the attach socket in the bundle itself
-  /// (<bundle>/attach, through /proc/self/fd when the path is longer than
-  /// sun_path) without the <socket_dir>/<id> symlink; AttachSocketPath then
-  /// reports <bundle>/attach. Without it, as conmon does, <socket_dir>/<id> is
-  /// a symlink to the bundle and the socket is reached as
+  /// The shim writes nothing into the bundle: the container's attach socket,
+  /// its control FIFOs (ctl, winsz) and the oom marker are in the state dir.
+  /// conmon's --full-attach: the socket is reached as <state-dir>/attach
+  /// itself (through /proc/self/fd when the path is longer than sun_path),
+  /// without the <socket_dir>/<id> symlink; AttachSocketPath then reports
+  /// <state-dir>/attach. Without it, as conmon does, <socket_dir>/<id> is a
+  /// symlink to the directory holding the socket and the socket is reached as
   /// <socket_dir>/<id>/attach.
   public var fullAttach: Bool {
     get {_storage._fullAttach}
