@@ -796,6 +796,10 @@ public nonisolated struct Ocishim_V1_KillRequest: Sendable {
   /// All processes of the container (runc kill --all).
   public var all: Bool = false
 
+  /// Empty: the container (through the runtime). Otherwise a running exec
+  /// session's process, signalled directly (`all` does not apply).
+  public var execID: String = String()
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1325,6 +1329,11 @@ public nonisolated struct Ocishim_V1_ExecStateResponse: Sendable {
   public var startedAt: Int64 = 0
 
   public var finishedAt: Int64 = 0
+
+  /// The session's process has a terminal / a stdin (ExecRequest's).
+  public var terminal: Bool = false
+
+  public var stdin: Bool = false
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -2587,7 +2596,7 @@ nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Ocishim_V1_KillRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KillRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}signal\0\u{1}all\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}signal\0\u{1}all\0\u{3}exec_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2597,6 +2606,7 @@ nonisolated extension Ocishim_V1_KillRequest: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.signal) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.all) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.execID) }()
       default: break
       }
     }
@@ -2609,12 +2619,16 @@ nonisolated extension Ocishim_V1_KillRequest: SwiftProtobuf.Message, SwiftProtob
     if self.all != false {
       try visitor.visitSingularBoolField(value: self.all, fieldNumber: 2)
     }
+    if !self.execID.isEmpty {
+      try visitor.visitSingularStringField(value: self.execID, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Ocishim_V1_KillRequest, rhs: Ocishim_V1_KillRequest) -> Bool {
     if lhs.signal != rhs.signal {return false}
     if lhs.all != rhs.all {return false}
+    if lhs.execID != rhs.execID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3669,7 +3683,7 @@ nonisolated extension Ocishim_V1_ExecStateRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Ocishim_V1_ExecStateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExecStateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exec_id\0\u{1}running\0\u{1}pid\0\u{3}exit_code\0\u{3}started_at\0\u{3}finished_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exec_id\0\u{1}running\0\u{1}pid\0\u{3}exit_code\0\u{3}started_at\0\u{3}finished_at\0\u{1}terminal\0\u{1}stdin\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3683,6 +3697,8 @@ nonisolated extension Ocishim_V1_ExecStateResponse: SwiftProtobuf.Message, Swift
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.startedAt) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.finishedAt) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.terminal) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.stdin) }()
       default: break
       }
     }
@@ -3707,6 +3723,12 @@ nonisolated extension Ocishim_V1_ExecStateResponse: SwiftProtobuf.Message, Swift
     if self.finishedAt != 0 {
       try visitor.visitSingularInt64Field(value: self.finishedAt, fieldNumber: 6)
     }
+    if self.terminal != false {
+      try visitor.visitSingularBoolField(value: self.terminal, fieldNumber: 7)
+    }
+    if self.stdin != false {
+      try visitor.visitSingularBoolField(value: self.stdin, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3717,6 +3739,8 @@ nonisolated extension Ocishim_V1_ExecStateResponse: SwiftProtobuf.Message, Swift
     if lhs.exitCode != rhs.exitCode {return false}
     if lhs.startedAt != rhs.startedAt {return false}
     if lhs.finishedAt != rhs.finishedAt {return false}
+    if lhs.terminal != rhs.terminal {return false}
+    if lhs.stdin != rhs.stdin {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

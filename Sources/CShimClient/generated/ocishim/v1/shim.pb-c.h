@@ -598,10 +598,15 @@ struct  Ocishim__V1__KillRequest
    * All processes of the container (runc kill --all).
    */
   protobuf_c_boolean all;
+  /*
+   * Empty: the container (through the runtime). Otherwise a running exec
+   * session's process, signalled directly (`all` does not apply).
+   */
+  char *exec_id;
 };
 #define OCISHIM__V1__KILL_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__kill_request__descriptor) \
-    , 0, 0 }
+    , 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Ocishim__V1__KillResponse
@@ -1045,10 +1050,15 @@ struct  Ocishim__V1__ExecStateResponse
   int32_t exit_code;
   int64_t started_at;
   int64_t finished_at;
+  /*
+   * The session's process has a terminal / a stdin (ExecRequest's).
+   */
+  protobuf_c_boolean terminal;
+  protobuf_c_boolean stdin;
 };
 #define OCISHIM__V1__EXEC_STATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__exec_state_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Ocishim__V1__ExecCleanupRequest
