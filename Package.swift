@@ -113,6 +113,9 @@ let package = Package(
         .testTarget(name: "ShimSystemTests", dependencies: ["ShimSystem"]),
         .testTarget(name: "ShimCoreTests", dependencies: ["ShimCore", "ShimSystem"]),
         .testTarget(name: "ConmonFrontendTests", dependencies: ["ConmonFrontend", "ShimCore", "ShimSystem"]),
+        // ocictl's own logic (option parsing, output shapes, time and size
+        // parsing, the docs' examples), without spawning anything.
+        .testTarget(name: "OcictlTests", dependencies: ["ocictl", "ShimProtocol", "ShimClient", "ShimSystem"]),
         .testTarget(
             name: "ShimIntegrationTests",
             dependencies: ["ShimClient", "ShimProtocol", "ShimTranscript", "ShimSystem"]),

@@ -40,10 +40,18 @@ final class OcictlFixture {
 
     func stateDir(_ id: String) -> String { root + "/" + id }
 
-    /// `ocictl --root <root> ARGS...` to its end.
+    /// `COMMAND --state-root <root> ARGS...`: the test's root, given the
+    /// way every ocictl has taken it (the global `--root` has tests of its
+    /// own), so these tests run against an older ocictl too.
+    func withRoot(_ arguments: [String]) -> [String] {
+        guard let command = arguments.first else { return arguments }
+        return [command, "--state-root", root] + arguments.dropFirst()
+    }
+
+    /// `ocictl COMMAND --state-root <root> ARGS...` to its end.
     func ocictl(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:],
                 seconds: Double = 60, file: StaticString = #filePath, line: UInt = #line) throws -> ProgramRun {
-        let run = try ProgramRun.run(try TestSupport.ocictl(), ["--root", root] + arguments, stdin: stdin,
+        let run = try ProgramRun.run(try TestSupport.ocictl(), withRoot(arguments), stdin: stdin,
                                      environment: environment, seconds: seconds)
         XCTAssertTrue(run.reachedEOF, "ocictl \(arguments.joined(separator: " ")): its output did not reach EOF",
                       file: file, line: line)
@@ -101,7 +109,14 @@ final class BackgroundProgram {
 
     var pid: Int32 { process.processIdentifier }
 
-    func write(_ text: String) { input.fileHandleForWriting.write(Data(text.utf8)) }
+    /// Writes to its stdin; a program that has already exited (its pipe
+    /// closed) fails the test that expected it to read, not the process.
+    func write(_ text: String) {
+        signal(SIGPIPE, SIG_IGN)
+        do { try input.fileHandleForWriting.write(contentsOf: Data(text.utf8)) } catch {
+            XCTFail("cannot write to \(process.executableURL?.path ?? "the program")'s stdin: \(error)")
+        }
+    }
     func closeStdin() { try? input.fileHandleForWriting.close() }
 
     /// Reads until stdout contains `text` (or `seconds` pass).

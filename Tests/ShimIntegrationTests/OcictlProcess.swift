@@ -33,8 +33,10 @@ struct ProgramRun {
         process.standardError = err
         try process.run()
         if let stdin {
-            // Small texts: the pipe takes them whole.
-            input.fileHandleForWriting.write(Data(stdin.utf8))
+            // Small texts: the pipe takes them whole. A program that exited
+            // without reading shows in its status, not as SIGPIPE here.
+            signal(SIGPIPE, SIG_IGN)
+            try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
             try input.fileHandleForWriting.close()
         }
         var fds = [out.fileHandleForReading.fileDescriptor, err.fileHandleForReading.fileDescriptor]
