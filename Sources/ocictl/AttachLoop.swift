@@ -126,7 +126,9 @@ final class AttachLoop {
         return false
     }
 
-    private func sendSize() {
+    /// Sends the local terminal's size (a caller about to start the
+    /// process sends it first, so the process starts with it).
+    func sendSize() {
         var rows: UInt16 = 0, columns: UInt16 = 0
         guard ocishim_get_winsize(isatty(0) == 1 ? 0 : 1, &rows, &columns) == 0 else { return }
         do {

@@ -86,6 +86,7 @@ struct Run: ParsableCommand {
         }
         let loop = try AttachLoop(client: client, stream: stream, forwardStdin: stdin, remoteTerminal: options.tty,
                                   detachKeys: try DetachKeySpec.bytes(detachKeys), proxy: proxy)
+        if options.tty { loop.sendSize() }
         if proxy != nil { AttachLoop.holdProxiedSignals() }
         let _: Ocishim_V1_StartResponse = try control.call("Start", Ocishim_V1_StartRequest())
         return try loop.run()

@@ -68,4 +68,20 @@ final class OcictlAttachTerminalTests: XCTestCase {
         XCTAssertTrue(try fx.ocictl("state", id).stdout.contains("status:   running"), "the container goes on")
         XCTAssertEqual(try fx.ocictl("rm", "--force", id).status, 0)
     }
+
+    /// `run -t` under a terminal: the container's terminal has the local
+    /// window's size from its first instruction (sent before the start).
+    func testRunWithATerminalStartsWithTheWindowSize() throws {
+        let id = fx.newID("size")
+        let bundle = try fx.bundle(["/bin/sh", "-c", "stty size; echo done"], terminal: true)
+        let command = ([try TestSupport.ocictl()] + fx.withRoot(["run", "-t", "--rm", "--bundle", bundle.path, id])).joined(separator: " ")
+        // A pipe that stays open as stdin: script(1) sends an end-of-file
+        // character into the terminal when its stdin ends.
+        let session = try BackgroundProgram(Self.script, ["-qec", "stty rows 27 cols 91; " + command + "; echo run-exit=$?", "/dev/null"])
+        XCTAssertTrue(session.waitForOutput("run-exit="), session.stdout)
+        _ = session.finish()
+        let lines = session.stdout.replacingOccurrences(of: "\r", with: "").split(separator: "\n")
+        XCTAssertEqual(lines, ["27 91", "done", "run-exit=0"], session.stdout.debugDescription)
+        try fx.assertGone(id, "after run -t --rm")
+    }
 }
