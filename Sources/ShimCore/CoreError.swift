@@ -11,6 +11,12 @@ public struct CoreError: Error, CustomStringConvertible, Equatable {
         /// exist"): gone, or never created under that id.
         case noSuchContainer
         case alreadyExists
+        /// The runtime could not find the executable of the process it was
+        /// to start (create, exec): a shell's 127.
+        case commandNotFound
+        /// The process's executable exists but cannot be run (not
+        /// executable, no permission): a shell's 126.
+        case commandNotExecutable
         /// The OCI runtime failed; the message is its own error text.
         case runtimeFailed
         /// A runtime invocation or wait exceeded its deadline.

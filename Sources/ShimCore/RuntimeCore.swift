@@ -283,7 +283,10 @@ public final class RuntimeCore {
     /// exit files outside the state dir stay (they are the engine's).
     private func removeShimFiles() {
         store.stop()
-        for name in ["state.json", "pidfile", "runtime", "sockets", "exits", "ctr.log", "console.sock"] {
+        // attach, ctl, winsz and oom are there when the state dir is the
+        // endpoints dir (CreateOptions.endpointsDir).
+        for name in ["state.json", "pidfile", "runtime", "sockets", "exits", "ctr.log", "console.sock",
+                     "attach", "ctl", "winsz", "oom"] {
             try? FileSystem.removeTree(FileSystem.join(config.stateDir, name))
         }
         onContainerGone?()

@@ -181,8 +181,9 @@ extension Container {
     }
 
     /// The init's stdio as attach clients and the engine see it: the hub,
-    /// conmon's attach socket and control FIFOs in the bundle, the exit
-    /// files and exit command.
+    /// conmon's attach socket and control FIFOs in the endpoints dir (the
+    /// bundle, unless the front end named another), the exit files and exit
+    /// command.
     private func makeInitProcess(io: ContainerIO) throws(CoreError) -> MonitoredProcess {
         let terminal = io.mode == .terminal
         let hub = AttachHub(label: "container \(id)", terminal: terminal,
@@ -205,7 +206,7 @@ extension Container {
         if !options.exitCommand.isEmpty {
             process.exitCommand = ExitCommandSpec(argv: options.exitCommand, delaySeconds: options.exitDelaySeconds)
         }
-        let layout = AttachEndpoints.Layout(dir: paths.bundle, socketDir: paths.socketDir, linkName: paths.attachLinkName,
+        let layout = AttachEndpoints.Layout(dir: paths.endpointsDir, socketDir: paths.socketDir, linkName: paths.attachLinkName,
                                             fullAttach: paths.fullAttach, controlFIFO: true, windowSizeFIFO: terminal)
         process.endpoints = try AttachEndpoints(layout, hub: hub, context: context) { [weak self] command in
             self?.control(command)
@@ -213,7 +214,7 @@ extension Container {
         return process
     }
 
-    /// A line from the control FIFOs (`<bundle>/ctl`, `<bundle>/winsz`).
+    /// A line from the control FIFOs (`<endpoints dir>/ctl`, `winsz`).
     private func control(_ command: ControlCommand) {
         switch command {
         case .resize(let rows, let columns):

@@ -27,6 +27,14 @@ public struct CreateOptions: Sendable {
     public var pidFile: String?
     public var socketDir: String?
     public var fullAttach = false
+    /// The directory of the init's engine-facing files: its attach socket
+    /// (`<dir>/attach`, which the `<socket-dir>/<name>` link points to), the
+    /// control FIFOs `ctl` and `winsz`, and the `oom` marker. nil: the
+    /// bundle, where conmon keeps them (it runs in the bundle) and podman
+    /// looks for them. A front end that must not write into the engine's
+    /// bundle (`ocishim serve`) names its own directory, so two containers
+    /// of one bundle do not replace each other's files.
+    public var endpointsDir: String?
     /// The name of the `<socket-dir>/<name>` link to the bundle through which
     /// the attach socket is reached; nil: the container id. (conmon's
     /// --cuuid names it.)

@@ -11,6 +11,10 @@ public struct ExecSnapshot: Sendable, Equatable {
     public var exitCode: Int32?
     public var startedAt: Int64
     public var finishedAt: Int64
+    /// The session has a terminal / a stdin (an attach client needs to know
+    /// whether to put its own terminal into raw mode, and to send input).
+    public var terminal = false
+    public var stdin = false
 }
 
 /// One exec session of the container, from registration to cleanup: its
@@ -72,7 +76,8 @@ final class ExecSession {
 
     var snapshot: ExecSnapshot {
         ExecSnapshot(execID: id, running: phase != .exited, pid: process.pid, exitCode: process.exit?.exitCode,
-                     startedAt: process.startedAt, finishedAt: process.exit?.finishedAt ?? 0)
+                     startedAt: process.startedAt, finishedAt: process.exit?.finishedAt ?? 0,
+                     terminal: options.terminal, stdin: options.stdin)
     }
 
     // --- registration ---------------------------------------------------------------

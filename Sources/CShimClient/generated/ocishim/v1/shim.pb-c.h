@@ -462,11 +462,13 @@ struct  Ocishim__V1__CreateRequest
    */
   char *socket_dir;
   /*
-   * conmon's --full-attach: bind the attach socket in the bundle itself
-   * (<bundle>/attach, through /proc/self/fd when the path is longer than
-   * sun_path) without the <socket_dir>/<id> symlink; AttachSocketPath then
-   * reports <bundle>/attach. Without it, as conmon does, <socket_dir>/<id> is
-   * a symlink to the bundle and the socket is reached as
+   * The shim writes nothing into the bundle: the container's attach socket,
+   * its control FIFOs (ctl, winsz) and the oom marker are in the state dir.
+   * conmon's --full-attach: the socket is reached as <state-dir>/attach
+   * itself (through /proc/self/fd when the path is longer than sun_path),
+   * without the <socket_dir>/<id> symlink; AttachSocketPath then reports
+   * <state-dir>/attach. Without it, as conmon does, <socket_dir>/<id> is a
+   * symlink to the directory holding the socket and the socket is reached as
    * <socket_dir>/<id>/attach.
    */
   protobuf_c_boolean full_attach;
@@ -602,10 +604,15 @@ struct  Ocishim__V1__KillRequest
    * All processes of the container (runc kill --all).
    */
   protobuf_c_boolean all;
+  /*
+   * Empty: the container (through the runtime). Otherwise a running exec
+   * session's process, signalled directly (`all` does not apply).
+   */
+  char *exec_id;
 };
 #define OCISHIM__V1__KILL_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__kill_request__descriptor) \
-    , 0, 0 }
+    , 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Ocishim__V1__KillResponse
@@ -1049,10 +1056,15 @@ struct  Ocishim__V1__ExecStateResponse
   int32_t exit_code;
   int64_t started_at;
   int64_t finished_at;
+  /*
+   * The session's process has a terminal / a stdin (ExecRequest's).
+   */
+  protobuf_c_boolean terminal;
+  protobuf_c_boolean stdin;
 };
 #define OCISHIM__V1__EXEC_STATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__exec_state_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Ocishim__V1__ExecCleanupRequest
