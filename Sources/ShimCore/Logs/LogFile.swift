@@ -31,9 +31,13 @@ final class LogFile {
     /// of its own instead of running into the next one.
     private var needsLineBreak = false
 
-    init(path: String) throws(SystemError) {
+    /// New files get this mode (conmon 2.1.6: 0600, 2.2: 0640).
+    private let mode: mode_t
+
+    init(path: String, mode: mode_t = 0o600) throws(SystemError) {
         self.path = path
-        fd = try Self.open(path)
+        self.mode = mode
+        fd = try Self.open(path, mode: mode)
         size = Self.size(of: fd)
     }
 
@@ -77,7 +81,7 @@ final class LogFile {
     }
 
     func reopen() throws(SystemError) {
-        let reopened = try Self.open(path)
+        let reopened = try Self.open(path, mode: mode)
         Glibc.close(fd)
         fd = reopened
         size = Self.size(of: fd)
@@ -85,7 +89,7 @@ final class LogFile {
     }
 
     func startOver(keepingOldFiles oldFiles: Int) throws(SystemError) {
-        let (fresh, temporary) = try FileSystem.createTemporaryFile(besides: path, mode: 0o600, flags: O_APPEND)
+        let (fresh, temporary) = try FileSystem.createTemporaryFile(besides: path, mode: mode, flags: O_APPEND)
         do throws(SystemError) {
             if oldFiles > 0 { try keepCurrentFile(asOneOf: oldFiles) }
             try sysCall("rename \(temporary) to \(path)") { rename(temporary, path) }
@@ -127,9 +131,9 @@ final class LogFile {
         fd = -1
     }
 
-    private static func open(_ path: String) throws(SystemError) -> Int32 {
+    private static func open(_ path: String, mode: mode_t) throws(SystemError) -> Int32 {
         let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
-        let fd = Glibc.open(path, flags, 0o600)
+        let fd = Glibc.open(path, flags, mode)
         if fd < 0 {
             if errno == ELOOP {
                 throw SystemError("open \(path)", errno: .tooManySymbolicLinkLevels, reason: "is a symlink, which the log does not follow")
