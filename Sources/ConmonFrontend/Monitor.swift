@@ -61,7 +61,9 @@ final class Monitor {
         } else {
             create(providedStdio: providedStdio)
         }
-        while exitStatus == nil { loop.turn(maxWaitMillis: -1) }
+        // Work deferred to the next turn may be what ends the monitor: the
+        // turn must not then wait (up to the loop's idle second) for fds.
+        while exitStatus == nil { loop.turn(maxWaitMillis: -1) { [self] in exitStatus != nil } }
         notifyRelay?.stop()
         control?.stop()
         try? FileSystem.removeTree(stateDir)
