@@ -92,9 +92,8 @@ final class Monitor {
                 try core.resize(execID: execID, rows: rows, columns: columns)
             }
             control.reopenLog = { [unowned self] in
-                guard execID == nil else { return }
-                core.reopenLog { result in
-                    if case .failure(let error) = result { ConmonLog.nwarnf("Failed to reopen log file: \(error)") }
+                core.reopenLog(execID: execID) { result in
+                    if case .failure(let error) = result { ConmonLog.ndebugf("reopening the log: \(error)") }
                 }
             }
             self.control = control

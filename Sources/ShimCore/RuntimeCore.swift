@@ -250,8 +250,16 @@ public final class RuntimeCore {
         withContainer("checkpoint", done) { c in c.checkpoint(options, done) }
     }
 
-    public func reopenLog(_ done: @escaping (Result<Void, CoreError>) -> Void) {
+    /// Reopens the container's log, or (with `execID`) an exec session's
+    /// (ExecOptions.log), as each is configured (LogConfig.reopenStartsOver).
+    public func reopenLog(execID: String? = nil, _ done: @escaping (Result<Void, CoreError>) -> Void) {
         withContainer("reopen the log", done) { c in
+            if let execID {
+                do throws(CoreError) { try c.execs.session(execID).reopenLog(); done(.success(())) } catch {
+                    done(.failure(error))
+                }
+                return
+            }
             guard let logger = c.logger else { return done(.failure(.precondition("container \(containerID) has no open log"))) }
             do throws(CoreError) { try logger.reopen(); done(.success(())) } catch { done(.failure(error)) }
         }

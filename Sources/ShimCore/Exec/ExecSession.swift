@@ -168,6 +168,12 @@ final class ExecSession {
         removeFiles()
     }
 
+    /// Reopens the session's log (ExecOptions.log).
+    func reopenLog() throws(CoreError) {
+        guard let logger else { throw .precondition("exec session \(id) has no log") }
+        try logger.reopen()
+    }
+
     private func closeLog() {
         logger?.close()
         logger = nil
