@@ -19,24 +19,26 @@ import ShimSystem
 /// socket and no control FIFO. The session's output goes to the -l log
 /// drivers, where an ExecSync-style caller reads it back.
 extension Monitor {
-    func runExec() {
+    /// `providedStdio`: the monitor's own stdio, for -l passthrough.
+    func runExec(providedStdio: [Int32]) {
         var options = plan.createOptions(providedStdio: [])
         options.bundle = plan.bundle ?? stateDir
         core.joinForExecs(options, askRuntime: false) { [self] result in
             if case .failure(let error) = result { return runtimeFailed(error) }
-            registerSession()
+            registerSession(providedStdio: providedStdio)
         }
     }
 
-    private func registerSession() {
+    private func registerSession(providedStdio: [Int32]) {
         let id = execSessionID
         if let bundle = plan.bundle { setUpEndpoints(bundle: bundle, execID: id) }
         var options = plan.execOptions(sessionID: id, stateDir: stateDir)
         options.runtimeFDs = keepFDs
         options.runtimeEnvironment = ProcessEnvironment.current()
-        if case .failure(let error) = core.registerExec(options) {
-            return runtimeFailed(error)
-        }
+        options.providedStdio = providedStdio
+        let registered = core.registerExec(options)
+        for fd in providedStdio { close(fd) }
+        if case .failure(let error) = registered { return runtimeFailed(error) }
         guard plan.options.execAttach else { return startSession() }
         if plan.bundle != nil && !plan.passthrough {
             ConmonLog.ndebug("sending attach message to parent")

@@ -57,7 +57,7 @@ final class Monitor {
     /// monitor's exit status.
     func run(providedStdio: [Int32]) -> Int32 {
         if plan.mode == .exec {
-            runExec()
+            runExec(providedStdio: providedStdio)
         } else {
             create(providedStdio: providedStdio)
         }

@@ -47,4 +47,25 @@ final class InProcessExecEngineTests: XCTestCase {
         shim.processes.exit(pid, .exited(0))
         shim.settle()
     }
+
+    /// The engine's own stdio for the process (conmon's -l passthrough on
+    /// exec): the runtime gets those fds, the shim reads nothing.
+    func testProvidedStdioGoesToTheRuntimeAsItIs() throws {
+        let shim = try InProcessShim()
+        try shim.createAndStart()
+        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
+        defer { close(devnull) }
+        var options = ExecOptions(execID: "e1", args: ["true"])
+        options.providedStdio = [devnull, devnull, devnull]
+        options.attachSocket = false
+        XCTAssertNil(try shim.core.registerExec(options).get())
+        let io = try XCTUnwrap(shim.core.currentContainer?.execs.session("e1").process.io)
+        XCTAssertEqual(io.mode, .passthrough)
+        XCTAssertEqual(io.runtimeStdio.map(\.child), [0, 1, 2])
+        XCTAssertEqual(io.stdoutFD, -1, "nothing for the shim to read")
+        var terminal = ExecOptions(execID: "e2", args: ["true"])
+        terminal.providedStdio = [devnull, devnull, devnull]
+        terminal.terminal = true
+        XCTAssertEqual(shim.core.registerExec(terminal).failure?.kind, .invalidArgument)
+    }
 }

@@ -51,6 +51,10 @@ public struct ExecOptions: Sendable {
     public var runtimeFDs: [Int32] = []
     /// Added to the runtime's environment.
     public var runtimeEnvironment: [String] = []
+    /// Empty, or the shim's fds to hand the process as its stdin, stdout
+    /// and stderr as they are (as CreateOptions.providedStdio): nothing is
+    /// read, logged or attachable. Not with a terminal.
+    public var providedStdio: [Int32] = []
 
     /// Written with the exit code once the session's exit is recorded
     /// (conmon's exec mode: `<exit-dir>/<id>`, the persist dir's `exit`).

@@ -89,7 +89,13 @@ final class ExecSession {
             do { try FileSystem.writeAtomically(processFile, spec.serializedBytes, mode: 0o600) } catch {
                 throw .internal("cannot write the exec process spec \(processFile): \(error)")
             }
-            let io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
+            let io: ContainerIO
+            if !options.providedStdio.isEmpty {
+                if options.terminal { throw .invalid("provided stdio cannot be used with a terminal") }
+                io = try ContainerIO.passthrough(options.providedStdio)
+            } else {
+                io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
+            }
             process.io = io
             if let log = options.log {
                 let config = log.config(containerID: manager.containerID, defaultPath: FileSystem.join(dir, "exec.log"))
@@ -108,7 +114,7 @@ final class ExecSession {
                 }
             }
             var request = RuntimeExec(id: manager.containerID, processFile: processFile, pidFile: pidFile)
-            request.stdio = RuntimeStdio(fds: io.mode == .pipes ? io.runtimeStdio : [], consoleSocket: io.consoleSocketPath)
+            request.stdio = RuntimeStdio(fds: io.mode == .terminal ? [] : io.runtimeStdio, consoleSocket: io.consoleSocketPath)
             request.preserveFDs = Int(options.preserveFDs)
             request.capabilities = options.capAdd.map { (try? ExecSpecBuilder.capabilityName($0)) ?? $0 }
             request.extraArgs = options.runtimeArgs
