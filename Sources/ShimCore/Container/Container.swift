@@ -158,7 +158,7 @@ extension Container: ProcessOwner {
     /// reserved ports and held fds released, before the exit is known.
     func processWillRecordExit(_ process: MonitoredProcess) {
         logger?.flush()
-        logger?.sync()
+        if options.log.syncOnExit { logger?.sync() }
         oomWatcher?.flush()
         oomWatcher?.stop()
         oomWatcher = nil

@@ -1,3 +1,4 @@
+import Glibc
 import ShimSystem
 
 // What the container log is made of: the streams it records and the drivers
@@ -52,7 +53,20 @@ public struct LogConfig: Sendable {
     public var containerName: String
     /// k8s-file: a symlink at the path is followed (conmon's behaviour)
     /// instead of refused.
-    public var followSymlinks: Bool
+    public var followSymlinks = false
+    /// k8s-file only. > 0: once the records written (over all files, since
+    /// the logger opened) reach this many bytes, later output is dropped
+    /// (conmon's --log-global-size-max).
+    public var totalSizeMax: Int64 = -1
+    /// journald only: extra fields, each "NAME=VALUE" (conmon 2.2's --log-label).
+    public var labels: [String] = []
+    /// journald only: partial lines carry CONTAINER_PARTIAL_MESSAGE=true.
+    public var partialMessageField = true
+    /// `reopen()` starts the k8s-file over (rotates when `maxFiles` > 0), as
+    /// conmon answers a reopen request, instead of reopening the path.
+    public var reopenStartsOver = false
+    /// The mode of log files the logger creates.
+    public var fileMode: mode_t = 0o600
 
     public init(drivers: [LogDriverKind], sizeMax: Int64 = -1, maxFiles: Int = 0, tag: String = "",
                 containerID: String, containerName: String = "", followSymlinks: Bool = false) {
@@ -88,6 +102,10 @@ public struct LogConfig: Sendable {
         /// journald's CONTAINER_ID is the id's first `minimum` characters.
         case containerIDTooShort(minimum: Int)
     }
+
+    /// journald's CONTAINER_ID: the container id's first characters; a
+    /// journald log needs a longer id than this.
+    public static let journaldShortIDLength = JournalFields.shortIDLength
 
     /// The first problem in conmon's order, nil when there is none.
     public var problem: Problem? {
@@ -129,4 +147,21 @@ public struct LogConfig: Sendable {
         case .containerIDTooShort(let minimum):
             throw .invalid("journald logging needs a container ID longer than \(minimum) characters, got \"\(containerID)\"")
         }
-    }}
+    }
+}
+
+extension LogOptions {
+    /// The logger's configuration for the container `containerID` (or an
+    /// exec session of it); no drivers: k8s-file at `defaultPath`.
+    public func config(containerID: String, defaultPath: String) -> LogConfig {
+        var config = LogConfig(drivers: drivers.isEmpty ? [.k8sFile(path: defaultPath)] : drivers, sizeMax: sizeMax,
+                               maxFiles: maxFiles, tag: tag, containerID: containerID, containerName: containerName)
+        config.totalSizeMax = totalSizeMax
+        config.labels = labels
+        config.partialMessageField = partialMessageField
+        config.reopenStartsOver = reopenStartsOver
+        config.fileMode = mode_t(fileMode)
+        config.followSymlinks = followSymlinks
+        return config
+    }
+}

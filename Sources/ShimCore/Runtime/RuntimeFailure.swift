@@ -20,16 +20,21 @@ public enum RuntimeFailure {
     }
 
     /// The error for `operation` (e.g. "create") given what the runtime left.
-    static func error(runtime: String, operation: String, jsonLog: [UInt8]?, stderr: String,
-                      termination: String, timedOut: Bool, timeoutSeconds: Double) -> CoreError {
+    static func error(runtime: String, operation: String, jsonLog: [UInt8]?, stderr: [UInt8],
+                      termination: Termination, timedOut: Bool, timeoutSeconds: Double) -> CoreError {
+        var error: CoreError
         if timedOut {
-            return CoreError(.deadlineExceeded,
+            error = CoreError(.deadlineExceeded,
                 "\(runtime) \(operation) did not finish within \(formatSeconds(timeoutSeconds)) and was killed")
+        } else {
+            let raw = jsonLog.flatMap { messageFromJSONLog($0) } ?? lastLine(String(decoding: stderr, as: UTF8.self))
+            let message = raw.map { trimNewlines($0) }.flatMap { $0.isEmpty ? nil : $0 }
+                ?? "\(runtime) \(operation) failed (\(termination)) without an error message"
+            error = classify(message)
         }
-        let raw = jsonLog.flatMap { messageFromJSONLog($0) } ?? lastLine(stderr)
-        let message = raw.map { trimNewlines($0) }.flatMap { $0.isEmpty ? nil : $0 }
-            ?? "\(runtime) \(operation) failed (\(termination)) without an error message"
-        return classify(message)
+        if !stderr.isEmpty { error.runtimeOutput = Array(stderr.prefix(CoreError.runtimeOutputLimit)) }
+        error.runtimeStatus = termination.exitCode
+        return error
     }
 
     /// podman's categories (getOCIRuntimeError), narrowed: "a command that
