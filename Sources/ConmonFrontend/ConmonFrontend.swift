@@ -1,6 +1,7 @@
 import Glibc
 import ShimCore
 import ShimSystem
+import SystemPackage
 
 /// `ocishim-conmon`: conmon's interface (command line, environment pipes,
 /// files, messages) in front of the shim core, so that an engine that
@@ -62,7 +63,7 @@ public enum ConmonFrontend {
         let diagnosticsFile = ParentPipes.processVariable(diagnosticsVariable)
         let monitor: Monitor
         do throws(ConmonFailure) {
-            monitor = try Monitor(plan: plan, stateDir: privateStateDir(plan), keepFDs: inherited)
+            monitor = try Monitor(plan: plan, stateDir: privateStateDir(plan), keepFDs: inherited.map(FileDescriptor.init(rawValue:)))
         } catch {
             error.exit()
         }
@@ -81,7 +82,7 @@ public enum ConmonFrontend {
         pipes.key = options.apiVersion >= 1 ? "data" : options.exec ? "exit_code" : "pid"
         monitor.pipes = pipes
         // The container's stdio with -l passthrough, taken before stdio goes.
-        let passthrough = plan.passthrough ? (Int32(0)...2).map { fcntl($0, F_DUPFD_CLOEXEC, 3) } : []
+        let passthrough = plan.passthrough ? (Int32(0)...2).map { FileDescriptor(rawValue: fcntl($0, F_DUPFD_CLOEXEC, 3)) } : []
         Detach.becomeMonitor(disconnectStdio: true, diagnosticsFile: diagnosticsFile)
         if diagnosticsFile != nil { ConmonLog.level = max(ConmonLog.level, .debug) }
         if options.seccompNotifySocket != nil {

@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import ShimCore
 import ShimSystem
+import SystemPackage
 
 /// The monitor process after it has detached: a ShimHost (loop, signals,
 /// reaper, core), as `ocishim serve` has, but no server: the engine talks
@@ -14,7 +15,7 @@ final class Monitor {
     var pipes = ParentPipes()
     let stateDir: String
     let host: ShimHost
-    let keepFDs: [Int32]
+    let keepFDs: [FileDescriptor]
     var loop: EventLoop { host.loop }
     var core: RuntimeCore { host.core }
     let log = Logger(label: "ocishim.conmon")
@@ -26,7 +27,7 @@ final class Monitor {
     /// Exec mode: the session's process is running (signals go to it).
     var execRunning = false
 
-    init(plan: MonitorPlan, stateDir: String, keepFDs: [Int32]) throws(ConmonFailure) {
+    init(plan: MonitorPlan, stateDir: String, keepFDs: [FileDescriptor]) throws(ConmonFailure) {
         self.plan = plan
         self.stateDir = stateDir
         self.keepFDs = keepFDs
@@ -55,7 +56,7 @@ final class Monitor {
     /// Creates (or restores) the container, or runs the exec session,
     /// reports on the sync pipe, and runs until the end; returns the
     /// monitor's exit status.
-    func run(providedStdio: [Int32]) -> Int32 {
+    func run(providedStdio: [FileDescriptor]) -> Int32 {
         if plan.mode == .exec {
             runExec(providedStdio: providedStdio)
         } else {
@@ -129,20 +130,20 @@ final class Monitor {
 
     // --- create ------------------------------------------------------------------------------
 
-    private func create(providedStdio: [Int32]) {
+    private func create(providedStdio: [FileDescriptor]) {
         if let bundle = plan.bundle { setUpEndpoints(bundle: bundle, execID: nil) }
         var options = plan.createOptions(providedStdio: providedStdio)
         options.runtimeFDs = keepFDs
         options.runtimeEnvironment = ProcessEnvironment.current()
         switch listenPid() {
         case .failure(let error):
-            for fd in providedStdio { close(fd) }
+            for fd in providedStdio { try? fd.close() }
             return runtimeFailed(error)
         case .success(let replace):
             options.runtimeListenPid = replace
         }
         core.create(options) { [self] result in
-            for fd in providedStdio { close(fd) }
+            for fd in providedStdio { try? fd.close() }
             switch result {
             case .failure(let error):
                 runtimeFailed(error)

@@ -1,6 +1,7 @@
 import Glibc
 import ShimCore
 import ShimSystem
+import SystemPackage
 
 /// A conmon command line checked as conmon's process_cli and
 /// configure_log_drivers check it — the same checks, in the same order,
@@ -176,7 +177,7 @@ public struct MonitorPlan: Sendable {
 
     /// The core's configuration: the container's id, a private state dir,
     /// the runtime by path, inherited fds to hold for the container's life.
-    public func shimConfig(stateDir: String, keepFDs: [Int32]) -> ShimConfig {
+    public func shimConfig(stateDir: String, keepFDs: [FileDescriptor]) -> ShimConfig {
         var runtime = RuntimeSelection(runtimePath.hasPrefix("/") ? runtimePath : FileSystem.join(workingDirectory, runtimePath))
         runtime.asGiven = true
         var config = ShimConfig(containerID: containerID, stateDir: stateDir, runtime: runtime)
@@ -242,7 +243,7 @@ public struct MonitorPlan: Sendable {
     }
 
     /// What the core creates (or restores).
-    public func createOptions(providedStdio: [Int32]) -> CreateOptions {
+    public func createOptions(providedStdio: [FileDescriptor]) -> CreateOptions {
         var create = CreateOptions(bundle: bundle ?? workingDirectory)
         create.terminal = options.terminal
         create.stdin = options.stdin

@@ -2,6 +2,7 @@ import CShimSys
 import Glibc
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 import SwiftProtobuf
 
 /// The engine's side of one shim: spawn it or connect to it, then call its
@@ -28,10 +29,10 @@ public final class ShimClient {
     /// The client ignores SIGPIPE for the whole process: a shim that goes
     /// away must surface as an error on the next call, not end the engine.
     public static func spawn(shim: String, arguments: [String], environment: [String]? = nil,
-                             inheritedFds: [(child: Int32, parent: Int32)] = []) throws(ClientError) -> ShimClient {
+                             inheritedFds: [(child: FileDescriptor, parent: FileDescriptor)] = []) throws(ClientError) -> ShimClient {
         SignalSource.ignore([SIGPIPE])
-        let toShim: (read: Int32, write: Int32)
-        let fromShim: (read: Int32, write: Int32)
+        let toShim: (read: FileDescriptor, write: FileDescriptor)
+        let fromShim: (read: FileDescriptor, write: FileDescriptor)
         do {
             toShim = try Pipe.make()
             fromShim = try Pipe.make()
@@ -40,22 +41,23 @@ public final class ShimClient {
         }
         var options = SpawnOptions(path: shim, arguments: [shim, "serve"] + arguments,
                                    environment: environment ?? ShimClient.currentEnvironment())
-        options.fds = [(0, toShim.read), (1, fromShim.write), (2, 2)] + inheritedFds
+        options.fds = [(.standardInput, toShim.read), (.standardOutput, fromShim.write), (.standardError, .standardError)]
+            + inheritedFds
         let pid: pid_t
         do {
             pid = try Spawner.spawn(options)
         } catch {
-            for fd in [toShim.read, toShim.write, fromShim.read, fromShim.write] { Glibc.close(fd) }
+            for fd in [toShim.read, toShim.write, fromShim.read, fromShim.write] { try? fd.close() }
             throw .spawn("\(error)")
         }
-        Glibc.close(toShim.read)
-        Glibc.close(fromShim.write)
+        try? toShim.read.close()
+        try? fromShim.write.close()
         if !arguments.contains("--foreground") {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             if status != 0 {
-                Glibc.close(toShim.write)
-                Glibc.close(fromShim.read)
+                try? toShim.write.close()
+                try? fromShim.read.close()
                 throw .spawn("\(shim) serve exited with \(Termination.describe(waitStatus: status)) (see its stderr)")
             }
         }

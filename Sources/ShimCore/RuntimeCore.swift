@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import ShimSystem
+import SystemPackage
 
 /// The conmon runtime core of one shim: what podman's ConmonOCIRuntime and the
 /// conmon monitor do for one container, driven from the shim's event loop.
@@ -309,7 +310,7 @@ public final class RuntimeCore {
     }
 
     private func closeKeptFDs() {
-        for fd in config.keepFDs { close(fd) }
+        for fd in config.keepFDs { try? fd.close() }
     }
 
     /// After Delete: the shim's files go; a log at an engine-given path and

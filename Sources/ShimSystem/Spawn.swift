@@ -1,5 +1,6 @@
 import CShimSys
 import Glibc
+import SystemPackage
 
 /// Starting programs with an exact fd table: the child gets the listed fds at
 /// the listed numbers and nothing else (no shim fd leaks into a runtime or a
@@ -10,7 +11,7 @@ public struct SpawnOptions {
     public var environment: [String]
     public var directory: String?
     /// child fd number -> parent fd
-    public var fds: [(child: Int32, parent: Int32)] = []
+    public var fds: [(child: FileDescriptor, parent: FileDescriptor)] = []
     public var newSession = false
     public var newProcessGroup = false
     public var unshareSysKernel = false
@@ -47,7 +48,7 @@ public enum Spawner {
                 options.path.withCString { path in
                     withOptionalCString(options.directory) { cwd in
                         withOptionalCString(options.execLabel) { label in
-                            let maps = options.fds.map { ocishim_fd_map(src: $0.parent, dst: $0.child) }
+                            let maps = options.fds.map { ocishim_fd_map(src: $0.parent.rawValue, dst: $0.child.rawValue) }
                             return maps.withUnsafeBufferPointer { fds in
                                 var attr = ocishim_spawn_attr()
                                 attr.path = path

@@ -2,6 +2,7 @@ import ConmonFrontend
 import Glibc
 import ShimCore
 import ShimSystem
+import SystemPackage
 import XCTest
 
 /// conmon's checks (process_cli, configure_log_drivers) in conmon's order
@@ -143,12 +144,12 @@ final class MonitorPlanTests: XCTestCase {
         XCTAssertEqual(c.cgroupManager, "systemd")
         XCTAssertEqual(c.cgroupParent, "")
         XCTAssertEqual(c.restore?.imagePath, "/ckpt")
-        let config = p.shimConfig(stateDir: "/b/.state", keepFDs: [7])
+        let config = p.shimConfig(stateDir: "/b/.state", keepFDs: [FileDescriptor(rawValue: 7)])
         XCTAssertEqual(config.containerID, "0123456789abcdef")
         XCTAssertEqual(config.runtime.paths, ["/usr/bin/runc"])
         XCTAssertTrue(config.runtime.asGiven)
         XCTAssertEqual(config.cgroupManager, "systemd")
-        XCTAssertEqual(config.keepFDs, [7])
+        XCTAssertEqual(config.keepFDs, [FileDescriptor(rawValue: 7)])
         // -l none: nothing logged (not the core's default file).
         XCTAssertEqual(try plan(base + ["-l", "none"]).createOptions(providedStdio: []).log.drivers, [.none])
     }

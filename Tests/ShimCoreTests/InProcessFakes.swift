@@ -110,8 +110,8 @@ final class FakeRuntime: OCIRuntime {
         }
         let pid = processes.spawn()
         containers[request.id] = (pid, request.restore == nil ? "created" : "running")
-        if let stdout = request.stdio.fds.first(where: { $0.child == 1 }) {
-            containerStdout[request.id] = dup(stdout.parent)
+        if let stdout = request.stdio.fds.first(where: { $0.child == .standardOutput }) {
+            containerStdout[request.id] = dup(stdout.parent.rawValue)
         }
         try? FileSystem.writeAtomically(request.pidFile, "\(pid)")
         answer("create") { done(.success(())) }

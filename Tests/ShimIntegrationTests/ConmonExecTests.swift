@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import ShimSystem
+import SystemPackage
 import XCTest
 
 /// ocishim-conmon's exec mode, driven as podman's ExecContainer drives
@@ -67,7 +68,7 @@ final class ConmonExecTests: XCTestCase {
                                    environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "_OCI_SYNCPIPE=3",
                                                  "_OCI_STARTPIPE=4", "_OCI_ATTACHPIPE=5"],
                                    directory: h.dir)
-        options.fds = [(0, devnull), (1, devnull), (2, err), (3, sync.child), (4, start.child), (5, attach.child)]
+        options.fds = TestSupport.fdTable([(0, devnull), (1, devnull), (2, err), (3, sync.child), (4, start.child), (5, attach.child)])
         options.newProcessGroup = true
         let pid = try Spawner.spawn(options)
         return Running(pid: pid, sync: sync.parent, start: start.parent, attach: attach.parent)
@@ -109,7 +110,7 @@ final class ConmonExecTests: XCTestCase {
         XCTAssertNil(ConmonHarness.readPacket(r.sync, timeoutSeconds: 0.3), "the exec started before the engine attached")
 
         // 2: attach, send stdin and its end, then let it start.
-        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue))
+        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue)).rawValue
         defer { close(client) }
         _ = "hello\n".withCString { write(client, $0, 6) }
         shutdown(client, Int32(SHUT_WR))
@@ -148,7 +149,7 @@ final class ConmonExecTests: XCTestCase {
         defer { for fd in [r.sync, r.start, r.attach] { close(fd) } }
         nonce(r.start)
         XCTAssertEqual(ConmonHarness.readPacket(r.attach, timeoutSeconds: 60)?["data"] as? Int, 0)
-        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue))
+        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue)).rawValue
         defer { close(client) }
         nonce(r.start)
         XCTAssertGreaterThan(ConmonHarness.readPacket(r.sync, timeoutSeconds: 60)?["data"] as? Int ?? 0, 0)

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 import XCTest
 @testable import ShimSystem
 
@@ -44,18 +45,18 @@ final class EventLoopTests: XCTestCase {
     func testReadableFdCallsItsHandlerAndUnwatchStopsIt() throws {
         let loop = try EventLoop()
         let (r, w) = try Pipe.make()
-        defer { close(r); close(w) }
+        defer { try? r.close(); try? w.close() }
         var reads = 0
         try loop.watch(r, .readable) { _ in
             var b: UInt8 = 0
-            _ = read(r, &b, 1)
+            _ = read(r.rawValue, &b, 1)
             reads += 1
         }
         var byte: UInt8 = 1
-        _ = write(w, &byte, 1)
+        _ = write(w.rawValue, &byte, 1)
         XCTAssertTrue(loop.run(until: { reads == 1 }, timeoutNanos: 1_000_000_000))
         loop.unwatch(r)
-        _ = write(w, &byte, 1)
+        _ = write(w.rawValue, &byte, 1)
         loop.turn(maxWaitMillis: 20)
         XCTAssertEqual(reads, 1)
         XCTAssertEqual(loop.watchedCount, 0)
@@ -65,7 +66,7 @@ final class EventLoopTests: XCTestCase {
         let loop = try EventLoop()
         let fd = open("/proc/self/status", O_RDONLY)
         defer { close(fd) }
-        XCTAssertThrowsError(try loop.watch(fd, .readable) { _ in })
+        XCTAssertThrowsError(try loop.watch(FileDescriptor(rawValue: fd), .readable) { _ in })
     }
 
     func testOnIdleRunsOnceAfterAQuietSpellAndAgainOnlyAfterActivity() throws {
@@ -74,15 +75,15 @@ final class EventLoopTests: XCTestCase {
         var idle = 0
         loop.onIdle = { idle += 1 }
         let (r, w) = try Pipe.make()
-        defer { close(r); close(w) }
+        defer { try? r.close(); try? w.close() }
         try loop.watch(r, .readable) { _ in
             var b: UInt8 = 0
-            _ = read(r, &b, 1)
+            _ = read(r.rawValue, &b, 1)
         }
         // Busy: a byte arrives every 5 ms, within the idle delay.
         var byte: UInt8 = 1
         for _ in 0..<10 {
-            _ = write(w, &byte, 1)
+            _ = write(w.rawValue, &byte, 1)
             loop.turn(maxWaitMillis: -1)
             usleep(5_000)
         }
@@ -94,7 +95,7 @@ final class EventLoopTests: XCTestCase {
         for _ in 0..<3 { loop.turn(maxWaitMillis: 30) }
         XCTAssertEqual(idle, 1, "reported once per quiet spell")
         // Activity, then quiet again: reported again.
-        _ = write(w, &byte, 1)
+        _ = write(w.rawValue, &byte, 1)
         loop.turn(maxWaitMillis: -1)
         loop.turn(maxWaitMillis: -1)
         XCTAssertEqual(idle, 2)

@@ -2,6 +2,7 @@ import CShimSys
 import Glibc
 import Logging
 import ShimSystem
+import SystemPackage
 
 /// A process's attach socket, in the wire format of conmon's (podman's
 /// ConmonOCIRuntime attaches through it directly): a SOCK_SEQPACKET socket,
@@ -39,12 +40,13 @@ final class AttachSocket {
     /// The symlink stays when the socket goes (conmon removes only the
     /// socket, through the link).
     private let linkStays: Bool
-    private var listener: Int32 = -1
+    /// nil once the process has exited (no new clients) or closed.
+    private var listener: FileDescriptor?
     private let loop: EventLoop
     private let scratch: ScratchBuffer
     private let log: Logger
     private let hub: AttachHub
-    private var clients: [Int32: SocketAttachClient] = [:]
+    private var clients: [FileDescriptor: SocketAttachClient] = [:]
 
     /// Binds and listens. `realDir` holds the socket; `socketDir`/`name`
     /// gets the symlink unless `fullAttach`.
@@ -73,7 +75,7 @@ final class AttachSocket {
             throw error
         }
         do {
-            try loop.watch(listener, .readable) { [unowned self] _ in accept() }
+            if let listener { try loop.watch(listener, .readable) { [unowned self] _ in accept() } }
         } catch {
             close()
             throw .internal("cannot watch the attach socket \(path): \(error)")
@@ -113,7 +115,7 @@ final class AttachSocket {
 
     /// Binds `path`; when it is longer than sun_path, through an O_PATH fd
     /// of the directory the socket goes into.
-    private static func bind(path: String, realDir: String) throws(CoreError) -> Int32 {
+    private static func bind(path: String, realDir: String) throws(CoreError) -> FileDescriptor {
         let type = Int32(SOCK_SEQPACKET.rawValue)
         if path.utf8.count <= UnixSocket.maxPathLength {
             do { return try UnixSocket.listen(path: path, type: type, mode: 0o700, backlog: 10) } catch {
@@ -137,8 +139,8 @@ final class AttachSocket {
     func acceptWaiting() { accept() }
 
     private func accept() {
-        while listener >= 0 {
-            let peer: Int32?
+        while let listener {
+            let peer: FileDescriptor?
             do { peer = try UnixSocket.accept(listener) } catch {
                 log.warning("\(hub.label): attach socket: \(error)")
                 return
@@ -146,7 +148,7 @@ final class AttachSocket {
             guard let peer else { return }
             let client = SocketAttachClient(fd: peer, owner: self, loop: loop)
             clients[peer] = client
-            log.debug("\(hub.label): attach socket client \(peer) connected")
+            log.debug("\(hub.label): attach socket client \(peer.rawValue) connected")
             client.token = hub.add(client)
             // A client that came after the exit got the end already.
             if clients[peer] != nil { client.updateWatch() }
@@ -156,10 +158,10 @@ final class AttachSocket {
     /// The process exited: no new clients; current ones get their queued
     /// output, then are closed.
     private func stopListening() {
-        guard listener >= 0 else { return }
+        guard let listener else { return }
         loop.unwatch(listener)
-        Glibc.close(listener)
-        listener = -1
+        try? listener.close()
+        self.listener = nil
     }
 
     /// Closes everything and removes the socket file and the symlink.
@@ -176,10 +178,10 @@ final class AttachSocket {
         guard clients.removeValue(forKey: client.fd) != nil else { return }
         client.dropped = true
         client.output.close()
-        if let reason { log.warning("\(hub.label): attach socket client \(client.fd): \(reason); disconnected") }
+        if let reason { log.warning("\(hub.label): attach socket client \(client.fd.rawValue): \(reason); disconnected") }
         hub.remove(client.token)
         loop.unwatch(client.fd)
-        Glibc.close(client.fd)
+        try? client.fd.close()
         if clients.isEmpty && !drainedWaiters.isEmpty {
             let waiters = drainedWaiters
             drainedWaiters = []
@@ -211,7 +213,7 @@ final class AttachSocket {
 
 /// One peer of the attach socket.
 private final class SocketAttachClient: AttachClient {
-    let fd: Int32
+    let fd: FileDescriptor
     unowned let owner: AttachSocket
     var token = 0
     /// Input still comes (no EOF yet).
@@ -234,7 +236,7 @@ private final class SocketAttachClient: AttachClient {
         return queue
     }()
 
-    init(fd: Int32, owner: AttachSocket, loop: EventLoop) {
+    init(fd: FileDescriptor, owner: AttachSocket, loop: EventLoop) {
         self.fd = fd
         self.owner = owner
         self.loop = loop
@@ -267,12 +269,12 @@ private final class SocketAttachClient: AttachClient {
     private func readInput() {
         let buffer = owner.scratchBytes
         for _ in 0..<16 {
-            let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+            let n = recv(fd.rawValue, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
             if n > 0 {
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
                 if let stdin = hub.stdin, hub.acceptsStdin {
                     if !stdin.write(bytes) {
-                        owner.logger.warning("\(hub.label): stdin refused \(n) bytes from attach socket client \(fd)")
+                        owner.logger.warning("\(hub.label): stdin refused \(n) bytes from attach socket client \(fd.rawValue)")
                     }
                     if !stdin.hasRoom {
                         paused = true
@@ -291,7 +293,7 @@ private final class SocketAttachClient: AttachClient {
             }
             // EOF: the client is done sending; it may still read output.
             reading = false
-            shutdown(fd, Int32(SHUT_RD))
+            shutdown(fd.rawValue, Int32(SHUT_RD))
             hub.clientClosedStdin()
             updateWatch()
             return
@@ -328,7 +330,7 @@ private final class SocketAttachClient: AttachClient {
     }
 
     func attachDropped(_ bytes: UInt64) {
-        owner.logger.debug("\(hub.label): attach socket client \(fd) missed \(bytes) bytes of earlier output")
+        owner.logger.debug("\(hub.label): attach socket client \(fd.rawValue) missed \(bytes) bytes of earlier output")
     }
 
     func attachEnded(exitCode: Int32) {

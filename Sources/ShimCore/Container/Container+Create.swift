@@ -190,7 +190,7 @@ extension Container {
                             closeStdinOnClientEOF: options.stdin && !options.leaveStdinOpen,
                             backlogCapacity: nil, loop: context.loop, log: context.log)
         hub.stdin?.onClose = { [weak io] in io?.closeStdin() }
-        hub.stdin?.connect(io.stdinFD)
+        if let stdinFD = io.stdinFD { hub.stdin?.connect(stdinFD) }
         if terminal {
             hub.resizer = { [weak io] rows, columns throws(CoreError) in
                 guard let io else { throw .precondition("the container's terminal is closed") }

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// Everything Create needs, as the engine gives it (podman hands the same to
 /// conmon and runc). Defaults come from the shim's configuration and state dir.
 public struct CreateOptions: Sendable {
@@ -50,7 +52,7 @@ public struct CreateOptions: Sendable {
     /// and stderr as they are: nothing is read, logged or attachable (an
     /// engine that gives the container its own stdio, as conmon's
     /// `--log-path passthrough`). Not with a terminal.
-    public var providedStdio: [Int32] = []
+    public var providedStdio: [FileDescriptor] = []
     /// The runtime reports its errors on its stderr (no `--log` JSON file
     /// of the shim's); a failed create's error then carries that stderr as
     /// written (CoreError.runtimeOutput), as conmon passes it on.
@@ -67,7 +69,7 @@ public struct CreateOptions: Sendable {
     /// The shim's fds handed to the runtime at the same numbers (conmon
     /// leaves what the engine gave it open for the runtime, which hands
     /// fds 3.. on with `--preserve-fds`).
-    public var runtimeFDs: [Int32] = []
+    public var runtimeFDs: [FileDescriptor] = []
     /// LISTEN_PID in the runtime's environment becomes the runtime's own
     /// pid, so that it takes LISTEN_FDS as its own (conmon's socket
     /// activation: --replace-listen-pid, or LISTEN_PID naming conmon).

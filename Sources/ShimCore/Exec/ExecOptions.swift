@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// What an exec session runs, as the engine asks for it (podman's
 /// ExecOptions plus the session id).
 public struct ExecOptions: Sendable {
@@ -48,13 +50,13 @@ public struct ExecOptions: Sendable {
     public var log: LogOptions?
     /// The shim's fds handed to the runtime at the same numbers (as
     /// CreateOptions.runtimeFDs).
-    public var runtimeFDs: [Int32] = []
+    public var runtimeFDs: [FileDescriptor] = []
     /// Added to the runtime's environment.
     public var runtimeEnvironment: [String] = []
     /// Empty, or the shim's fds to hand the process as its stdin, stdout
     /// and stderr as they are (as CreateOptions.providedStdio): nothing is
     /// read, logged or attachable. Not with a terminal.
-    public var providedStdio: [Int32] = []
+    public var providedStdio: [FileDescriptor] = []
 
     /// Written with the exit code once the session's exit is recorded
     /// (conmon's exec mode: `<exit-dir>/<id>`, the persist dir's `exit`).

@@ -164,7 +164,7 @@ final class ExecSession {
             }
         }
         hub.stdin?.onClose = { [weak io] in io?.closeStdin() }
-        hub.stdin?.connect(io.stdinFD)
+        if let stdinFD = io.stdinFD { hub.stdin?.connect(stdinFD) }
         phase = .running
         process.began(pid: pid, startedAt: Clock.realtimeNanos())
         process.startOutput()

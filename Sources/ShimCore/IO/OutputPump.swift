@@ -1,11 +1,12 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// Moves one output fd of the container into the shim: large reads into the
 /// shared scratch buffer, each chunk handed on at once (log, attach clients).
 /// The fd belongs to ContainerIO, which closes it.
 final class OutputPump {
-    let fd: Int32
+    let fd: FileDescriptor
     let stream: LogStream
     private let loop: EventLoop
     private let scratch: ScratchBuffer
@@ -15,7 +16,7 @@ final class OutputPump {
     var readFailed: ((Int32) -> Void)?
     private var active = false
 
-    init(fd: Int32, stream: LogStream, loop: EventLoop, scratch: ScratchBuffer,
+    init(fd: FileDescriptor, stream: LogStream, loop: EventLoop, scratch: ScratchBuffer,
          sink: @escaping (LogStream, UnsafeRawBufferPointer) -> Void, finished: @escaping () -> Void) {
         self.fd = fd
         self.stream = stream
@@ -26,7 +27,7 @@ final class OutputPump {
     }
 
     func start() {
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) | O_NONBLOCK)
         do {
             try loop.watch(fd, .readable) { [unowned self] _ in self.pump(maxReads: 16) }
             active = true
@@ -46,7 +47,7 @@ final class OutputPump {
         var reads = 0
         while reads < maxReads {
             reads += 1
-            let n = read(fd, buffer.baseAddress, buffer.count)
+            let n = read(fd.rawValue, buffer.baseAddress, buffer.count)
             if n > 0 {
                 sink(stream, UnsafeRawBufferPointer(rebasing: buffer[0..<n]))
                 continue
