@@ -84,10 +84,18 @@ final class FakeRuntime: OCIRuntime {
     /// The container stdout the runtime's process was given (its write end,
     /// kept as the container's own), per container id.
     private(set) var containerStdout: [String: Int32] = [:]
+    /// The container stdin the runtime's process was given (its read end).
+    private(set) var containerStdin: [String: Int32] = [:]
 
     init(processes: FakeProcesses) { self.processes = processes }
 
-    deinit { for fd in containerStdout.values { close(fd) } }
+    deinit { for fd in Array(containerStdout.values) + Array(containerStdin.values) { close(fd) } }
+
+    /// The container closes its stdout (its processes are gone): the shim
+    /// reads EOF once it has the rest.
+    func closeContainerStdout(_ id: String) {
+        if let fd = containerStdout.removeValue(forKey: id) { close(fd) }
+    }
 
     private func answer(_ operation: String, _ body: @escaping () -> Void) {
         calls.append(operation)
@@ -112,6 +120,9 @@ final class FakeRuntime: OCIRuntime {
         containers[request.id] = (pid, request.restore == nil ? "created" : "running")
         if let stdout = request.stdio.fds.first(where: { $0.child == 1 }) {
             containerStdout[request.id] = dup(stdout.parent)
+        }
+        if let stdin = request.stdio.fds.first(where: { $0.child == 0 }) {
+            containerStdin[request.id] = dup(stdin.parent)
         }
         try? FileSystem.writeAtomically(request.pidFile, "\(pid)")
         answer("create") { done(.success(())) }
@@ -147,6 +158,7 @@ final class FakeRuntime: OCIRuntime {
         }
         if force { _ = processes.signal(container.pid, SIGKILL) }
         if let fd = containerStdout.removeValue(forKey: id) { close(fd) }
+        if let fd = containerStdin.removeValue(forKey: id) { close(fd) }
         answer("delete") { done(.success(())) }
     }
 

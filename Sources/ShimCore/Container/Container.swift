@@ -31,6 +31,8 @@ final class Container {
     /// The container's stdio while the runtime's create runs; the init's
     /// from then on.
     var io: ContainerIO?
+    /// The relay of the engine's stdio fds, until the init takes it.
+    var pendingRelay: StdioRelay?
     var detachKeys = DetachKeys.default
     /// The exec sessions (one shim for all of them).
     private(set) lazy var execs = ExecManager(container: self)
@@ -122,6 +124,8 @@ final class Container {
         ports = nil
         io?.close()
         io = nil
+        pendingRelay?.close()
+        pendingRelay = nil
         logger?.close()
         logger = nil
     }

@@ -43,6 +43,14 @@ public struct CreateOptions: Sendable {
     /// engine that gives the container its own stdio, as conmon's
     /// `--log-path passthrough`). Not with a terminal.
     public var providedStdio: [Int32] = []
+    /// The engine's own fds the container's stdio is copied to and from
+    /// (containerd's FIFOs), pipes or terminal as the bundle says; the shim
+    /// takes them over, whether Create succeeds or not. `stdin` must be
+    /// set when they include a stdin. Not with `providedStdio`.
+    public var relayedStdio: RelayedStdio?
+    /// false: no attach socket and no control FIFOs for the container (an
+    /// engine that relays its stdio and resizes through its own calls).
+    public var attachEndpoints = true
 
     public init(bundle: String) {
         self.bundle = bundle

@@ -50,7 +50,8 @@ final class ExecSession {
         let label = ephemeral && options.execID.isEmpty ? "exec" : "exec session \(options.execID)"
         let hub = AttachHub(label: label, terminal: options.terminal, stdin: options.stdin,
                             closeStdinOnClientEOF: true,
-                            backlogCapacity: ephemeral ? nil : AttachHub.execBacklogCapacity,
+                            // A relay is the engine's copy of the output: no backlog besides.
+                            backlogCapacity: ephemeral || options.relayedStdio != nil ? nil : AttachHub.execBacklogCapacity,
                             loop: context.loop, log: context.log)
         process = MonitoredProcess(execID: options.execID, label: label, hub: hub, delivery: .direct, context: context)
         process.emitsEvents = !options.execID.isEmpty
@@ -59,6 +60,9 @@ final class ExecSession {
         process.timeoutExitCode = options.timeoutExitCode
         process.exitFilesAfterAttachClients = options.announceAfterAttachClients
         process.owner = self
+        if let relayed = options.relayedStdio {
+            process.relayStdio(StdioRelay(relayed, loop: context.loop, scratch: context.scratch, log: context.log, label: label))
+        }
         hub.resizer = { [unowned self] rows, columns throws(CoreError) in try resize(rows: rows, columns: columns) }
     }
 
@@ -89,7 +93,7 @@ final class ExecSession {
             }
             let io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
             process.io = io
-            if !ephemeral {
+            if !ephemeral && options.attachEndpoints {
                 let layout = AttachEndpoints.Layout(dir: dir, socketDir: manager.socketDir, linkName: id,
                                                     fullAttach: options.fullAttach, controlFIFO: options.terminal,
                                                     windowSizeFIFO: false)
@@ -141,6 +145,7 @@ final class ExecSession {
         }
         hub.stdin?.onClose = { [weak io] in io?.closeStdin() }
         hub.stdin?.connect(io.stdinFD)
+        process.connectRelayedStdin()
         phase = .running
         process.began(pid: pid, startedAt: Clock.realtimeNanos())
         process.startOutput()
@@ -239,6 +244,9 @@ extension ExecSession: ProcessOwner {
     }
 
     func processDidRecordExit(_ process: MonitoredProcess, _ exit: ProcessExit) {
+        // Its output was drained and reading stopped: the relay's readers
+        // get EOF once they have the rest.
+        process.relay?.finishOutput()
         process.endpoints?.closeControl()
         process.io?.close()
         process.io = nil

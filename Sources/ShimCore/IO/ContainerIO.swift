@@ -123,6 +123,15 @@ final class ContainerIO {
         pumps = []
     }
 
+    /// Stops reading output until `resumeOutput` (its reader is behind).
+    func pauseOutput() {
+        for pump in pumps { pump.pause() }
+    }
+
+    func resumeOutput() {
+        for pump in pumps { pump.resume() }
+    }
+
     /// Reads everything already buffered (at container exit, before the exit
     /// is reported, so the log is complete).
     func drainOutput() {
