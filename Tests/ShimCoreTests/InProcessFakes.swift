@@ -178,6 +178,13 @@ final class FakeRuntime: OCIRuntime {
         answer("exec") { done(.success(())) }
     }
 
+    func processIDs(_ id: String, _ done: @escaping (Result<[Int32], CoreError>) -> Void) {
+        guard let container = containers[id] else {
+            return answer("ps") { done(.failure(CoreError(.noSuchContainer, "container does not exist"))) }
+        }
+        answer("ps") { done(.success([container.pid])) }
+    }
+
     func checkpoint(_ request: RuntimeCheckpoint, _ done: @escaping (Result<Void, CoreError>) -> Void) {
         if let error = failure("checkpoint") { return answer("checkpoint") { done(.failure(error)) } }
         if !request.leaveRunning, let container = containers.removeValue(forKey: request.id) {

@@ -28,6 +28,9 @@ final class ExecManager {
     private var log: Logger { context.log }
     private var execRoot: String { FileSystem.join(context.config.stateDir, "exec") }
 
+    /// Every session not removed yet, in no particular order.
+    var all: [ExecSession] { Array(sessions.values) }
+
     /// Sessions that have not exited, for State.
     var activeIDs: [String] {
         sessions.values.filter { $0.phase != .exited }.map(\.id).sorted()
