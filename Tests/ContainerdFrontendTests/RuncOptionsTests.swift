@@ -1,0 +1,43 @@
+import ContainerdProtocol
+import SwiftProtobuf
+import XCTest
+@testable import ContainerdFrontend
+
+/// The runtime options as containerd sends them: runc's (ctr, a runtime
+/// class moved from runc.v2), CRI's generic ones, none.
+final class RuncOptionsTests: XCTestCase {
+    func testRuncOptionsAreTakenAsTheyAre() throws {
+        var runc = Containerd_Runc_V1_Options()
+        runc.binaryName = "crun"
+        runc.systemdCgroup = true
+        runc.shimCgroup = "/shims"
+        let any = try TypeURL.pack(runc)
+        XCTAssertEqual(any.typeURL, "containerd.runc.v1.Options")
+        XCTAssertEqual(try RuncOptions.decode(any), runc)
+        // At `start`, on stdin, as a serialized Any.
+        let bytes: [UInt8] = try any.serializedBytes()
+        XCTAssertEqual(try RuncOptions.decode(startInput: bytes)?.shimCgroup, "/shims")
+        XCTAssertNil(try RuncOptions.decode(startInput: []))
+    }
+
+    func testCRIsGenericOptionsWithoutAConfigFileAreNone() throws {
+        XCTAssertNil(try RuncOptions.decode(Google_Protobuf_Any()))
+        XCTAssertNil(try RuncOptions.decode(try TypeURL.pack(Runtimeoptions_V1_Options())))
+        var withFile = Runtimeoptions_V1_Options()
+        withFile.configPath = "/etc/ocishim.toml"
+        XCTAssertThrowsError(try RuncOptions.decode(try TypeURL.pack(withFile))) { error in
+            XCTAssertTrue("\(error)".contains("/etc/ocishim.toml"), "\(error)")
+        }
+    }
+
+    func testOtherOptionsAreRefusedByName() throws {
+        var any = Google_Protobuf_Any()
+        any.typeURL = "io.containerd.runhcs.v1.Options"
+        XCTAssertThrowsError(try RuncOptions.decode(any)) { error in
+            XCTAssertTrue("\(error)".contains("io.containerd.runhcs.v1.Options"), "\(error)")
+        }
+        any.typeURL = TypeURL.runcOptions
+        any.value = .init([0xff, 0xff])
+        XCTAssertThrowsError(try RuncOptions.decode(any))
+    }
+}
