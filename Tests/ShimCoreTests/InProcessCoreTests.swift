@@ -264,6 +264,22 @@ final class InProcessCoreTests: XCTestCase {
 
     // --- the container's processes --------------------------------------------------------
 
+    func testKillAllWhenInitExitsKillsWhatTheInitLeft() throws {
+        for killAll in [false, true] {
+            let shim = try InProcessShim()
+            var options = shim.createOptions()
+            options.killAllWhenInitExits = killAll
+            let pid = try XCTUnwrap(shim.result { done in shim.core.create(options, done) }).get()
+            _ = try XCTUnwrap(shim.result { done in shim.core.start(done) }).get()
+            XCTAssertFalse(shim.runtime.calls.contains("kill \(SIGKILL)"))
+            shim.processes.exit(pid, .exited(0))
+            shim.settle()
+            XCTAssertEqual(shim.core.snapshot.status, .stopped)
+            XCTAssertEqual(shim.runtime.calls.contains("kill \(SIGKILL)"), killAll,
+                           "kill --all SIGKILL after the init's exit: \(killAll ? "expected" : "not asked for")")
+        }
+    }
+
     func testProcessIDsComeFromTheRuntimeAndExecSessionsAreNamedByPid() throws {
         let shim = try InProcessShim()
         let refused = try XCTUnwrap(shim.result { done in shim.core.processIDs(done) })

@@ -168,6 +168,7 @@ extension Container: ProcessOwner {
         oomWatcher = nil
         ports?.release()
         ports = nil
+        if options.killAllWhenInitExits { killProcessesLeftByInit() }
         // An exit seen while `runc start` is still answering: the start is
         // recorded first, so it is never later than the finish.
         if phase.kind == .starting { markStarted() }
@@ -175,6 +176,15 @@ extension Container: ProcessOwner {
 
     func processDidRecordExit(_ process: MonitoredProcess, _ exit: ProcessExit) {
         move(to: .stopped)
+    }
+
+    /// The init is gone; what it left in a shared pid namespace goes too.
+    private func killProcessesLeftByInit() {
+        runtime.kill(id, signal: SIGKILL, all: true) { [log, id] result in
+            if case .failure(let error) = result {
+                log.debug("container \(id): killing the processes its init left: \(error.message)")
+            }
+        }
     }
 
     /// The init started (the runtime's start answered, or the init ended

@@ -48,6 +48,11 @@ public struct CreateOptions: Sendable {
     /// takes them over, whether Create succeeds or not. `stdin` must be
     /// set when they include a stdin. Not with `providedStdio`.
     public var relayedStdio: RelayedStdio?
+    /// Kill every process left in the container once its init has exited
+    /// (`kill --all SIGKILL`): the kernel does that for a pid namespace's
+    /// init only, so a container sharing a pid namespace would leave them
+    /// behind (containerd's runc shim does the same, ShouldKillAllOnExit).
+    public var killAllWhenInitExits = false
     /// false: no attach socket and no control FIFOs for the container (an
     /// engine that relays its stdio and resizes through its own calls).
     public var attachEndpoints = true
