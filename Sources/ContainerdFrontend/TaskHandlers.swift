@@ -56,11 +56,11 @@ final class TaskHandlers {
         }
         router.unary("Pause", of: service) { [unowned self] (req: Containerd_Task_V2_PauseRequest, reply: Reply<Empty>) in
             guard checkContainer(req.id, reply) else { return }
-            core.pause { reply($0.rpc.map { Empty() }) }
+            core.pause { reply($0.mapError { Self.runtimeError($0, "pause") }.map { Empty() }) }
         }
         router.unary("Resume", of: service) { [unowned self] (req: Containerd_Task_V2_ResumeRequest, reply: Reply<Empty>) in
             guard checkContainer(req.id, reply) else { return }
-            core.resume { reply($0.rpc.map { Empty() }) }
+            core.resume { reply($0.mapError { Self.runtimeError($0, "resume") }.map { Empty() }) }
         }
         router.unary("Checkpoint", of: service) { [unowned self] (req: Containerd_Task_V2_CheckpointTaskRequest, reply: Reply<Empty>) in
             checkpoint(req, reply)
@@ -208,6 +208,14 @@ final class TaskHandlers {
         }
     }
 
+    /// A failure the runtime reported, worded as containerd's runc shim
+    /// words it (pkg/process runtimeError: "OCI runtime create failed: " and
+    /// the runtime's own text, code Unknown); other failures as they are.
+    static func runtimeError(_ error: CoreError, _ operation: String) -> RPCError {
+        guard let message = error.runtimeMessage else { return RPCError(error) }
+        return RPCError(.unknown, "OCI runtime \(operation) failed: \(message)")
+    }
+
     /// An unknown exec id is NotFound, as containerd's runc shim says it.
     private static func processError(_ error: CoreError, execID: String) -> RPCError {
         if error.kind == .notFound { return RPCError(.notFound, "process \(execID) does not exist") }
@@ -231,6 +239,7 @@ final class TaskHandlers {
             options.stdin = !req.stdin.isEmpty
             options.log.drivers = [.none]
             options.attachEndpoints = false
+            options.killAllWhenInitExits = Self.sharesPidNamespace(bundle: options.bundle)
             if !req.checkpoint.isEmpty {
                 var restore = RestoreOptions(imagePath: req.checkpoint)
                 restore.workPath = runc.map(\.criuWorkPath).flatMap { $0.isEmpty ? nil : $0 } ?? bundlePaths.criuWorkDir
@@ -260,7 +269,7 @@ final class TaskHandlers {
             case .failure(let error):
                 created = nil
                 unmountRootfs()
-                reply.fail(RPCError(error))
+                reply.fail(Self.runtimeError(error, req.checkpoint.isEmpty ? "create" : "restore"))
             }
         }
     }
@@ -291,11 +300,25 @@ final class TaskHandlers {
         mountedRootfs = nil
     }
 
+    /// Whether the container shares a pid namespace (it has none of its own,
+    /// or one given by path): then its other processes are killed with its
+    /// init, as containerd's runc shim does (ShouldKillAllOnExit).
+    static func sharesPidNamespace(bundle: String) -> Bool {
+        guard let bytes = try? FileSystem.read(FileSystem.join(bundle, "config.json"), limit: 4 << 20),
+              let config = try? JSONValue(parsing: bytes) else { return true }
+        for namespace in config["linux"]?["namespaces"]?.arrayValue ?? [] where namespace["type"]?.stringValue == "pid" {
+            if (namespace["path"]?.stringValue ?? "").isEmpty { return false }
+        }
+        return true
+    }
+
     private func start(_ req: Containerd_Task_V2_StartRequest, _ reply: Reply<Containerd_Task_V2_StartResponse>) {
         guard checkContainer(req.id, reply) else { return }
         if let execID = Self.execID(req.execID) {
             core.startExec(execID) { result in
-                reply(result.mapError { Self.processError($0, execID: execID) }.map { pid in
+                reply(result.mapError { error in
+                    error.runtimeMessage != nil ? Self.runtimeError(error, "exec") : Self.processError(error, execID: execID)
+                }.map { pid in
                     var response = Containerd_Task_V2_StartResponse()
                     response.pid = UInt32(bitPattern: pid)
                     return response
@@ -304,7 +327,7 @@ final class TaskHandlers {
             return
         }
         core.start { result in
-            reply(result.rpc.map { started in
+            reply(result.mapError { Self.runtimeError($0, "start") }.map { started in
                 var response = Containerd_Task_V2_StartResponse()
                 response.pid = UInt32(bitPattern: started.pid)
                 return response

@@ -1,4 +1,5 @@
 import ContainerdProtocol
+import ShimSystem
 import SwiftProtobuf
 import XCTest
 @testable import ContainerdFrontend
@@ -39,5 +40,25 @@ final class RuncOptionsTests: XCTestCase {
         any.typeURL = TypeURL.runcOptions
         any.value = .init([0xff, 0xff])
         XCTAssertThrowsError(try RuncOptions.decode(any))
+    }
+}
+
+/// Which containers get the processes their init left killed with it.
+final class SharedPidNamespaceTests: XCTestCase {
+    private func bundle(_ namespaces: String) throws -> String {
+        let dir = try TemporaryDirectory.make(prefix: "pidns")
+        try FileSystem.writeAtomically(dir + "/config.json", #"{"linux":{"namespaces":\#(namespaces)}}"#)
+        return dir
+    }
+
+    func testOnlyAContainerWithItsOwnPidNamespaceIsLeftToTheKernel() throws {
+        let own = try bundle(#"[{"type":"mount"},{"type":"pid"}]"#)
+        let joined = try bundle(#"[{"type":"mount"},{"type":"pid","path":"/proc/1/ns/pid"}]"#)
+        let none = try bundle(#"[{"type":"mount"}]"#)
+        defer { for dir in [own, joined, none] { try? FileSystem.removeTree(dir) } }
+        XCTAssertFalse(TaskHandlers.sharesPidNamespace(bundle: own))
+        XCTAssertTrue(TaskHandlers.sharesPidNamespace(bundle: joined))
+        XCTAssertTrue(TaskHandlers.sharesPidNamespace(bundle: none))
+        XCTAssertTrue(TaskHandlers.sharesPidNamespace(bundle: "/nonexistent"), "unreadable: kill, as runc.v2 does")
     }
 }
