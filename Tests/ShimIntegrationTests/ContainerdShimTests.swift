@@ -273,6 +273,86 @@ final class ContainerdShimTests: XCTestCase {
     }
 }
 
+extension ContainerdShimTests {
+    func testUpdateChangesTheContainersResources() throws {
+        guard FileManager.default.fileExists(atPath: "/sys/fs/cgroup/pids/cgroup.procs") else {
+            throw XCTSkip("no cgroup v1 pids hierarchy to read the limit back from")
+        }
+        let shim = try ContainerdShimHarness(self, args: ["/bin/sleep", "1000"])
+        try shim.start()
+        let _: Containerd_Task_V2_CreateTaskResponse = try shim.call("Create", shim.createRequest())
+        let _: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = shim.id })
+        let _: Empty = try shim.call("Update", Containerd_Task_V2_UpdateTaskRequest.with {
+            $0.id = shim.id
+            $0.resources.typeURL = TypeURL.ociLinuxResources
+            $0.resources.value = Data(#"{"pids":{"limit":123}}"#.utf8)
+        })
+        let stats: Containerd_Task_V2_StatsResponse = try shim.call("Stats", Containerd_Task_V2_StatsRequest.with { $0.id = shim.id })
+        XCTAssertEqual(try Io_Containerd_Cgroups_V1_Metrics(serializedBytes: [UInt8](stats.stats.value)).pids.limit, 123)
+        let wrongType = try shim.failure("Update", Containerd_Task_V2_UpdateTaskRequest.with {
+            $0.id = shim.id
+            $0.resources.typeURL = "example.Resources"
+        })
+        XCTAssertEqual(wrongType?.code, .invalidArgument)
+    }
+
+    func testCheckpointWithExitThenCreateFromTheCheckpointCountsOn() throws {
+        let criu = CRIU.check()
+        guard criu.works else {
+            throw XCTSkip("criu check fails on this kernel, so runc cannot checkpoint: \(criu.output)")
+        }
+        let shim = try ContainerdShimHarness(self, args: ["/bin/sh", "-c", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.1; done"])
+        try shim.start()
+        let firstOut = try shim.makeFIFO("first-out")
+        let first = open(firstOut, O_RDONLY | O_NONBLOCK)
+        defer { close(first) }
+        let _: Containerd_Task_V2_CreateTaskResponse = try shim.call("Create", shim.createRequest { $0.stdout = firstOut })
+        let _: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = shim.id })
+        var seen = ""
+        XCTAssertTrue(TestSupport.eventually {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = read(first, &buffer, buffer.count)
+            if n > 0 { seen += String(decoding: buffer[0..<n], as: UTF8.self) }
+            return seen.contains("tick 3\n")
+        })
+        let image = shim.dir + "/checkpoint"
+        var options = Containerd_Runc_V1_CheckpointOptions()
+        options.exit = true
+        let _: Empty = try shim.call("Checkpoint", Containerd_Task_V2_CheckpointTaskRequest.with {
+            $0.id = shim.id
+            $0.path = image
+            $0.options = try! TypeURL.pack(options)
+        })
+        XCTAssertEqual(try shim.wait().exitStatus, 137, "CRIU ended the dumped container")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: image + "/inventory.img"), "CRIU wrote its images")
+        _ = fcntl(first, F_SETFL, 0)
+        seen += String(decoding: FileHandle(fileDescriptor: first).readDataToEndOfFile(), as: UTF8.self)
+        let lastTick = try XCTUnwrap(seen.split(separator: "\n").last.flatMap { Int($0.split(separator: " ").last ?? "") })
+        let _: Containerd_Task_V2_DeleteResponse = try shim.call("Delete", Containerd_Task_V2_DeleteRequest.with { $0.id = shim.id })
+
+        // containerd's restore: Create with the checkpoint, new stdio.
+        let secondOut = try shim.makeFIFO("second-out")
+        let second = open(secondOut, O_RDONLY | O_NONBLOCK)
+        defer { close(second) }
+        let restored: Containerd_Task_V2_CreateTaskResponse = try shim.call("Create", shim.createRequest {
+            $0.stdout = secondOut
+            $0.checkpoint = image
+        })
+        XCTAssertGreaterThan(restored.pid, 0)
+        XCTAssertEqual(try shim.state().status, .running, "restored running")
+        var counted = ""
+        XCTAssertTrue(TestSupport.eventually {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = read(second, &buffer, buffer.count)
+            if n > 0 { counted += String(decoding: buffer[0..<n], as: UTF8.self) }
+            return counted.contains("tick \(lastTick + 2)\n")
+        }, "the restored shell did not count on: \(counted)")
+        XCTAssertFalse(counted.contains("tick 1\n"), "restored, not restarted")
+        let _: Empty = try shim.call("Kill", Containerd_Task_V2_KillRequest.with { $0.id = shim.id; $0.signal = 9 })
+        XCTAssertEqual(try shim.wait().exitStatus, 137)
+    }
+}
+
 extension ContainerdShimHarness {
     /// Whether a process exists (not a zombie).
     static func alive(_ pid: Int32) -> Bool { ShimHarness.alive(pid) }
