@@ -40,7 +40,8 @@ public final class ContainerdShim {
         var config = ShimConfig(containerID: line.id, stateDir: paths.stateDir, runtime: RuntimeSelection("runc"))
         config.runtimeRoot = ShimPaths.defaultRuntimeRoot(namespace: line.namespace)
         host = try ShimHost(config: config)
-        publisher = EventPublisher(address: ttrpcAddress, namespace: line.namespace, loop: host.loop, log: log)
+        publisher = EventPublisher(address: ttrpcAddress, namespace: line.namespace, loop: host.loop,
+                                   scratch: host.scratch, log: log)
         let handlers = TaskHandlers(core: host.core, namespace: line.namespace, paths: paths, shim: self, log: log)
         handlers.register(on: router)
         self.handlers = handlers

@@ -25,6 +25,7 @@ final class EventPublisher {
     private let socketPath: String?
     private let namespace: String
     private let loop: EventLoop
+    private let scratch: ScratchBuffer
     private let log: Logger
     private var queue: [[UInt8]] = []
     private var fd: Int32 = -1
@@ -34,15 +35,15 @@ final class EventPublisher {
     private var inFlight: (streamID: UInt32, timer: EventLoop.TimerToken)?
     private var retryTimer: EventLoop.TimerToken?
     private var failures = 0
-    private var readBuffer = [UInt8](repeating: 0, count: 4096)
 
     /// `address`: TTRPC_ADDRESS, a socket path (or `unix://` path); empty:
     /// events are not published (a shim run by hand).
-    init(address: String, namespace: String, loop: EventLoop, log: Logger) {
+    init(address: String, namespace: String, loop: EventLoop, scratch: ScratchBuffer, log: Logger) {
         let path = address.hasPrefix("unix://") ? String(address.dropFirst("unix://".count)) : address
         socketPath = path.isEmpty ? nil : path
         self.namespace = namespace
         self.loop = loop
+        self.scratch = scratch
         self.log = log
     }
 
@@ -130,9 +131,10 @@ final class EventPublisher {
 
     private func readable() {
         while fd >= 0 {
-            let n = readBuffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let buffer = scratch.bytes
+            let n = read(fd, buffer.baseAddress, buffer.count)
             if n > 0 {
-                for event in decoder.feed(readBuffer[0..<n]) {
+                for event in decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) {
                     if case .frame(let frame) = event { received(frame) }
                 }
                 continue
@@ -190,28 +192,6 @@ final class EventPublisher {
         if let retryTimer { loop.cancel(retryTimer) }
         retryTimer = nil
         queue = []
-    }
-
-    /// Calls `done` once every event was handed to containerd (or gave up
-    /// after `deadlineSeconds`): a shim that exits publishes first.
-    func whenFlushed(deadlineSeconds: Double, _ done: @escaping () -> Void) {
-        if queue.isEmpty { return done() }
-        var finished = false
-        let deadline = loop.schedule(afterSeconds: deadlineSeconds) {
-            guard !finished else { return }
-            finished = true
-            done()
-        }
-        func poll() {
-            guard !finished else { return }
-            if queue.isEmpty {
-                finished = true
-                loop.cancel(deadline)
-                return done()
-            }
-            _ = loop.schedule(afterSeconds: 0.02) { poll() }
-        }
-        poll()
     }
 }
 

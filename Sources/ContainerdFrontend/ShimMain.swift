@@ -59,7 +59,7 @@ public enum ShimMain {
         let shim: ContainerdShim
         do {
             shim = try ContainerdShim(line: line, bundle: bundle,
-                                      ttrpcAddress: String(cString: getenv("TTRPC_ADDRESS") ?? strdup("")))
+                                      ttrpcAddress: getenv("TTRPC_ADDRESS").map { String(cString: $0) } ?? "")
             if !line.socket.isEmpty {
                 try shim.serve(path: line.socket)
             } else {

@@ -62,3 +62,33 @@ final class SharedPidNamespaceTests: XCTestCase {
         XCTAssertTrue(TaskHandlers.sharesPidNamespace(bundle: "/nonexistent"), "unreadable: kill, as runc.v2 does")
     }
 }
+
+/// The runtime options' shim_cgroup, joined at `start`.
+final class ShimCgroupTests: XCTestCase {
+    func testTheShimJoinsThePathInEveryV1HierarchyThatHasIt() throws {
+        let root = try TemporaryDirectory.make(prefix: "shimcg")
+        defer { try? FileSystem.removeTree(root) }
+        for hierarchy in ["cpu", "memory"] {
+            try FileSystem.createDirectory(root + "/\(hierarchy)/shims", mode: 0o755)
+            try FileSystem.writeAtomically(root + "/\(hierarchy)/shims/cgroup.procs", "")
+        }
+        try FileSystem.createDirectory(root + "/pids", mode: 0o755)  // no such cgroup there: left alone
+        try ShimCgroup.place(pid: 4242, cgroup: "/shims", root: root)
+        XCTAssertEqual(try FileSystem.readString(root + "/cpu/shims/cgroup.procs"), "4242")
+        XCTAssertEqual(try FileSystem.readString(root + "/memory/shims/cgroup.procs"), "4242")
+        XCTAssertFalse(FileSystem.exists(root + "/pids/shims"))
+        XCTAssertThrowsError(try ShimCgroup.place(pid: 4242, cgroup: "/nowhere", root: root)) { error in
+            XCTAssertTrue("\(error)".contains("/nowhere"), "\(error)")
+        }
+    }
+
+    func testCgroupV2HasOneTree() throws {
+        let root = try TemporaryDirectory.make(prefix: "shimcg2")
+        defer { try? FileSystem.removeTree(root) }
+        try FileSystem.writeAtomically(root + "/cgroup.controllers", "cpu memory pids\n")
+        try FileSystem.createDirectory(root + "/shims", mode: 0o755)
+        try FileSystem.writeAtomically(root + "/shims/cgroup.procs", "")
+        try ShimCgroup.place(pid: 77, cgroup: "shims", root: root)
+        XCTAssertEqual(try FileSystem.readString(root + "/shims/cgroup.procs"), "77")
+    }
+}
