@@ -22,7 +22,11 @@ public final class ContainerdShim {
     private let router = RPCRouter()
     private let log = Logger(label: "ocishim.containerd")
     private let publisher: EventPublisher
-    private var handlers: TaskHandlers?
+    private let namespace: String
+    /// The containers this shim holds, by id: the one it was started for,
+    /// and those containerd grouped into it.
+    private var tasks: [String: TaskHandlers] = [:]
+    private let primaryID: String
     private var listener: SocketListener?
     private var connections: [ObjectIdentifier: Connection] = [:]
     private var exiting = false
@@ -40,14 +44,67 @@ public final class ContainerdShim {
         var config = ShimConfig(containerID: line.id, stateDir: paths.stateDir, runtime: RuntimeSelection("runc"))
         config.runtimeRoot = ShimPaths.defaultRuntimeRoot(namespace: line.namespace)
         host = try ShimHost(config: config)
+        namespace = line.namespace
+        primaryID = line.id
         publisher = EventPublisher(address: ttrpcAddress, namespace: line.namespace, loop: host.loop,
                                    scratch: host.scratch, log: log)
-        let handlers = TaskHandlers(core: host.core, namespace: line.namespace, paths: paths, shim: self, log: log)
-        handlers.register(on: router)
-        self.handlers = handlers
-        _ = host.core.events.subscribe { [weak handlers] event in handlers?.coreEvent(event) }
+        tasks[line.id] = makeTask(core: host.core, paths: paths)
+        registerTaskService(on: router)
+        // Every core's idle buffers, not only the first one's.
+        host.loop.onIdle = { [unowned self] in
+            for task in tasks.values { task.core.releaseIdleMemory() }
+        }
         try host.onSignals([SIGTERM, SIGINT]) { [unowned self] signal in exitSoon(reason: "signal \(signal)") }
     }
+
+    private func makeTask(core: RuntimeCore, paths: ShimPaths) -> TaskHandlers {
+        let task = TaskHandlers(core: core, namespace: namespace, paths: paths, shim: self, log: log)
+        _ = core.events.subscribe { [weak task] event in task?.coreEvent(event) }
+        return task
+    }
+
+    /// The container `id` names, if this shim holds it.
+    func task(_ id: String) -> TaskHandlers? { tasks[id] }
+
+    /// Create's container: the one this shim was started for, or one
+    /// containerd grouped into it (the same address for the containers of a
+    /// group, as `start` computes it), which gets a core of its own with its
+    /// files in its own bundle.
+    func task(creating req: Containerd_Task_V2_CreateTaskRequest) throws(RPCError) -> TaskHandlers {
+        if let task = tasks[req.id] { return task }
+        guard req.bundle.hasPrefix("/") else {
+            throw RPCError(.invalidArgument, "Create of container \(req.id) needs its bundle's absolute path")
+        }
+        let paths = ShimPaths(bundle: req.bundle)
+        var config = ShimConfig(containerID: req.id, stateDir: paths.stateDir, runtime: RuntimeSelection("runc"))
+        config.runtimeRoot = ShimPaths.defaultRuntimeRoot(namespace: namespace)
+        do {
+            try FileSystem.createDirectory(paths.stateDir, mode: 0o711)
+            let core = try RuntimeCore(config: config, loop: loop, processes: host.reaper, scratch: host.scratch)
+            let task = makeTask(core: core, paths: paths)
+            tasks[req.id] = task
+            log.info("container \(req.id) joins this shim (\(tasks.count) containers)")
+            return task
+        } catch let error as CoreError {
+            throw RPCError(error)
+        } catch {
+            throw RPCError(.internal, "cannot hold container \(req.id): \(error)")
+        }
+    }
+
+    /// After its Delete: a grouped container's core goes (on the next turn,
+    /// once the answer is on its way); the first one stays with the host.
+    func taskDeleted(_ id: String) {
+        guard id != primaryID else { return }
+        loop.soon { [weak self] in
+            guard let self, let task = tasks[id], !task.core.holdsContainer else { return }
+            task.core.leaveShimCgroup()
+            tasks[id] = nil
+        }
+    }
+
+    /// Whether any container is held (created and not deleted).
+    var holdsContainer: Bool { tasks.values.contains { $0.core.holdsContainer } }
 
     /// Serves the socket `start` made (`fd`, bound at `path`).
     public func serve(listening fd: Int32, path: String) throws(SystemError) {
@@ -91,7 +148,9 @@ public final class ContainerdShim {
         exiting = true
         exitDeadline = Clock.monotonicNanos() + 2_000_000_000
         log.info("exiting: \(reason)")
-        if core.holdsContainer { log.warning("exiting with container \(core.containerID) still held (\(core.snapshot.status.rawValue))") }
+        for task in tasks.values where task.core.holdsContainer {
+            log.warning("exiting with container \(task.containerID) still held (\(task.core.snapshot.status.rawValue))")
+        }
     }
 
     private var flushed: Bool {
@@ -106,7 +165,7 @@ public final class ContainerdShim {
         publisher.close()
         for connection in Array(connections.values) { connection.close() }
         listener?.close()
-        core.leaveShimCgroup()
+        for task in tasks.values { task.core.leaveShimCgroup() }
         return 0
     }
 }

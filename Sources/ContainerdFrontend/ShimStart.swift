@@ -11,15 +11,32 @@ import ShimSystem
 /// containerd's OOM score + 1, and print the address. A socket that already
 /// answers is a live shim for this id: its address is printed again.
 ///
-/// One shim per container: containerd's runc shim groups containers that
-/// name a group (io.containerd.runc.v2.group, a CRI sandbox) into one shim;
-/// this shim holds one container, so every container gets its own.
+/// Containers that name a group share one shim, as containerd's runc shim
+/// groups them (its annotations list, manager_linux.go groupLabels): the
+/// socket is named after the group, so the second container's `start`
+/// finds the first one's shim and prints its address, and containerd
+/// creates the container there.
 enum ShimStart {
     struct Failure: Error, CustomStringConvertible { let description: String }
 
+    /// The annotations that group containers into one shim, in order: this
+    /// runtime's own, then a CRI pod's sandbox id (every container of a pod).
+    static let groupAnnotations = ["io.containerd.ocishim.v1.group", "io.kubernetes.cri.sandbox-id"]
+
+    /// The group `id` belongs to: the first group annotation of the
+    /// bundle's config.json, else the container itself.
+    static func grouping(id: String, configPath: String = "config.json") -> String {
+        guard let bytes = try? FileSystem.read(configPath, limit: 4 << 20),
+              let config = try? JSONValue(parsing: bytes) else { return id }
+        for key in groupAnnotations {
+            if let group = config["annotations"]?[key]?.stringValue, !group.isEmpty { return group }
+        }
+        return id
+    }
+
     /// Returns the address to print.
     static func run(_ line: ShimCommandLine, executable: String, optionsBytes: [UInt8]) throws -> String {
-        let address = ShimAddress.make(containerdAddress: line.address, namespace: line.namespace, id: line.id)
+        let address = ShimAddress.make(containerdAddress: line.address, namespace: line.namespace, id: grouping(id: line.id))
         guard let path = ShimAddress.path(of: address) else { throw Failure(description: "bad shim address \(address)") }
         try? FileSystem.createDirectory(ShimAddress.socketRoot, mode: 0o711)
         let socket: Int32

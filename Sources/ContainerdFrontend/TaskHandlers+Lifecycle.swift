@@ -170,6 +170,7 @@ extension TaskHandlers {
                 created = nil
                 metrics = nil
                 reply.ok(response)
+                shim.taskDeleted(containerID)
             case .failure(let error):
                 reply.fail(RPCError(error))
             }

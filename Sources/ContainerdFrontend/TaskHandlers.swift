@@ -7,10 +7,11 @@ import ShimServer
 import ShimSystem
 import SwiftProtobuf
 
-/// `containerd.task.v2.Task` on the core: each call translated to
-/// RuntimeCore's process-addressed calls (an empty exec id is the init, as
-/// in containerd's runc shim, runtime/v2/runc/task/service.go), answers
-/// shaped as that shim shapes them.
+/// `containerd.task.v2.Task` for one container on its core: each call
+/// translated to RuntimeCore's process-addressed calls (an empty exec id is
+/// the init, as in containerd's runc shim, runtime/v2/runc/task/service.go),
+/// answers shaped as that shim shapes them. ContainerdShim routes each call
+/// to the container it names (TaskRouting).
 final class TaskHandlers {
     typealias Empty = Google_Protobuf_Empty
 
@@ -37,101 +38,78 @@ final class TaskHandlers {
 
     var containerID: String { core.containerID }
 
-    func register(on router: RPCRouter) {
-        let service = TaskService.catalog
-        router.unary("State", of: service) { [unowned self] (req: Containerd_Task_V2_StateRequest, reply: Reply<Containerd_Task_V2_StateResponse>) in
-            do throws(RPCError) { reply.ok(try state(req)) } catch { reply.fail(error) }
-        }
-        router.unary("Create", of: service) { [unowned self] (req: Containerd_Task_V2_CreateTaskRequest, reply: Reply<Containerd_Task_V2_CreateTaskResponse>) in
-            create(req, reply)
-        }
-        router.unary("Start", of: service) { [unowned self] (req: Containerd_Task_V2_StartRequest, reply: Reply<Containerd_Task_V2_StartResponse>) in
-            start(req, reply)
-        }
-        router.unary("Delete", of: service) { [unowned self] (req: Containerd_Task_V2_DeleteRequest, reply: Reply<Containerd_Task_V2_DeleteResponse>) in
-            delete(req, reply)
-        }
-        router.unary("Pids", of: service) { [unowned self] (req: Containerd_Task_V2_PidsRequest, reply: Reply<Containerd_Task_V2_PidsResponse>) in
-            pids(req, reply)
-        }
-        router.unary("Pause", of: service) { [unowned self] (req: Containerd_Task_V2_PauseRequest, reply: Reply<Empty>) in
-            guard checkContainer(req.id, reply) else { return }
-            core.pause { reply($0.mapError { Self.runtimeError($0, "pause") }.map { Empty() }) }
-        }
-        router.unary("Resume", of: service) { [unowned self] (req: Containerd_Task_V2_ResumeRequest, reply: Reply<Empty>) in
-            guard checkContainer(req.id, reply) else { return }
-            core.resume { reply($0.mapError { Self.runtimeError($0, "resume") }.map { Empty() }) }
-        }
-        router.unary("Checkpoint", of: service) { [unowned self] (req: Containerd_Task_V2_CheckpointTaskRequest, reply: Reply<Empty>) in
-            checkpoint(req, reply)
-        }
-        router.unary("Kill", of: service) { [unowned self] (req: Containerd_Task_V2_KillRequest, reply: Reply<Empty>) in
-            kill(req, reply)
-        }
-        router.unary("Exec", of: service) { [unowned self] (req: Containerd_Task_V2_ExecProcessRequest, reply: Reply<Empty>) in
-            exec(req, reply)
-        }
-        router.unary("ResizePty", of: service) { [unowned self] (req: Containerd_Task_V2_ResizePtyRequest, reply: Reply<Empty>) in
-            guard checkContainer(req.id, reply) else { return }
-            do throws(CoreError) {
-                try core.resize(execID: Self.execID(req.execID), rows: UInt16(clamping: req.height), columns: UInt16(clamping: req.width))
-                reply.ok(Empty())
-            } catch {
-                reply.fail(RPCError(error))
-            }
-        }
-        router.unary("CloseIO", of: service) { [unowned self] (req: Containerd_Task_V2_CloseIORequest, reply: Reply<Empty>) in
-            guard checkContainer(req.id, reply) else { return }
-            guard req.stdin else { return reply.ok(Empty()) }
-            do throws(CoreError) {
-                try core.closeStdin(execID: Self.execID(req.execID))
-                reply.ok(Empty())
-            } catch {
-                reply.fail(RPCError(error))
-            }
-        }
-        router.unary("Update", of: service) { [unowned self] (req: Containerd_Task_V2_UpdateTaskRequest, reply: Reply<Empty>) in
-            guard checkContainer(req.id, reply) else { return }
-            guard req.resources.typeURL == TypeURL.ociLinuxResources else {
-                return reply.fail(RPCError(.invalidArgument, "unsupported resources type \(req.resources.typeURL) (want \(TypeURL.ociLinuxResources))"))
-            }
-            core.update(resourcesJSON: String(decoding: [UInt8](req.resources.value), as: UTF8.self)) { reply($0.rpc.map { Empty() }) }
-        }
-        router.unary("Wait", of: service) { [unowned self] (req: Containerd_Task_V2_WaitRequest, reply: Reply<Containerd_Task_V2_WaitResponse>) in
-            guard checkContainer(req.id, reply) else { return }
-            let cancel = core.wait(execID: Self.execID(req.execID)) { result in
-                reply(result.rpc.map { exit in
-                    var response = Containerd_Task_V2_WaitResponse()
-                    response.exitStatus = Self.exitStatus(exit.exitCode)
-                    response.exitedAt = Timestamps.from(nanos: exit.finishedAt)
-                    return response
-                })
-            }
-            reply.call.onCancel = cancel
-        }
-        router.unary("Stats", of: service) { [unowned self] (req: Containerd_Task_V2_StatsRequest, reply: Reply<Containerd_Task_V2_StatsResponse>) in
-            guard checkContainer(req.id, reply) else { return }
-            guard let metrics else { return reply.fail(RPCError(.notFound, "cgroup does not exist")) }
-            do {
-                var response = Containerd_Task_V2_StatsResponse()
-                response.stats = try TypeURL.pack(metrics.read())
-                reply.ok(response)
-            } catch {
-                reply.fail(RPCError(.internal, "cannot encode the metrics: \(error)"))
-            }
-        }
-        router.unary("Connect", of: service) { [unowned self] (_: Containerd_Task_V2_ConnectRequest, reply: Reply<Containerd_Task_V2_ConnectResponse>) in
-            var response = Containerd_Task_V2_ConnectResponse()
-            response.shimPid = UInt32(getpid())
-            response.taskPid = isCreated ? UInt32(bitPattern: core.snapshot.pid) : 0
-            reply.ok(response)
-        }
-        router.unary("Shutdown", of: service) { [unowned self] (_: Containerd_Task_V2_ShutdownRequest, reply: Reply<Empty>) in
-            // As containerd's runc shim: a shim with a container goes on.
+    // --- calls that need nothing but the core ------------------------------------------
+
+    func state(_ req: Containerd_Task_V2_StateRequest, _ reply: Reply<Containerd_Task_V2_StateResponse>) {
+        do throws(RPCError) { reply.ok(try state(req)) } catch { reply.fail(error) }
+    }
+
+    func pause(_ req: Containerd_Task_V2_PauseRequest, _ reply: Reply<Empty>) {
+        guard checkContainer(req.id, reply) else { return }
+        core.pause { reply($0.mapError { Self.runtimeError($0, "pause") }.map { Empty() }) }
+    }
+
+    func resume(_ req: Containerd_Task_V2_ResumeRequest, _ reply: Reply<Empty>) {
+        guard checkContainer(req.id, reply) else { return }
+        core.resume { reply($0.mapError { Self.runtimeError($0, "resume") }.map { Empty() }) }
+    }
+
+    func resizePty(_ req: Containerd_Task_V2_ResizePtyRequest, _ reply: Reply<Empty>) {
+        guard checkContainer(req.id, reply) else { return }
+        do throws(CoreError) {
+            try core.resize(execID: Self.execID(req.execID), rows: UInt16(clamping: req.height), columns: UInt16(clamping: req.width))
             reply.ok(Empty())
-            if !core.holdsContainer { shim.exitSoon(reason: "Shutdown") }
+        } catch {
+            reply.fail(RPCError(error))
         }
     }
+
+    func closeIO(_ req: Containerd_Task_V2_CloseIORequest, _ reply: Reply<Empty>) {
+        guard checkContainer(req.id, reply) else { return }
+        guard req.stdin else { return reply.ok(Empty()) }
+        do throws(CoreError) {
+            try core.closeStdin(execID: Self.execID(req.execID))
+            reply.ok(Empty())
+        } catch {
+            reply.fail(RPCError(error))
+        }
+    }
+
+    func update(_ req: Containerd_Task_V2_UpdateTaskRequest, _ reply: Reply<Empty>) {
+        guard checkContainer(req.id, reply) else { return }
+        guard req.resources.typeURL == TypeURL.ociLinuxResources else {
+            return reply.fail(RPCError(.invalidArgument, "unsupported resources type \(req.resources.typeURL) (want \(TypeURL.ociLinuxResources))"))
+        }
+        core.update(resourcesJSON: String(decoding: [UInt8](req.resources.value), as: UTF8.self)) { reply($0.rpc.map { Empty() }) }
+    }
+
+    func wait(_ req: Containerd_Task_V2_WaitRequest, _ reply: Reply<Containerd_Task_V2_WaitResponse>) {
+        guard checkContainer(req.id, reply) else { return }
+        let cancel = core.wait(execID: Self.execID(req.execID)) { result in
+            reply(result.rpc.map { exit in
+                var response = Containerd_Task_V2_WaitResponse()
+                response.exitStatus = Self.exitStatus(exit.exitCode)
+                response.exitedAt = Timestamps.from(nanos: exit.finishedAt)
+                return response
+            })
+        }
+        reply.call.onCancel = cancel
+    }
+
+    func stats(_ req: Containerd_Task_V2_StatsRequest, _ reply: Reply<Containerd_Task_V2_StatsResponse>) {
+        guard checkContainer(req.id, reply) else { return }
+        guard let metrics else { return reply.fail(RPCError(.notFound, "cgroup does not exist")) }
+        do {
+            var response = Containerd_Task_V2_StatsResponse()
+            response.stats = try TypeURL.pack(metrics.read())
+            reply.ok(response)
+        } catch {
+            reply.fail(RPCError(.internal, "cannot encode the metrics: \(error)"))
+        }
+    }
+
+    /// The init's pid while the container exists (Connect).
+    var taskPid: UInt32 { isCreated ? UInt32(bitPattern: core.snapshot.pid) : 0 }
 
     // --- the container and its processes -------------------------------------------
 

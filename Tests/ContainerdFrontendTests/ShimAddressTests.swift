@@ -1,4 +1,5 @@
 import XCTest
+import ShimSystem
 @testable import ContainerdFrontend
 
 /// The socket address, as containerd's shims derive it
@@ -31,5 +32,21 @@ final class ShimAddressTests: XCTestCase {
         XCTAssertEqual(ShimAddress.cleanPath("/../a"), "/a")
         XCTAssertEqual(ShimAddress.cleanPath("a/../../b"), "../b")
         XCTAssertEqual(ShimAddress.cleanPath(""), ".")
+    }
+}
+
+/// Which shim a container goes to: its group's, named by annotation.
+final class ShimGroupingTests: XCTestCase {
+    func testAGroupAnnotationNamesTheShimElseTheContainerDoes() throws {
+        let dir = try TemporaryDirectory.make(prefix: "grouping")
+        defer { try? FileSystem.removeTree(dir) }
+        let config = dir + "/config.json"
+        try FileSystem.writeAtomically(config, #"{"annotations":{"io.kubernetes.cri.sandbox-id":"pod-1","x":"y"}}"#)
+        XCTAssertEqual(ShimStart.grouping(id: "app", configPath: config), "pod-1")
+        try FileSystem.writeAtomically(config, #"{"annotations":{"io.kubernetes.cri.sandbox-id":"pod-1","io.containerd.ocishim.v1.group":"g"}}"#)
+        XCTAssertEqual(ShimStart.grouping(id: "app", configPath: config), "g", "this runtime's own group first")
+        try FileSystem.writeAtomically(config, #"{"annotations":{}}"#)
+        XCTAssertEqual(ShimStart.grouping(id: "app", configPath: config), "app")
+        XCTAssertEqual(ShimStart.grouping(id: "app", configPath: dir + "/none.json"), "app")
     }
 }

@@ -45,11 +45,11 @@ final class ContainerdShimHarness {
 
     /// Runs the binary as containerd does (in the bundle, TTRPC_ADDRESS
     /// set); returns its exit status, stdout and stderr.
-    func runBinary(_ arguments: [String], stdin: Data = Data()) throws -> (status: Int32, stdout: Data, stderr: String) {
+    func runBinary(_ arguments: [String], stdin: Data = Data(), in directory: String? = nil) throws -> (status: Int32, stdout: Data, stderr: String) {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.binary())
         process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: bundle.path)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? bundle.path)
         var environment = ProcessInfo.processInfo.environment
         environment["TTRPC_ADDRESS"] = events.path
         process.environment = environment
@@ -124,10 +124,15 @@ final class ContainerdShimHarness {
     /// Topics of the events received for this container, in order.
     var topics: [String] { events.received.filter { $0.containerID == id }.map(\.topic) }
 
+    /// More container ids this test made in the namespace (grouped ones).
+    var otherIDs: [String] = []
+
     private func teardown() {
         client?.close()
         if shimPid > 0 && kill(shimPid, 0) == 0 { kill(shimPid, SIGKILL) }
-        _ = try? TestSupport.run("/usr/sbin/runc", ["--root", runcRoot, "delete", "--force", id])
+        for id in [id] + otherIDs {
+            _ = try? TestSupport.run("/usr/sbin/runc", ["--root", runcRoot, "delete", "--force", id])
+        }
         try? FileManager.default.removeItem(atPath: runcRoot)
         if !address.isEmpty { try? FileManager.default.removeItem(atPath: socketPath) }
         _ = umount2(bundle.rootfs, Int32(MNT_DETACH))

@@ -353,6 +353,54 @@ extension ContainerdShimTests {
     }
 }
 
+extension ContainerdShimTests {
+    func testContainersOfAGroupShareOneShim() throws {
+        let group = "pod-\(UUID().uuidString.prefix(8).lowercased())"
+        let annotate = { (config: inout [String: Any]) in config["annotations"] = ["io.kubernetes.cri.sandbox-id": group] }
+        let shim = try ContainerdShimHarness(self, args: ["/bin/sh", "-c", "exit 3"], edit: annotate)
+        try shim.start()
+        // The second container of the pod, in a bundle of its own.
+        let second = "\(shim.id)-2"
+        shim.otherIDs.append(second)
+        let bundle2 = try BusyboxBundle.make(in: shim.dir + "/second", args: ["/bin/sh", "-c", "exit 4"], edit: annotate)
+        var arguments = shim.commonArguments
+        arguments[arguments.count - 1] = second
+        let (status, out, err) = try shim.runBinary(arguments + ["start"], in: bundle2.path)
+        XCTAssertEqual(status, 0, err)
+        XCTAssertEqual(String(decoding: out, as: UTF8.self), shim.address, "the group's shim")
+        XCTAssertEqual(try String(contentsOfFile: bundle2.path + "/address", encoding: .utf8), shim.address)
+
+        let _: Containerd_Task_V2_CreateTaskResponse = try shim.call("Create", shim.createRequest())
+        let _: Containerd_Task_V2_CreateTaskResponse = try shim.call("Create", Containerd_Task_V2_CreateTaskRequest.with {
+            $0.id = second
+            $0.bundle = bundle2.path
+        })
+        for id in [shim.id, second] {
+            let _: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = id })
+        }
+        XCTAssertEqual(try shim.wait().exitStatus, 3)
+        let waited: Containerd_Task_V2_WaitResponse = try shim.call("Wait", Containerd_Task_V2_WaitRequest.with { $0.id = second })
+        XCTAssertEqual(waited.exitStatus, 4)
+        let connect: Containerd_Task_V2_ConnectResponse = try shim.call("Connect", Containerd_Task_V2_ConnectRequest.with { $0.id = second })
+        XCTAssertEqual(Int32(connect.shimPid), shim.shimPid, "one shim process")
+        XCTAssertTrue(FileManager.default.fileExists(atPath: bundle2.path + "/ocishim/state.json"), "its files in its own bundle")
+
+        // The shim goes only once neither container is held.
+        let _: Containerd_Task_V2_DeleteResponse = try shim.call("Delete", Containerd_Task_V2_DeleteRequest.with { $0.id = shim.id })
+        let _: Google_Protobuf_Empty = try shim.call("Shutdown", Containerd_Task_V2_ShutdownRequest.with { $0.id = shim.id })
+        usleep(300_000)
+        XCTAssertTrue(ContainerdShimHarness.alive(shim.shimPid), "a shim with a container left went away")
+        let deleted: Containerd_Task_V2_DeleteResponse = try shim.call("Delete", Containerd_Task_V2_DeleteRequest.with { $0.id = second })
+        XCTAssertEqual(deleted.exitStatus, 4)
+        XCTAssertEqual(try shim.failure("State", Containerd_Task_V2_StateRequest.with { $0.id = second })?.code, .notFound)
+        let _: Google_Protobuf_Empty = try shim.call("Shutdown", Containerd_Task_V2_ShutdownRequest.with { $0.id = second })
+        XCTAssertTrue(TestSupport.eventually { !ContainerdShimHarness.alive(shim.shimPid) }, "the shim did not exit")
+        XCTAssertNotNil(shim.events.waitFor("/tasks/delete", of: second))
+        XCTAssertEqual(shim.events.received.filter { $0.containerID == second }.map(\.topic),
+                       ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"])
+    }
+}
+
 extension ContainerdShimHarness {
     /// Whether a process exists (not a zombie).
     static func alive(_ pid: Int32) -> Bool { ShimHarness.alive(pid) }
