@@ -25,7 +25,8 @@ extension TaskHandlers {
             options.terminal = req.terminal
             options.stdin = !req.stdin.isEmpty
             options.log.drivers = [.none]
-            options.attachEndpoints = false
+            options.attachSocket = false
+            options.controlFIFOs = false
             options.killAllWhenInitExits = Self.sharesPidNamespace(bundle: options.bundle)
             if !req.checkpoint.isEmpty {
                 var restore = RestoreOptions(imagePath: req.checkpoint)

@@ -75,7 +75,7 @@ extension TaskHandlers {
             options.processSpecPath = specFile
             options.terminal = req.terminal
             options.stdin = !req.stdin.isEmpty
-            options.attachEndpoints = false
+            options.attachSocket = false
             let stdio = TaskStdio(stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal)
             options.relayedStdio = try stdio.open()
             if case .failure(let error) = core.registerExec(options) {

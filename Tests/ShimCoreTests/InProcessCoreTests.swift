@@ -289,7 +289,7 @@ final class InProcessCoreTests: XCTestCase {
         XCTAssertTrue(shim.runtime.calls.contains("ps"))
 
         var options = ExecOptions(execID: "e1", args: ["true"])
-        options.attachEndpoints = false
+        options.attachSocket = false
         guard case .success = shim.core.registerExec(options) else { return XCTFail("exec not registered") }
         XCTAssertEqual(shim.core.execProcesses.map(\.execID), ["e1"])
         XCTAssertEqual(shim.core.execProcesses.map(\.pid), [0], "not started: no pid yet")
@@ -323,6 +323,25 @@ final class InProcessCoreTests: XCTestCase {
         XCTAssertNil(clients[1].ended)
         let log = try FileSystem.readString(shim.dir + "/state/ctr.log")
         XCTAssertTrue(log.contains(" stdout F hello\n") && log.contains(" stdout F again\n"), log)
+    }
+
+    /// Issue 14, item 9: the detach keys detach a client from a container
+    /// created without a stdin too (`ocictl attach` to `run -d`).
+    func testTheDetachKeysDetachFromAContainerWithoutStdin() throws {
+        let shim = try InProcessShim()
+        let pid = try shim.createAndStart()
+        let client = RecordingClient()
+        var request = AttachRequest(execID: nil)
+        request.stdin = true
+        request.stdout = true
+        let session = try shim.core.attach(request, client: client).get()
+        XCTAssertEqual(session.input(Array("typed\n".utf8)), .ignored, "no stdin to forward to")
+        XCTAssertEqual(session.input([0x10]), .ignored)
+        XCTAssertEqual(session.input([0x11]), .detached)
+        XCTAssertTrue(session.isEnded)
+        shim.processes.exit(pid, .exited(0))
+        shim.settle()
+        XCTAssertNil(client.ended, "a detached client does not hear the exit")
     }
 }
 

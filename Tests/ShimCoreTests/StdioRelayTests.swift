@@ -43,7 +43,8 @@ final class StdioRelayTests: XCTestCase {
         defer { close(out.read) }
         var options = shim.createOptions()
         options.relayedStdio = RelayedStdio(stdout: out.write)
-        options.attachEndpoints = false
+        options.attachSocket = false
+        options.controlFIFOs = false
         _ = try XCTUnwrap(shim.result { done in shim.core.create(options, done) }).get()
         _ = try XCTUnwrap(shim.result { done in shim.core.start(done) }).get()
         let containerStdout = try XCTUnwrap(shim.runtime.containerStdout["c1"])

@@ -11,6 +11,8 @@ final class OutputPump {
     private let scratch: ScratchBuffer
     private let sink: (LogStream, UnsafeRawBufferPointer) -> Void
     private var finished: (() -> Void)?
+    /// A read failed (not EAGAIN/EINTR): its errno, just before the end.
+    var readFailed: ((Int32) -> Void)?
     private var active = false
     /// Not watched while its output has nowhere to go (`pause`).
     private(set) var paused = false
@@ -75,6 +77,7 @@ final class OutputPump {
             if n < 0 && errno == EINTR { continue }
             if n < 0 && errno == EAGAIN { return }
             // EOF, or EIO from a pty whose last slave fd closed.
+            if n < 0 { readFailed?(errno) }
             end()
             return
         }

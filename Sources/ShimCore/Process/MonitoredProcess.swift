@@ -124,7 +124,8 @@ final class MonitoredProcess {
                        finished: { [unowned self] in
                            relay?.finishOutput()
                            owner?.processOutputFinished(self)
-                       })
+                       },
+                       readFailed: { [unowned self] stream, code in context.outputReadFailed?(execID, stream, code) })
     }
 
     /// Copies the process's stdio to and from the engine's fds: its output
