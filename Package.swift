@@ -135,7 +135,7 @@ let package = Package(
         .testTarget(name: "OcictlTests", dependencies: ["ocictl", "ShimProtocol", "ShimClient", "ShimSystem"]),
         .testTarget(
             name: "ContainerdFrontendTests",
-            dependencies: ["ContainerdFrontend", "ContainerdProtocol", "ShimProtocol", "ShimSystem", "CShimSys",
+            dependencies: ["ContainerdFrontend", "ContainerdProtocol", "ShimCore", "ShimProtocol", "ShimSystem", "CShimSys",
                            .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(
             name: "ShimIntegrationTests",

@@ -15,15 +15,16 @@ extension TaskHandlers {
         guard req.id == containerID else {
             return reply.fail(RPCError(.invalidArgument, "this shim serves container \(containerID), not \(req.id)"))
         }
-        if isCreated { return reply.fail(RPCError(.alreadyExists, "container \(containerID) already exists")) }
+        if isCreated || created != nil { return reply.fail(RPCError(.alreadyExists, "container \(containerID) already exists")) }
         var options = CreateOptions(bundle: req.bundle.isEmpty ? bundlePaths.bundle : req.bundle)
         let stdio = TaskStdio(stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal)
+        var logger: BinaryLogger?
         do throws(RPCError) {
             let runc: Containerd_Runc_V1_Options?
             do { runc = try RuncOptions.decode(req.options) } catch { throw RPCError(.invalidArgument, "\(error)") }
             try apply(runc, to: &options)
             options.terminal = req.terminal
-            options.stdin = !req.stdin.isEmpty
+            options.stdin = stdio.hasStdin
             options.log.drivers = [.none]
             options.attachSocket = false
             options.controlFIFOs = false
@@ -38,34 +39,65 @@ extension TaskHandlers {
             do { try RootfsMounts.mount(mounts, on: rootfs) } catch { throw RPCError(.internal, "\(error)") }
             if !mounts.isEmpty { mountedRootfs = rootfs }
             do {
-                options.relayedStdio = try stdio.open()
+                (options.relayedStdio, logger) = try stdio.open(id: containerID, namespace: namespace, loop: shim.loop,
+                                                                reaper: shim.host.reaper, log: log)
             } catch {
                 unmountRootfs()
                 throw error
             }
+            // A logging binary's pipes stay the shim's (runc.v2 chowns
+            // only the pipes it copies FIFOs and files through).
+            if logger != nil { options.stdioOwner = nil }
         } catch {
             return reply.fail(error)
         }
         created = req
-        core.create(options) { [self] result in
+        initLogger = logger
+        let proceed = { [self] in
+            core.create(options) { [self] result in
+                switch result {
+                case .success(let pid):
+                    cgroup = ContainerCgroup.of(pid: pid)
+                    var response = Containerd_Task_V2_CreateTaskResponse()
+                    response.pid = UInt32(bitPattern: pid)
+                    reply.ok(response)
+                case .failure(let error):
+                    createFailed()
+                    reply.fail(Self.runtimeError(error, req.checkpoint.isEmpty ? "create" : "restore"))
+                }
+            }
+        }
+        guard let logger else { return proceed() }
+        // The process is created once its logging binary is ready, as
+        // containerd's runc shim waits for it (the stdio relay would hold
+        // the output meanwhile anyway).
+        logger.whenReady { [self] result in
             switch result {
-            case .success(let pid):
-                metrics = CgroupMetrics.of(pid: pid)
-                var response = Containerd_Task_V2_CreateTaskResponse()
-                response.pid = UInt32(bitPattern: pid)
-                reply.ok(response)
+            case .success:
+                proceed()
             case .failure(let error):
-                created = nil
-                unmountRootfs()
-                reply.fail(Self.runtimeError(error, req.checkpoint.isEmpty ? "create" : "restore"))
+                options.relayedStdio?.closeAll()
+                createFailed()
+                reply.fail(error)
             }
         }
     }
 
-    /// The runc shim's options that this shim honours: the runtime binary
-    /// and root (per namespace, as containerd's runc shim roots runc),
-    /// systemd cgroups, no_pivot_root, no_new_keyring. shim_cgroup was
-    /// applied at `start`; io_uid/io_gid and criu_path are not supported.
+    private func createFailed() {
+        created = nil
+        initLogger?.kill()
+        initLogger = nil
+        unmountRootfs()
+    }
+
+    /// The runc shim's options, as containerd's runc shim applies them
+    /// (runtime/v2/runc/container.go newInit, pkg/process NewRunc): the
+    /// runtime binary and root (per namespace), systemd cgroups,
+    /// no_pivot_root, no_new_keyring, criu_path (runc's --criu), and
+    /// io_uid/io_gid (the owner of the stdio pipes, for the init and every
+    /// exec). shim_cgroup was applied at `start`; criu_work_path is the
+    /// restore's and checkpoint's; criu_image_path is not used by runc.v2
+    /// either.
     func apply(_ runc: Containerd_Runc_V1_Options?, to options: inout CreateOptions) throws(RPCError) {
         options.runtimeRoot = ShimPaths.runtimeRoot(base: runc?.root ?? "", namespace: namespace)
         guard let runc else { return }
@@ -78,8 +110,10 @@ extension TaskHandlers {
         if runc.systemdCgroup { options.cgroupManager = "systemd" }
         options.noPivot = runc.noPivotRoot
         options.noNewKeyring = runc.noNewKeyring
+        if !runc.criuPath.isEmpty { options.runtimeGlobalArgs += ["--criu", runc.criuPath] }
         if runc.ioUid != 0 || runc.ioGid != 0 {
-            throw RPCError(.unimplemented, "io_uid and io_gid are not supported by this shim")
+            stdioOwner = StdioOwner(uid: runc.ioUid, gid: runc.ioGid)
+            options.stdioOwner = stdioOwner
         }
     }
 
@@ -145,7 +179,10 @@ extension TaskHandlers {
                     response.exitStatus = Self.exitStatus(code)
                     response.exitedAt = Timestamps.from(nanos: exec.finishedAt)
                 }
-                reply.ok(response)
+                // containerd's runc shim answers once the exec's logging
+                // binary is done (its io Close).
+                guard let logger = execLoggers.removeValue(forKey: execID) else { return reply.ok(response) }
+                logger.stop { reply.ok(response) }
             } catch {
                 reply.fail(error)
             }
@@ -155,26 +192,35 @@ extension TaskHandlers {
         core.delete(force: false) { [self] result in
             switch result {
             case .success(let exit):
-                unmountRootfs()
-                var response = Containerd_Task_V2_DeleteResponse()
-                response.pid = UInt32(bitPattern: pid)
-                if let exit {
-                    response.exitStatus = Self.exitStatus(exit.exitCode)
-                    response.exitedAt = Timestamps.from(nanos: exit.finishedAt)
-                }
-                var event = Containerd_Events_TaskDelete()
-                event.containerID = containerID
-                event.pid = response.pid
-                event.exitStatus = response.exitStatus
-                if response.hasExitedAt { event.exitedAt = response.exitedAt }
-                shim.publish(topic: "/tasks/delete", event)
-                created = nil
-                metrics = nil
-                reply.ok(response)
-                shim.taskDeleted(containerID)
+                // The logging binary is done before the rootfs goes and
+                // the delete is published, as in containerd's runc shim.
+                let logger = initLogger
+                initLogger = nil
+                guard let logger else { return deleted(exit, pid: pid, reply) }
+                logger.stop { [self] in deleted(exit, pid: pid, reply) }
             case .failure(let error):
                 reply.fail(RPCError(error))
             }
         }
+    }
+
+    private func deleted(_ exit: ProcessExit?, pid: Int32, _ reply: Reply<Containerd_Task_V2_DeleteResponse>) {
+        unmountRootfs()
+        var response = Containerd_Task_V2_DeleteResponse()
+        response.pid = UInt32(bitPattern: pid)
+        if let exit {
+            response.exitStatus = Self.exitStatus(exit.exitCode)
+            response.exitedAt = Timestamps.from(nanos: exit.finishedAt)
+        }
+        var event = Containerd_Events_TaskDelete()
+        event.containerID = containerID
+        event.pid = response.pid
+        event.exitStatus = response.exitStatus
+        if response.hasExitedAt { event.exitedAt = response.exitedAt }
+        shim.publish(topic: "/tasks/delete", event)
+        created = nil
+        cgroup = nil
+        reply.ok(response)
+        shim.taskDeleted(containerID)
     }
 }

@@ -63,33 +63,63 @@ extension TaskHandlers {
             return reply.fail(RPCError(.invalidArgument, "the exec spec is not an OCI process (JSON object)"))
         }
         let specFile = bundlePaths.execSpecFile(req.execID)
+        var options = ExecOptions(execID: req.execID, args: spec["args"]?.stringArray ?? [])
+        let stdio = TaskStdio(stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal)
+        var logger: BinaryLogger?
         do throws(RPCError) {
             do throws(CoreError) { try ShimConfig.validateContainerID(req.execID) } catch {
                 throw RPCError(.invalidArgument, "invalid exec id \(req.execID): \(error.message)")
             }
-            do { try FileSystem.writeAtomically(specFile, specBytes, mode: 0o600) } catch {
-                throw RPCError(.internal, "cannot write the exec spec: \(error)")
+            if core.execProcesses.contains(where: { $0.execID == req.execID }) || execLoggers[req.execID] != nil {
+                throw RPCError(.alreadyExists, "id \(req.execID)")
             }
-            defer { try? FileSystem.removeFile(specFile) }
-            var options = ExecOptions(execID: req.execID, args: spec["args"]?.stringArray ?? [])
             options.processSpecPath = specFile
             options.terminal = req.terminal
-            options.stdin = !req.stdin.isEmpty
+            options.stdin = stdio.hasStdin
             options.attachSocket = false
-            let stdio = TaskStdio(stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal)
-            options.relayedStdio = try stdio.open()
-            if case .failure(let error) = core.registerExec(options) {
-                throw error.kind == .alreadyExists ? RPCError(.alreadyExists, "id \(req.execID)") : RPCError(error)
-            }
-            execStdio[req.execID] = stdio
+            // The exec's logging binary gets the exec id as CONTAINER_ID,
+            // as containerd's runc shim gives it.
+            (options.relayedStdio, logger) = try stdio.open(id: req.execID, namespace: namespace, loop: shim.loop,
+                                                            reaper: shim.host.reaper, log: log)
+            options.stdioOwner = logger == nil ? stdioOwner : nil
         } catch {
             return reply.fail(error)
         }
-        var event = Containerd_Events_TaskExecAdded()
-        event.containerID = containerID
-        event.execID = req.execID
-        shim.publish(topic: "/tasks/exec-added", event)
-        reply.ok(Empty())
+        let register = { [self] in
+            do throws(RPCError) {
+                do { try FileSystem.writeAtomically(specFile, specBytes, mode: 0o600) } catch {
+                    options.relayedStdio?.closeAll()
+                    throw RPCError(.internal, "cannot write the exec spec: \(error)")
+                }
+                defer { try? FileSystem.removeFile(specFile) }
+                if case .failure(let error) = core.registerExec(options) {
+                    throw error.kind == .alreadyExists ? RPCError(.alreadyExists, "id \(req.execID)") : RPCError(error)
+                }
+                execStdio[req.execID] = stdio
+                execLoggers[req.execID] = logger
+            } catch {
+                logger?.kill()
+                return reply.fail(error)
+            }
+            var event = Containerd_Events_TaskExecAdded()
+            event.containerID = containerID
+            event.execID = req.execID
+            shim.publish(topic: "/tasks/exec-added", event)
+            reply.ok(Empty())
+        }
+        guard let logger else { return register() }
+        execLoggers[req.execID] = logger
+        logger.whenReady { [self] result in
+            execLoggers[req.execID] = nil
+            switch result {
+            case .success:
+                register()
+            case .failure(let error):
+                options.relayedStdio?.closeAll()
+                logger.kill()
+                reply.fail(error)
+            }
+        }
     }
 
     func checkpoint(_ req: Containerd_Task_V2_CheckpointTaskRequest, _ reply: Reply<Empty>) {

@@ -26,7 +26,13 @@ final class TaskHandlers {
     var execStdio: [String: TaskStdio] = [:]
     /// `<bundle>/rootfs` when this shim mounted the rootfs there.
     var mountedRootfs: String?
-    var metrics: CgroupMetrics?
+    var cgroup: ContainerCgroup?
+    /// The runtime options' IoUid/IoGid: the owner of the stdio pipes of
+    /// the init and of every exec.
+    var stdioOwner: StdioOwner?
+    /// The logging binaries of `binary://` stdio, stopped at Delete.
+    var initLogger: BinaryLogger?
+    var execLoggers: [String: BinaryLogger] = [:]
 
     init(core: RuntimeCore, namespace: String, paths: ShimPaths, shim: ContainerdShim, log: Logger) {
         self.core = core
@@ -98,11 +104,15 @@ final class TaskHandlers {
 
     func stats(_ req: Containerd_Task_V2_StatsRequest, _ reply: Reply<Containerd_Task_V2_StatsResponse>) {
         guard checkContainer(req.id, reply) else { return }
-        guard let metrics else { return reply.fail(RPCError(.notFound, "cgroup does not exist")) }
+        guard let cgroup else { return reply.fail(RPCError(.notFound, "cgroup does not exist")) }
         do {
             var response = Containerd_Task_V2_StatsResponse()
-            response.stats = try TypeURL.pack(metrics.read())
+            response.stats = try cgroup.stats()
             reply.ok(response)
+        } catch let error as CgroupV2Metrics.Failure {
+            // A cgroup that is gone or unreadable: the reader's error as it
+            // is (code Unknown), as runc.v2 passes containerd/cgroups' on.
+            reply.fail(RPCError(.unknown, error.description))
         } catch {
             reply.fail(RPCError(.internal, "cannot encode the metrics: \(error)"))
         }

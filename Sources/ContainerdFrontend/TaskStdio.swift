@@ -1,10 +1,12 @@
 import Glibc
+import Logging
 import ShimCore
 import ShimProtocol
 import ShimSystem
 
 /// The stdio containerd gives a process (Create, Exec): paths of FIFOs the
-/// client (ctr, CRI) made and reads, a file (`file://` URI), or nothing.
+/// client (ctr, CRI) made and reads, a file (`file://` URI), a logging
+/// binary (`binary://` URI: BinaryLogger), or nothing.
 /// Opened here, without ever blocking, as containerd's runc shim opens them
 /// (pkg/process/io.go): stdout and stderr FIFOs read-write, so that writes
 /// never fail while no client reads (they wait in the FIFO, as with runc.v2);
@@ -19,8 +21,45 @@ struct TaskStdio: Equatable {
 
     var isEmpty: Bool { stdin.isEmpty && stdout.isEmpty && stderr.isEmpty }
 
+    /// The logging binary a `binary://` stdout names; nil for anything else.
+    func binaryLog() throws(RPCError) -> BinaryLogURI? {
+        guard Self.scheme(of: stdout) == "binary" else { return nil }
+        do { return try BinaryLogURI(parsing: stdout) } catch { throw RPCError(.invalidArgument, "\(error)") }
+    }
+
+    /// Whether the process has a stdin: a logging binary takes only output,
+    /// so without a terminal the process reads /dev/null (containerd's runc
+    /// shim copies no stdin then either).
+    var hasStdin: Bool { !stdin.isEmpty && (terminal || Self.scheme(of: stdout) != "binary") }
+
+    /// What the process's stdio needs: the fds for the core (`open()`) and,
+    /// for a `binary://` stdout, the logging binary started with `id` as
+    /// its CONTAINER_ID, its pipes among the fds. Nothing is left open or
+    /// running when it throws.
+    func open(id: String, namespace: String, loop: EventLoop, reaper: any ProcessTable,
+              log: Logger) throws(RPCError) -> (fds: RelayedStdio?, logger: BinaryLogger?) {
+        let uri = try binaryLog()
+        var fds = try open()
+        guard let uri else { return (fds, nil) }
+        let logger: BinaryLogger
+        do {
+            logger = try BinaryLogger(uri, id: id, namespace: namespace, terminal: terminal, loop: loop, reaper: reaper, log: log)
+        } catch {
+            fds?.closeAll()
+            throw error
+        }
+        var all = fds ?? RelayedStdio()
+        all.stdout = logger.stdio.stdout
+        all.stderr = logger.stdio.stderr
+        logger.handedOver()
+        fds = all
+        return (fds, logger)
+    }
+
     /// The fds for the core; nil when there is no stdio at all (the
     /// process's output is then read and discarded, its stdin is empty).
+    /// A `binary://` stdout opens no output here: BinaryLogger's pipes are
+    /// the outputs.
     func open() throws(RPCError) -> RelayedStdio? {
         guard !isEmpty else { return nil }
         var fds = RelayedStdio()
@@ -41,12 +80,13 @@ struct TaskStdio: Equatable {
                     outPath = path
                     errPath = terminal ? "" : path
                 case "binary":
-                    throw RPCError(.unimplemented, "binary:// log URIs (\(stdout)) are not supported by this shim")
+                    outPath = ""
+                    errPath = ""
                 default:
                     throw RPCError(.invalidArgument, "unknown STDIO scheme \(scheme)")
                 }
             }
-            if !stdin.isEmpty {
+            if hasStdin {
                 fds.stdin = try Self.openFD(stdin, O_RDONLY | O_NONBLOCK, what: "stdin")
                 fds.stdinHold = try Self.openFD(stdin, O_WRONLY | O_NONBLOCK, what: "stdin")
             }
@@ -67,17 +107,11 @@ struct TaskStdio: Equatable {
         }
     }
 
-    private static func scheme(of uri: String) -> String? {
-        guard let range = uri.firstRange(of: "://") else { return nil }
-        return String(uri[..<range.lowerBound])
-    }
+    private static func scheme(of uri: String) -> String? { StdioURI.scheme(of: uri) }
 
+    /// file:///path, or file://host/path (the host is not used).
     private static func path(of uri: String) -> String {
-        guard let range = uri.firstRange(of: "://") else { return uri }
-        let rest = uri[range.upperBound...]
-        // file:///path, or file://host/path (the host is not used).
-        if rest.hasPrefix("/") { return String(rest) }
-        return rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? String(rest)
+        StdioURI.pathAndQuery(of: uri)?.path ?? uri
     }
 
     private static func isFIFO(_ path: String) -> Bool {

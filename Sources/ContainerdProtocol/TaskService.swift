@@ -53,6 +53,7 @@ public enum TypeURL {
     public static let checkpointOptions = "containerd.runc.v1.CheckpointOptions"
     public static let processDetails = "containerd.runc.v1.ProcessDetails"
     public static let cgroupsV1Metrics = "io.containerd.cgroups.v1.Metrics"
+    public static let cgroupsV2Metrics = "io.containerd.cgroups.v2.Metrics"
     /// An OCI runtime-spec Process, JSON (Exec's spec).
     public static let ociProcess = "types.containerd.io/opencontainers/runtime-spec/1/Process"
     /// OCI runtime-spec LinuxResources, JSON (Update's resources).

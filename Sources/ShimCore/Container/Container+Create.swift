@@ -98,7 +98,7 @@ extension Container {
             io = try ContainerIO.passthrough(options.providedStdio)
         } else {
             io = terminal ? try ContainerIO.terminal(socketDir: context.config.stateDir)
-                          : try ContainerIO.pipes(stdin: options.stdin)
+                          : try ContainerIO.pipes(stdin: options.stdin, owner: options.stdioOwner)
         }
         self.io = io
 

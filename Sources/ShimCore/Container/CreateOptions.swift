@@ -56,6 +56,9 @@ public struct CreateOptions: Sendable {
     /// takes them over, whether Create succeeds or not. `stdin` must be
     /// set when they include a stdin. Not with `providedStdio`.
     public var relayedStdio: RelayedStdio?
+    /// The owner of the container's ends of its stdio pipes; nil: the
+    /// shim's (see StdioOwner).
+    public var stdioOwner: StdioOwner?
     /// Kill every process left in the container once its init has exited
     /// (`kill --all SIGKILL`): the kernel does that for a pid namespace's
     /// init only, so a container sharing a pid namespace would leave them

@@ -72,6 +72,9 @@ public struct ExecOptions: Sendable {
     /// (containerd's FIFOs); the shim takes them over, whether the session
     /// is registered or not. `stdin` must be set when they include a stdin.
     public var relayedStdio: RelayedStdio?
+    /// The owner of the process's ends of its stdio pipes; nil: the
+    /// shim's (see StdioOwner).
+    public var stdioOwner: StdioOwner?
 
     public init(execID: String, args: [String]) {
         self.execID = execID

@@ -103,7 +103,7 @@ final class ExecSession {
                 if options.terminal { throw .invalid("provided stdio cannot be used with a terminal") }
                 io = try ContainerIO.passthrough(options.providedStdio)
             } else {
-                io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
+                io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin, owner: options.stdioOwner)
             }
             process.io = io
             if let log = options.log {

@@ -27,8 +27,9 @@ final class ContainerIO {
     private init(mode: Mode) { self.mode = mode }
 
     /// Pipes for stdout and stderr, and for stdin when `stdin` (else the
-    /// container reads /dev/null).
-    static func pipes(stdin: Bool) throws(CoreError) -> ContainerIO {
+    /// container reads /dev/null). `owner`: the container's ends are made
+    /// its (see StdioOwner).
+    static func pipes(stdin: Bool, owner: StdioOwner? = nil) throws(CoreError) -> ContainerIO {
         let io = ContainerIO(mode: .pipes)
         do throws(SystemError) {
             let out = try Pipe.make()
@@ -47,6 +48,13 @@ final class ContainerIO {
                 ends.append((0, devnull))
             }
             io.childEnds = ends
+            if let owner {
+                for (child, fd) in ends where child != 0 || stdin {
+                    try sysCall("fchown the container's \(child == 0 ? "stdin" : child == 1 ? "stdout" : "stderr") pipe to \(owner.uid):\(owner.gid)") {
+                        fchown(fd, owner.uid, owner.gid)
+                    }
+                }
+            }
         } catch {
             io.close()
             throw .internal("cannot create the container's stdio pipes: \(error)")

@@ -7,20 +7,13 @@ import ShimSystem
 /// v1 Stat with IgnoreNotExist): pids, cpu and cpuacct, memory (memory.stat,
 /// usage, swap, kernel and kernel TCP entries, OOM control), blkio and
 /// hugetlb. Read synchronously: cgroupfs files are generated in memory.
-struct CgroupMetrics {
+struct CgroupV1Metrics {
     /// Controller name → the container's directory in that hierarchy.
     let directories: [String: String]
 
-    /// The cgroups of `pid` (from /proc/<pid>/cgroup) in the hierarchies
-    /// mounted here (from /proc/self/mountinfo). nil on a cgroup v2 host or
-    /// when the process is gone.
-    static func of(pid: Int32, procRoot: String = "/proc") -> CgroupMetrics? {
-        guard let membership = try? FileSystem.readString("\(procRoot)/\(pid)/cgroup", limit: 1 << 16),
-              let mountinfo = try? FileSystem.readString("\(procRoot)/self/mountinfo", limit: 1 << 22) else { return nil }
-        return of(membership: membership, mountinfo: mountinfo)
-    }
-
-    static func of(membership: String, mountinfo: String) -> CgroupMetrics? {
+    /// The cgroups of a process (its /proc/<pid>/cgroup) in the v1
+    /// hierarchies mounted here (/proc/self/mountinfo); nil when none is.
+    static func of(membership: String, mountinfo: String) -> CgroupV1Metrics? {
         // Controller → mount point of its v1 hierarchy.
         var mounts: [String: String] = [:]
         for line in mountinfo.split(separator: "\n") {
@@ -45,7 +38,7 @@ struct CgroupMetrics {
                 }
             }
         }
-        return directories.isEmpty ? nil : CgroupMetrics(directories: directories)
+        return directories.isEmpty ? nil : CgroupV1Metrics(directories: directories)
     }
 
     func read() -> Io_Containerd_Cgroups_V1_Metrics {

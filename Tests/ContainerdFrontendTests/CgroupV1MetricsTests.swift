@@ -7,7 +7,7 @@ import XCTest
 /// Stats on cgroup v1: where a process's cgroups are (its
 /// /proc/<pid>/cgroup against the mounted hierarchies) and what is read
 /// from them, on a cgroupfs written by the test.
-final class CgroupMetricsTests: XCTestCase {
+final class CgroupV1MetricsTests: XCTestCase {
     let mountinfo = """
         31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
         32 31 0:29 / ROOT/cpu rw,relatime - cgroup cgroup rw,cpu
@@ -36,7 +36,7 @@ final class CgroupMetricsTests: XCTestCase {
     func testTheHierarchiesOfTheProcessAreFoundAndRead() throws {
         let root = try TemporaryDirectory.make(prefix: "cgroup-metrics")
         defer { try? FileSystem.removeTree(root) }
-        let metricsSource = try XCTUnwrap(CgroupMetrics.of(membership: membership,
+        let metricsSource = try XCTUnwrap(CgroupV1Metrics.of(membership: membership,
                                                            mountinfo: mountinfo.replacingOccurrences(of: "ROOT", with: root)))
         XCTAssertEqual(metricsSource.directories["memory"], root + "/memory/ns/c1")
         XCTAssertEqual(metricsSource.directories["cpu"], root + "/cpu/ns/c1")
@@ -79,6 +79,6 @@ final class CgroupMetricsTests: XCTestCase {
     }
 
     func testNoV1HierarchiesNoMetrics() {
-        XCTAssertNil(CgroupMetrics.of(membership: "0::/user.slice\n", mountinfo: "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"))
+        XCTAssertNil(CgroupV1Metrics.of(membership: "0::/user.slice\n", mountinfo: "41 31 0:38 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n"))
     }
 }
