@@ -1,3 +1,5 @@
+import ShimSystem
+
 /// The parts of a stdio URI containerd's runc shim reads (Go's url.Parse in
 /// pkg/process/io.go): its scheme, its path and its query. A plain path
 /// (a FIFO's) has no scheme.
@@ -40,7 +42,7 @@ enum StdioURI {
         while let byte = utf8.next() {
             switch byte {
             case UInt8(ascii: "%"):
-                guard let high = utf8.next().flatMap(hexValue), let low = utf8.next().flatMap(hexValue) else { return nil }
+                guard let high = utf8.next().flatMap(HexDigit.value), let low = utf8.next().flatMap(HexDigit.value) else { return nil }
                 bytes.append(high << 4 | low)
             case UInt8(ascii: "+") where plusIsSpace:
                 bytes.append(UInt8(ascii: " "))
@@ -49,14 +51,5 @@ enum StdioURI {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): byte - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 }

@@ -124,27 +124,33 @@ final class StdioRelayTests: XCTestCase {
         XCTAssertGreaterThan(written, before, "the container writes again once the reader caught up")
     }
 
-    func testStdinEndsOnlyAfterTheEnginesDataOnceItSaysItIsDone() throws {
-        let shim = try InProcessShim()
+    /// A started container whose stdin is relayed from a pipe: the engine
+    /// writes through `source`; the relay's hold is a second writer, as
+    /// containerd's shims hold the stdin FIFO. `containerStdin`: what the
+    /// container reads.
+    private func startWithRelayedStdin(_ shim: InProcessShim) throws -> (source: Int32, containerStdin: Int32) {
         let source = try pipe()
         var options = shim.createOptions()
         options.stdin = true
-        // The engine writes through `source.write`; the relay's hold is a
-        // second writer, as containerd's shims hold the stdin FIFO.
         options.relayedStdio = RelayedStdio(stdin: source.read, stdinHold: dup(source.write))
         _ = try XCTUnwrap(shim.result { done in shim.core.create(options, done) }).get()
         _ = try XCTUnwrap(shim.result { done in shim.core.start(done) }).get()
-        let containerStdin = try XCTUnwrap(shim.runtime.containerStdin["c1"])
+        return (source.write, try XCTUnwrap(shim.runtime.containerStdin["c1"]))
+    }
 
-        write(source.write, "abc")
+    func testStdinEndsOnlyAfterTheEnginesDataOnceItSaysItIsDone() throws {
+        let shim = try InProcessShim()
+        let (source, containerStdin) = try startWithRelayedStdin(shim)
+
+        write(source, "abc")
         shim.settle()
         var got = readAvailable(containerStdin)
         XCTAssertEqual(String(decoding: got.bytes, as: UTF8.self), "abc")
 
         // The engine's writer goes away: no EOF while the hold is there
         // (a detached engine's container keeps its stdin).
-        write(source.write, "def")
-        close(source.write)
+        write(source, "def")
+        close(source)
         shim.settle()
         got = readAvailable(containerStdin)
         XCTAssertEqual(String(decoding: got.bytes, as: UTF8.self), "def")
@@ -160,18 +166,12 @@ final class StdioRelayTests: XCTestCase {
 
     func testDataWrittenJustBeforeCloseStdinIsNotLost() throws {
         let shim = try InProcessShim()
-        let source = try pipe()
-        var options = shim.createOptions()
-        options.stdin = true
-        options.relayedStdio = RelayedStdio(stdin: source.read, stdinHold: dup(source.write))
-        _ = try XCTUnwrap(shim.result { done in shim.core.create(options, done) }).get()
-        _ = try XCTUnwrap(shim.result { done in shim.core.start(done) }).get()
-        let containerStdin = try XCTUnwrap(shim.runtime.containerStdin["c1"])
+        let (source, containerStdin) = try startWithRelayedStdin(shim)
 
         // ctr writes, closes its FIFO and calls CloseIO before the shim has
         // read anything.
-        write(source.write, "all of it")
-        close(source.write)
+        write(source, "all of it")
+        close(source)
         try shim.core.closeStdin()
         shim.settle()
         let got = readAvailable(containerStdin)

@@ -3,6 +3,7 @@ import Foundation
 import Glibc
 import ShimClient
 import ShimProtocol
+import ShimSystem
 import SwiftProtobuf
 import XCTest
 
@@ -53,7 +54,7 @@ final class ContainerdShimHarness {
         var environment = ProcessInfo.processInfo.environment
         environment["TTRPC_ADDRESS"] = events.path
         process.environment = environment
-        let input = Pipe(), output = Pipe(), errors = Pipe()
+        let input = Foundation.Pipe(), output = Foundation.Pipe(), errors = Foundation.Pipe()
         process.standardInput = input
         process.standardOutput = output
         process.standardError = errors
@@ -111,6 +112,23 @@ final class ContainerdShimHarness {
         request.bundle = bundle.path
         edit(&request)
         return request
+    }
+
+    /// An Exec request for `execID` with `spec` (an OCI Process, JSON).
+    func execRequest(_ execID: String, spec: String,
+                     _ edit: (inout Containerd_Task_V2_ExecProcessRequest) -> Void = { _ in }) -> Containerd_Task_V2_ExecProcessRequest {
+        var request = Containerd_Task_V2_ExecProcessRequest()
+        request.id = id
+        request.execID = execID
+        request.spec.typeURL = TypeURL.ociProcess
+        request.spec.value = Data(spec.utf8)
+        edit(&request)
+        return request
+    }
+
+    /// Exec (registered, not started).
+    func exec(_ execID: String, spec: String, _ edit: (inout Containerd_Task_V2_ExecProcessRequest) -> Void = { _ in }) throws {
+        let _: Google_Protobuf_Empty = try call("Exec", execRequest(execID, spec: spec, edit))
     }
 
     func wait(_ execID: String = "") throws -> Containerd_Task_V2_WaitResponse {
@@ -179,21 +197,9 @@ final class ContainerdEventsRecorder: @unchecked Sendable {
 
     func listen() throws {
         unlink(path)
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        var addr = sockaddr_un()
-        addr.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &addr.sun_path) { raw in
-            let bytes = Array(path.utf8)
-            raw.copyBytes(from: bytes)
-            raw[bytes.count] = 0
-        }
-        let bound = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard bound == 0, Glibc.listen(fd, 16) == 0 else {
-            close(fd)
-            throw TestSupport.SupportError("cannot listen on \(path): \(errno)")
-        }
+        let fd = try UnixSocket.listen(path: path, type: Int32(SOCK_STREAM.rawValue), mode: 0o600)
+        // The accept loop is a thread that blocks.
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         lock.withLock { listener = fd }
         let thread = Thread { [weak self] in self?.acceptLoop(fd) }
         self.thread = thread

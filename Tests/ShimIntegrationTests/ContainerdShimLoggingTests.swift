@@ -108,15 +108,11 @@ extension ContainerdShimTests {
         let _: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = shim.id })
         let exec = { (execID: String, dir: String, terminal: Bool, script: String) throws in
             let spec = #"{"args":["/bin/sh","-c","\#(script)"],"cwd":"/","env":["PATH=/bin"],"terminal":\#(terminal),"user":{"uid":0,"gid":0}}"#
-            let _: Google_Protobuf_Empty = try shim.call("Exec", Containerd_Task_V2_ExecProcessRequest.with {
-                $0.id = shim.id
-                $0.execID = execID
+            try shim.exec(execID, spec: spec) {
                 $0.terminal = terminal
                 $0.stdout = "binary://\(logger)?dir=\(dir)"
                 $0.stderr = terminal ? "" : "binary://\(logger)?dir=\(dir)"
-                $0.spec.typeURL = TypeURL.ociProcess
-                $0.spec.value = Data(spec.utf8)
-            })
+            }
             let _: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = shim.id; $0.execID = execID })
         }
         try exec("logged", execLogs, false, "echo exec-out; echo exec-err >&2; exit 4")

@@ -75,13 +75,7 @@ extension ContainerdShimTests {
         let _: Containerd_Task_V2_CreateTaskResponse = try shim.call("Create", shim.createRequest { $0.options = try! TypeURL.pack(runc) })
         let _: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = shim.id })
         let spec = #"{"args":["/bin/sh","-c","echo exec-reopened > /dev/stdout"],"cwd":"/","user":{"uid":0,"gid":0}}"#
-        let _: Google_Protobuf_Empty = try shim.call("Exec", Containerd_Task_V2_ExecProcessRequest.with {
-            $0.id = shim.id
-            $0.execID = "in-userns"
-            $0.stdout = execOut
-            $0.spec.typeURL = TypeURL.ociProcess
-            $0.spec.value = Data(spec.utf8)
-        })
+        try shim.exec("in-userns", spec: spec) { $0.stdout = execOut }
         let _: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = shim.id; $0.execID = "in-userns" })
         XCTAssertEqual(try shim.wait("in-userns").exitStatus, 0)
         _ = fcntl(reader, F_SETFL, 0)

@@ -106,20 +106,12 @@ final class ContainerdShimTests: XCTestCase {
         let reader = open(stdout, O_RDONLY | O_NONBLOCK)
         defer { close(reader) }
         let spec = #"{"args":["/bin/sh","-c","echo exec-out; exit 5"],"cwd":"/","env":["PATH=/bin"],"user":{"uid":0,"gid":0}}"#
-        let _: Empty = try shim.call("Exec", Containerd_Task_V2_ExecProcessRequest.with {
-            $0.id = shim.id
-            $0.execID = "e1"
-            $0.stdout = stdout
-            $0.spec.typeURL = TypeURL.ociProcess
-            $0.spec.value = Data(spec.utf8)
-        })
+        try shim.exec("e1", spec: spec) { $0.stdout = stdout }
         let registered = try shim.state("e1")
         XCTAssertEqual(registered.status, .created)
         XCTAssertEqual(registered.pid, 0)
         XCTAssertEqual(registered.id, "e1")
-        XCTAssertEqual(try shim.failure("Exec", Containerd_Task_V2_ExecProcessRequest.with {
-            $0.id = shim.id; $0.execID = "e1"; $0.spec.typeURL = TypeURL.ociProcess; $0.spec.value = Data(spec.utf8)
-        })?.code, .alreadyExists)
+        XCTAssertEqual(try shim.failure("Exec", shim.execRequest("e1", spec: spec))?.code, .alreadyExists)
 
         let started: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = shim.id; $0.execID = "e1" })
         XCTAssertGreaterThan(started.pid, 0)
@@ -138,10 +130,7 @@ final class ContainerdShimTests: XCTestCase {
         XCTAssertEqual(exit.exitStatus, 5)
 
         // Pids names a running exec's process.
-        let _: Empty = try shim.call("Exec", Containerd_Task_V2_ExecProcessRequest.with {
-            $0.id = shim.id; $0.execID = "e2"; $0.spec.typeURL = TypeURL.ociProcess
-            $0.spec.value = Data(#"{"args":["/bin/sleep","1000"],"cwd":"/","user":{"uid":0,"gid":0}}"#.utf8)
-        })
+        try shim.exec("e2", spec: #"{"args":["/bin/sleep","1000"],"cwd":"/","user":{"uid":0,"gid":0}}"#)
         let e2: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = shim.id; $0.execID = "e2" })
         let pids: Containerd_Task_V2_PidsResponse = try shim.call("Pids", Containerd_Task_V2_PidsRequest.with { $0.id = shim.id })
         let execInfo = try XCTUnwrap(pids.processes.first { $0.pid == e2.pid })
@@ -309,12 +298,7 @@ extension ContainerdShimTests {
         let _: Containerd_Task_V2_CreateTaskResponse = try shim.call("Create", shim.createRequest { $0.stdout = firstOut })
         let _: Containerd_Task_V2_StartResponse = try shim.call("Start", Containerd_Task_V2_StartRequest.with { $0.id = shim.id })
         var seen = ""
-        XCTAssertTrue(TestSupport.eventually {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let n = read(first, &buffer, buffer.count)
-            if n > 0 { seen += String(decoding: buffer[0..<n], as: UTF8.self) }
-            return seen.contains("tick 3\n")
-        })
+        XCTAssertTrue(readUntil(first, into: &seen, contains: "tick 3\n"))
         let image = shim.dir + "/checkpoint"
         var options = Containerd_Runc_V1_CheckpointOptions()
         options.exit = true
@@ -341,12 +325,7 @@ extension ContainerdShimTests {
         XCTAssertGreaterThan(restored.pid, 0)
         XCTAssertEqual(try shim.state().status, .running, "restored running")
         var counted = ""
-        XCTAssertTrue(TestSupport.eventually {
-            var buffer = [UInt8](repeating: 0, count: 4096)
-            let n = read(second, &buffer, buffer.count)
-            if n > 0 { counted += String(decoding: buffer[0..<n], as: UTF8.self) }
-            return counted.contains("tick \(lastTick + 2)\n")
-        }, "the restored shell did not count on: \(counted)")
+        XCTAssertTrue(readUntil(second, into: &counted, contains: "tick \(lastTick + 2)\n"), "the restored shell did not count on: \(counted)")
         XCTAssertFalse(counted.contains("tick 1\n"), "restored, not restarted")
         let _: Empty = try shim.call("Kill", Containerd_Task_V2_KillRequest.with { $0.id = shim.id; $0.signal = 9 })
         XCTAssertEqual(try shim.wait().exitStatus, 137)
@@ -398,6 +377,19 @@ extension ContainerdShimTests {
         XCTAssertNotNil(shim.events.waitFor("/tasks/delete", of: second))
         XCTAssertEqual(shim.events.received.filter { $0.containerID == second }.map(\.topic),
                        ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"])
+    }
+}
+
+extension ContainerdShimTests {
+    /// Reads what a non-blocking `fd` has into `text` until it contains
+    /// `expected` (at most 10 s); whether it did.
+    func readUntil(_ fd: Int32, into text: inout String, contains expected: String) -> Bool {
+        TestSupport.eventually {
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            let n = read(fd, &buffer, buffer.count)
+            if n > 0 { text += String(decoding: buffer[0..<n], as: UTF8.self) }
+            return text.contains(expected)
+        }
     }
 }
 
