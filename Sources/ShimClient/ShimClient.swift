@@ -91,14 +91,17 @@ public final class ShimClient {
     // --- unary calls ------------------------------------------------------------
 
     /// Calls `method` and decodes its answer; a non-OK status throws `.rpc`.
+    /// `service`: another ttrpc service the peer serves (containerd's task
+    /// API on a containerd shim).
     public func call<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
-        _ method: String, _ request: Request, as: Response.Type = Response.self, timeoutSeconds: Double? = nil
+        _ method: String, _ request: Request, as: Response.Type = Response.self, timeoutSeconds: Double? = nil,
+        service: String = ShimService.name
     ) throws(ClientError) -> Response {
         let payload: [UInt8]
         do { payload = try request.serializedBytes() } catch {
             throw .protocolViolation("cannot encode \(Request.protoMessageName): \(error)")
         }
-        let response = try callRaw(method, payload: payload, timeoutSeconds: timeoutSeconds)
+        let response = try callRaw(method, payload: payload, timeoutSeconds: timeoutSeconds, service: service)
         if let error = RPCError(status: response.status) { throw .rpc(error) }
         do {
             return try Response(serializedBytes: [UInt8](response.payload))
@@ -108,15 +111,17 @@ public final class ShimClient {
     }
 
     /// Sends a unary request and returns the Response envelope as is.
-    public func callRaw(_ method: String, payload: [UInt8], timeoutSeconds: Double? = nil) throws(ClientError) -> Ttrpc_Response {
-        let id = try sendRequest(method, payload: payload, flags: [])
+    public func callRaw(_ method: String, payload: [UInt8], timeoutSeconds: Double? = nil,
+                        service: String = ShimService.name) throws(ClientError) -> Ttrpc_Response {
+        let id = try sendRequest(method, payload: payload, flags: [], service: service)
         return try awaitResponse(streamID: id, what: method, timeoutSeconds: timeoutSeconds ?? self.timeoutSeconds)
     }
 
     /// Sends a Request frame; returns its stream id.
-    public func sendRequest(_ method: String, payload: [UInt8], flags: FrameFlags, timeoutNanos: Int64 = 0) throws(ClientError) -> UInt32 {
+    public func sendRequest(_ method: String, payload: [UInt8], flags: FrameFlags, timeoutNanos: Int64 = 0,
+                            service: String = ShimService.name) throws(ClientError) -> UInt32 {
         var request = Ttrpc_Request()
-        request.service = ShimService.name
+        request.service = service
         request.method = method
         request.payload = .init(payload)
         request.timeoutNano = timeoutNanos

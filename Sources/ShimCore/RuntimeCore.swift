@@ -79,11 +79,16 @@ public final class RuntimeCore {
     // --- lifecycle ---------------------------------------------------------------
 
     public func create(_ options: CreateOptions, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+        // The relayed stdio fds are the core's from here: a refusal closes them.
+        let refuse = { (error: CoreError) in
+            options.relayedStdio?.closeAll()
+            done(.failure(error))
+        }
         if let container, container.phase.kind == .creating {
-            return done(.failure(.precondition("container \(containerID) is being created")))
+            return refuse(.precondition("container \(containerID) is being created"))
         }
         if let container, holdsContainer {
-            return done(.failure(CoreError(.alreadyExists, "container \(containerID) already exists (\(container.status.rawValue))")))
+            return refuse(CoreError(.alreadyExists, "container \(containerID) already exists (\(container.status.rawValue))"))
         }
         let bundleConfig: BundleConfig
         let settings: RuntimeSettings
@@ -91,7 +96,7 @@ public final class RuntimeCore {
             bundleConfig = try BundleConfig.load(bundle: FileSystem.absolute(options.bundle))
             settings = try runtimeSettings(for: options)
         } catch {
-            return done(.failure(error))
+            return refuse(error)
         }
         let created = Container(id: containerID, options: options, bundleConfig: bundleConfig, context: context,
                                 runtime: context.makeRuntime(settings))

@@ -23,13 +23,15 @@ public final class Connection {
     private var deadlines: [UInt32: EventLoop.TimerToken] = [:]
     public private(set) var isOpen = true
     /// Called once when the connection has closed.
-    var onClose: ((Connection) -> Void)?
+    public var onClose: ((Connection) -> Void)?
 
     /// A client that stops reading may hold this much unsent output before
     /// it is disconnected; the shim's memory must not grow without bound.
     static let outboxLimit = 64 << 20
 
-    init(label: String, readFD: FileDescriptor, writeFD: FileDescriptor, loop: EventLoop, router: RPCRouter, scratch: ScratchBuffer, log: Logger) {
+    /// A client on `readFD`/`writeFD` (the same fd for a socket), served
+    /// by `router` once `start` runs. The connection owns the fds.
+    public init(label: String, readFD: FileDescriptor, writeFD: FileDescriptor, loop: EventLoop, router: RPCRouter, scratch: ScratchBuffer, log: Logger) {
         self.label = label
         self.readFD = readFD
         self.writeFD = writeFD
@@ -49,7 +51,7 @@ public final class Connection {
         }
     }
 
-    func start() throws(SystemError) {
+    public func start() throws(SystemError) {
         for fd in Set([readFD, writeFD]) {
             _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) | O_NONBLOCK)
         }

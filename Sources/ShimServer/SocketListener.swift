@@ -7,8 +7,8 @@ import SystemPackage
 /// <state-dir>/shim.sock: where a restarted engine, or `ocictl`, finds the
 /// shim again. Mode 0600, and every peer's uid is checked (SO_PEERCRED): a
 /// client of another user is refused even if the file mode were loosened.
-final class SocketListener {
-    let path: String
+public final class SocketListener {
+    public let path: String
     private let fd: FileDescriptor
     private let loop: EventLoop
     private let log: Logger
@@ -16,12 +16,24 @@ final class SocketListener {
 
     /// Takes over `path` (removing the socket of a dead shim) and listens.
     /// `accepted` gets each admitted peer's fd and a label for logs.
-    init(path: String, loop: EventLoop, log: Logger, accepted: @escaping (FileDescriptor, String) -> Void) throws(SystemError) {
+    public convenience init(path: String, loop: EventLoop, log: Logger, accepted: @escaping (FileDescriptor, String) -> Void) throws(SystemError) {
+        try SocketListener.claim(path)
+        let fd = try UnixSocket.listen(path: path, type: Int32(SOCK_STREAM.rawValue), mode: 0o600)
+        try self.init(listening: fd, path: path, loop: loop, log: log, accepted: accepted)
+    }
+
+    /// Serves a socket that already listens at `path`, handed to the shim
+    /// by whoever made it (containerd's `start` passes it as fd 3, systemd's
+    /// socket activation as LISTEN_FDS do). The listener owns `fd`; `close`
+    /// removes `path`.
+    public init(listening fd: FileDescriptor, path: String, loop: EventLoop, log: Logger,
+                accepted: @escaping (FileDescriptor, String) -> Void) throws(SystemError) {
         self.path = path
+        self.fd = fd
         self.loop = loop
         self.log = log
-        try SocketListener.claim(path)
-        fd = try UnixSocket.listen(path: path, type: Int32(SOCK_STREAM.rawValue), mode: 0o600)
+        _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fd.rawValue, F_SETFD, FD_CLOEXEC)
         do {
             try loop.watch(fd, .readable) { [unowned self] _ in self.acceptAll(accepted) }
         } catch {
@@ -70,7 +82,7 @@ final class SocketListener {
         }
     }
 
-    func close() {
+    public func close() {
         loop.unwatch(fd)
         try? fd.close()
         try? FileSystem.removeFile(path)

@@ -84,10 +84,18 @@ final class FakeRuntime: OCIRuntime {
     /// The container stdout the runtime's process was given (its write end,
     /// kept as the container's own), per container id.
     private(set) var containerStdout: [String: Int32] = [:]
+    /// The container stdin the runtime's process was given (its read end).
+    private(set) var containerStdin: [String: Int32] = [:]
 
     init(processes: FakeProcesses) { self.processes = processes }
 
-    deinit { for fd in containerStdout.values { close(fd) } }
+    deinit { for fd in Array(containerStdout.values) + Array(containerStdin.values) { close(fd) } }
+
+    /// The container closes its stdout (its processes are gone): the shim
+    /// reads EOF once it has the rest.
+    func closeContainerStdout(_ id: String) {
+        if let fd = containerStdout.removeValue(forKey: id) { close(fd) }
+    }
 
     private func answer(_ operation: String, _ body: @escaping () -> Void) {
         calls.append(operation)
@@ -112,6 +120,9 @@ final class FakeRuntime: OCIRuntime {
         containers[request.id] = (pid, request.restore == nil ? "created" : "running")
         if let stdout = request.stdio.fds.first(where: { $0.child == .standardOutput }) {
             containerStdout[request.id] = dup(stdout.parent.rawValue)
+        }
+        if let stdin = request.stdio.fds.first(where: { $0.child == .standardInput }) {
+            containerStdin[request.id] = dup(stdin.parent.rawValue)
         }
         try? FileSystem.writeAtomically(request.pidFile, "\(pid)")
         answer("create") { done(.success(())) }
@@ -147,6 +158,7 @@ final class FakeRuntime: OCIRuntime {
         }
         if force { _ = processes.signal(container.pid, SIGKILL) }
         if let fd = containerStdout.removeValue(forKey: id) { close(fd) }
+        if let fd = containerStdin.removeValue(forKey: id) { close(fd) }
         answer("delete") { done(.success(())) }
     }
 
@@ -164,6 +176,13 @@ final class FakeRuntime: OCIRuntime {
         let pid = processes.spawn()
         try? FileSystem.writeAtomically(request.pidFile, "\(pid)")
         answer("exec") { done(.success(())) }
+    }
+
+    func processIDs(_ id: String, _ done: @escaping (Result<[Int32], CoreError>) -> Void) {
+        guard let container = containers[id] else {
+            return answer("ps") { done(.failure(CoreError(.noSuchContainer, "container does not exist"))) }
+        }
+        answer("ps") { done(.success([container.pid])) }
     }
 
     func checkpoint(_ request: RuntimeCheckpoint, _ done: @escaping (Result<Void, CoreError>) -> Void) {

@@ -9,7 +9,10 @@ extension Container {
     /// state, no process, no open fd — and nothing it did not make is
     /// touched.
     func create(_ done: @escaping (Result<Int32, CoreError>) -> Void) {
-        do throws(CoreError) { try check(.create) } catch { return done(.failure(error)) }
+        do throws(CoreError) { try check(.create) } catch {
+            options.relayedStdio?.closeAll()
+            return done(.failure(error))
+        }
         move(to: .creating)
         let request: RuntimeCreate
         do {
@@ -54,6 +57,11 @@ extension Container {
     /// Everything before the runtime runs: directories, log, ports, stdio,
     /// user namespace access, labels, cgroup placement of the shim.
     private func prepare() throws(CoreError) -> RuntimeCreate {
+        // First: from here on the relayed fds are the container's, and a
+        // failure below closes them with everything else.
+        if let relayed = options.relayedStdio {
+            pendingRelay = StdioRelay(relayed, loop: context.loop, scratch: context.scratch, log: log, label: "container \(id)")
+        }
         if options.terminal && !bundleConfig.terminal {
             throw .invalid("Create asks for a terminal but \(paths.bundle)/config.json has process.terminal false")
         }
@@ -78,13 +86,19 @@ extension Container {
         if !options.reservePorts.isEmpty {
             ports = try PortReservation.reserve(options.reservePorts)
         }
+        if let relayed = options.relayedStdio {
+            if !options.providedStdio.isEmpty { throw .invalid("relayed and provided stdio cannot be used together") }
+            if relayed.hasStdin && !options.stdin && !terminal {
+                throw .invalid("a relayed stdin needs the container's stdin (CreateOptions.stdin)")
+            }
+        }
         let io: ContainerIO
         if !options.providedStdio.isEmpty {
             if terminal { throw .invalid("provided stdio cannot be used with a terminal (process.terminal is true)") }
             io = try ContainerIO.passthrough(options.providedStdio)
         } else {
             io = terminal ? try ContainerIO.terminal(socketDir: context.config.stateDir)
-                          : try ContainerIO.pipes(stdin: options.stdin)
+                          : try ContainerIO.pipes(stdin: options.stdin, owner: options.stdioOwner)
         }
         self.io = io
 
@@ -166,6 +180,11 @@ extension Container {
         }
         let process = try makeInitProcess(io: io)
         initProcess = process
+        if let relay = pendingRelay {
+            pendingRelay = nil
+            process.relayStdio(relay)
+            process.connectRelayedStdin()
+        }
         createdAt = Clock.realtimeNanos()
         process.began(pid: pid, startedAt: restored ? createdAt : 0)
         process.startOutput()

@@ -53,6 +53,19 @@ public struct CreateOptions: Sendable {
     /// engine that gives the container its own stdio, as conmon's
     /// `--log-path passthrough`). Not with a terminal.
     public var providedStdio: [FileDescriptor] = []
+    /// The engine's own fds the container's stdio is copied to and from
+    /// (containerd's FIFOs), pipes or terminal as the bundle says; the shim
+    /// takes them over, whether Create succeeds or not. `stdin` must be
+    /// set when they include a stdin. Not with `providedStdio`.
+    public var relayedStdio: RelayedStdio?
+    /// The owner of the container's ends of its stdio pipes; nil: the
+    /// shim's (see StdioOwner).
+    public var stdioOwner: StdioOwner?
+    /// Kill every process left in the container once its init has exited
+    /// (`kill --all SIGKILL`): the kernel does that for a pid namespace's
+    /// init only, so a container sharing a pid namespace would leave them
+    /// behind (containerd's runc shim does the same, ShouldKillAllOnExit).
+    public var killAllWhenInitExits = false
     /// The runtime reports its errors on its stderr (no `--log` JSON file
     /// of the shim's); a failed create's error then carries that stderr as
     /// written (CoreError.runtimeOutput), as conmon passes it on.

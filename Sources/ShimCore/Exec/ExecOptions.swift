@@ -70,6 +70,13 @@ public struct ExecOptions: Sendable {
     /// The exit files, events and waiters wait until the attach socket's
     /// clients have taken the rest of the output (conmon's exec sessions).
     public var announceAfterAttachClients = false
+    /// The engine's own fds the process's stdio is copied to and from
+    /// (containerd's FIFOs); the shim takes them over, whether the session
+    /// is registered or not. `stdin` must be set when they include a stdin.
+    public var relayedStdio: RelayedStdio?
+    /// The owner of the process's ends of its stdio pipes; nil: the
+    /// shim's (see StdioOwner).
+    public var stdioOwner: StdioOwner?
 
     public init(execID: String, args: [String]) {
         self.execID = execID

@@ -56,7 +56,8 @@ final class ExecSession {
         let label = ephemeral && options.execID.isEmpty ? "exec" : "exec session \(options.execID)"
         let hub = AttachHub(label: label, terminal: options.terminal, stdin: options.stdin,
                             closeStdinOnClientEOF: true,
-                            backlogCapacity: ephemeral ? nil : AttachHub.execBacklogCapacity,
+                            // A relay is the engine's copy of the output: no backlog besides.
+                            backlogCapacity: ephemeral || options.relayedStdio != nil ? nil : AttachHub.execBacklogCapacity,
                             loop: context.loop, log: context.log)
         process = MonitoredProcess(execID: options.execID, label: label, hub: hub, delivery: .direct, context: context)
         process.emitsEvents = !options.execID.isEmpty
@@ -65,6 +66,9 @@ final class ExecSession {
         process.timeoutExitCode = options.timeoutExitCode
         process.exitFilesAfterAttachClients = options.announceAfterAttachClients
         process.owner = self
+        if let relayed = options.relayedStdio {
+            process.relayStdio(StdioRelay(relayed, loop: context.loop, scratch: context.scratch, log: context.log, label: label))
+        }
         hub.resizer = { [unowned self] rows, columns throws(CoreError) in try resize(rows: rows, columns: columns) }
     }
 
@@ -99,7 +103,7 @@ final class ExecSession {
                 if options.terminal { throw .invalid("provided stdio cannot be used with a terminal") }
                 io = try ContainerIO.passthrough(options.providedStdio)
             } else {
-                io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
+                io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin, owner: options.stdioOwner)
             }
             process.io = io
             if let log = options.log {
@@ -165,6 +169,7 @@ final class ExecSession {
         }
         hub.stdin?.onClose = { [weak io] in io?.closeStdin() }
         if let stdinFD = io.stdinFD { hub.stdin?.connect(stdinFD) }
+        process.connectRelayedStdin()
         phase = .running
         process.began(pid: pid, startedAt: Clock.realtimeNanos())
         process.startOutput()
@@ -282,6 +287,9 @@ extension ExecSession: ProcessOwner {
     }
 
     func processDidRecordExit(_ process: MonitoredProcess, _ exit: ProcessExit) {
+        // Its output was drained and reading stopped: the relay's readers
+        // get EOF once they have the rest.
+        process.relay?.finishOutput()
         process.endpoints?.closeControl()
         process.io?.close()
         process.io = nil

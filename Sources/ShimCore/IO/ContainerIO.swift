@@ -29,8 +29,9 @@ final class ContainerIO {
     private init(mode: Mode) { self.mode = mode }
 
     /// Pipes for stdout and stderr, and for stdin when `stdin` (else the
-    /// container reads /dev/null).
-    static func pipes(stdin: Bool) throws(CoreError) -> ContainerIO {
+    /// container reads /dev/null). `owner`: the container's ends are made
+    /// its (see StdioOwner).
+    static func pipes(stdin: Bool, owner: StdioOwner? = nil) throws(CoreError) -> ContainerIO {
         let io = ContainerIO(mode: .pipes)
         do throws(SystemError) {
             let out = try Pipe.make()
@@ -49,6 +50,14 @@ final class ContainerIO {
                 ends.append((.standardInput, FileDescriptor(rawValue: devnull)))
             }
             io.childEnds = ends
+            if let owner {
+                for (child, fd) in ends where child != .standardInput || stdin {
+                    let name = child == .standardInput ? "stdin" : child == .standardOutput ? "stdout" : "stderr"
+                    try sysCall("fchown the container's \(name) pipe to \(owner.uid):\(owner.gid)") {
+                        fchown(fd.rawValue, owner.uid, owner.gid)
+                    }
+                }
+            }
         } catch {
             io.close()
             throw .internal("cannot create the container's stdio pipes: \(error)")
@@ -140,6 +149,15 @@ final class ContainerIO {
     func stopOutput() {
         for pump in pumps { pump.stop() }
         pumps = []
+    }
+
+    /// Stops reading output until `resumeOutput` (its reader is behind).
+    func pauseOutput() {
+        for pump in pumps { pump.pause() }
+    }
+
+    func resumeOutput() {
+        for pump in pumps { pump.resume() }
     }
 
     /// Reads everything already buffered (at container exit, before the exit

@@ -15,6 +15,8 @@ final class OutputPump {
     /// A read failed (not EAGAIN/EINTR): its errno, just before the end.
     var readFailed: ((Int32) -> Void)?
     private var active = false
+    /// Not watched while its output has nowhere to go (`pause`).
+    private(set) var paused = false
 
     init(fd: FileDescriptor, stream: LogStream, loop: EventLoop, scratch: ScratchBuffer,
          sink: @escaping (LogStream, UnsafeRawBufferPointer) -> Void, finished: @escaping () -> Void) {
@@ -36,16 +38,37 @@ final class OutputPump {
         }
     }
 
-    /// Reads until the fd is empty.
-    func drain() { pump(maxReads: Int.max) }
+    /// Reads until the fd is empty (paused or not: the process has ended
+    /// and what it wrote must be taken now).
+    func drain() { pump(maxReads: Int.max, evenIfPaused: true) }
+
+    /// Stops reading until `resume`: the process's writes then fill the
+    /// pipe and it waits, as a process writing to a slow reader does.
+    func pause() {
+        guard active, !paused else { return }
+        paused = true
+        loop.unwatch(fd)
+    }
+
+    func resume() {
+        guard active, paused else { return }
+        paused = false
+        do {
+            try loop.watch(fd, .readable) { [unowned self] _ in self.pump(maxReads: 16) }
+        } catch {
+            return end()
+        }
+        pump(maxReads: 16)
+    }
 
     /// Up to `maxReads` reads, so one chatty container cannot starve the
     /// loop's other work.
-    private func pump(maxReads: Int) {
+    private func pump(maxReads: Int, evenIfPaused: Bool = false) {
         guard active else { return }
         let buffer = scratch.bytes
         var reads = 0
-        while reads < maxReads {
+        // A chunk handed on may pause the pump: no further read then.
+        while reads < maxReads && (evenIfPaused || !paused) {
             reads += 1
             let n = read(fd.rawValue, buffer.baseAddress, buffer.count)
             if n > 0 {
@@ -66,6 +89,7 @@ final class OutputPump {
         finished = nil
         guard active else { return }
         active = false
+        paused = false
         loop.unwatch(fd)
     }
 
@@ -74,6 +98,7 @@ final class OutputPump {
         finished = nil
         if active {
             active = false
+            paused = false
             loop.unwatch(fd)
         }
         done?()

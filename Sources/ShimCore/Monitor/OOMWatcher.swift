@@ -22,8 +22,7 @@ final class OOMWatcher {
     init(pid: pid_t, loop: EventLoop, onOOM: @escaping () -> Void) {
         self.loop = loop
         self.onOOM = onOOM
-        var sfs = statfs()
-        if statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == 0x6367_7270 {
+        if CgroupLayout.isCgroup2() {
             watchV2(pid: pid)
         } else {
             watchV1(pid: pid)

@@ -31,6 +31,8 @@ protocol OCIRuntime: AnyObject {
     /// `request.pidFile`.
     func exec(_ request: RuntimeExec, _ done: @escaping (Result<Void, CoreError>) -> Void)
     func checkpoint(_ request: RuntimeCheckpoint, _ done: @escaping (Result<Void, CoreError>) -> Void)
+    /// The pids of the container's processes (`ps --format json`).
+    func processIDs(_ id: String, _ done: @escaping (Result<[Int32], CoreError>) -> Void)
 }
 
 /// How the runtime's process reaches the container's stdio.

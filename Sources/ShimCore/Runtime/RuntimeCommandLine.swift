@@ -187,6 +187,22 @@ final class RuntimeCommandLine: OCIRuntime {
         run(RuntimeCall("checkpoint", args), completion: ignoringOutput(done))
     }
 
+    /// `runc ps --format json ID`: a JSON array of pids.
+    func processIDs(_ id: String, _ done: @escaping (Result<[Int32], CoreError>) -> Void) {
+        run(RuntimeCall("ps", ["ps", "--format", "json", id])) { result in
+            switch result {
+            case .success(let output):
+                guard let json = try? JSONValue(parsing: output.stdout), let items = json.arrayValue,
+                      case let pids = items.compactMap({ $0.intValue.map { Int32(clamping: $0) } }), pids.count == items.count else {
+                    return done(.failure(.internal("cannot decode `ps` output of the runtime: \(output.stdoutText)")))
+                }
+                done(.success(pids))
+            case .failure(let error):
+                done(.failure(error))
+            }
+        }
+    }
+
     private func ignoringOutput(_ done: @escaping (Result<Void, CoreError>) -> Void) -> (Result<CommandResult, CoreError>) -> Void {
         { result in done(result.map { _ in () }) }
     }
