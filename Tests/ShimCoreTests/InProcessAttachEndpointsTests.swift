@@ -99,6 +99,8 @@ final class InProcessAttachEndpointsTests: XCTestCase {
         shim.settle()
         let client = try attachClient(shim.bundle + "/attach")
         defer { try? client.close() }
+        shim.settle()
+        XCTAssertEqual(peek(client), .error(EAGAIN), "waiting")
         shim.runtime.release("create")
         shim.settle()
         XCTAssertNotNil(try XCTUnwrap(answer).failure)
