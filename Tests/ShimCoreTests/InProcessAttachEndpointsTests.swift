@@ -58,25 +58,27 @@ final class InProcessAttachEndpointsTests: XCTestCase {
 
     // --- after a failed create --------------------------------------------------------
 
-    /// `ocishim serve`'s way: a failed create leaves none of its endpoints.
-    func testAFailedCreateRemovesTheEndpointsItMade() throws {
+    /// A create the runtime refuses, with a socket-dir link and `keep`.
+    private func failedCreate(keep: Bool) throws -> InProcessShim {
         let shim = try InProcessShim()
         shim.runtime.failures["create"] = CoreError(.runtimeFailed, "no")
         var options = shim.createOptions()
         options.socketDir = shim.dir + "/sockets"
+        options.keepEndpointsAfterFailure = keep
         XCTAssertNotNil(try XCTUnwrap(shim.result { shim.core.create(options, $0) }).failure)
+        return shim
+    }
+
+    /// `ocishim serve`'s way: a failed create leaves none of its endpoints.
+    func testAFailedCreateRemovesTheEndpointsItMade() throws {
+        let shim = try failedCreate(keep: false)
         for name in ["attach", "ctl"] { XCTAssertFalse(exists(shim.bundle + "/" + name), name) }
         XCTAssertFalse(exists(shim.dir + "/sockets/c1"), "the socket-dir link")
     }
 
     /// conmon's way: the files stay where they were made, nothing listens.
     func testAFailedCreateLeavesItsEndpointsWhenAsked() throws {
-        let shim = try InProcessShim()
-        shim.runtime.failures["create"] = CoreError(.runtimeFailed, "no")
-        var options = shim.createOptions()
-        options.socketDir = shim.dir + "/sockets"
-        options.keepEndpointsAfterFailure = true
-        XCTAssertNotNil(try XCTUnwrap(shim.result { shim.core.create(options, $0) }).failure)
+        let shim = try failedCreate(keep: true)
         XCTAssertTrue(isSocket(shim.bundle + "/attach"))
         XCTAssertTrue(exists(shim.bundle + "/ctl"))
         XCTAssertTrue(exists(shim.dir + "/sockets/c1"), "the socket-dir link")
