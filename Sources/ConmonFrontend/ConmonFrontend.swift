@@ -18,7 +18,7 @@ import SystemPackage
 ///     run until the exit; exit files, exit command, the exit status
 public enum ConmonFrontend {
     /// conmon's version as podman checks it (>= 2.0.24, "conmon version X.Y.Z"
-    /// on the first line), and what this is on the second.
+    /// on the first line).
     public static let conmonInterfaceVersion = "2.1.6"
 
     /// Where the monitor's own diagnostics go, at debug level, once it has
@@ -26,8 +26,12 @@ public enum ConmonFrontend {
     /// containers.conf's conmon_env_vars.
     public static let diagnosticsVariable = "OCISHIM_CONMON_LOG_FILE"
 
+    /// conmon's two lines; the second is its GIT_COMMIT, "unknown" for a
+    /// build that knows none (Debian's conmon prints that too): there is no
+    /// commit of conmon's to name here. Tools tell ocishim-conmon from
+    /// conmon by the binary, not by this text.
     public static var versionText: String {
-        "conmon version \(conmonInterfaceVersion)\ncommit: ocishim-conmon \(ShimVersion.current)\n"
+        "conmon version \(conmonInterfaceVersion)\ncommit: unknown\n"
     }
 
     public static func main(_ argv: [String]) -> Never {

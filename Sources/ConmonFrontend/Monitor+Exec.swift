@@ -32,7 +32,9 @@ extension Monitor {
 
     private func registerSession(providedStdio: [FileDescriptor]) {
         let id = execSessionID
-        if let bundle = plan.bundle { setUpEndpoints(bundle: bundle, execID: id) }
+        // conmon's order: the link, the attach socket (the core's, made at
+        // registration), the FIFOs.
+        if let bundle = plan.bundle { makeAttachLink(bundle: bundle) }
         var options = plan.execOptions(sessionID: id, stateDir: stateDir)
         options.runtimeFDs = keepFDs
         options.runtimeEnvironment = ProcessEnvironment.current()
@@ -40,6 +42,7 @@ extension Monitor {
         let registered = core.registerExec(options)
         for fd in providedStdio { try? fd.close() }
         if case .failure(let error) = registered { return runtimeFailed(error) }
+        if let bundle = plan.bundle { setUpControl(bundle: bundle, execID: id) }
         guard plan.options.execAttach else { return startSession() }
         if plan.bundle != nil && !plan.passthrough {
             ConmonLog.ndebug("sending attach message to parent")

@@ -208,6 +208,9 @@ public struct MonitorPlan: Sendable {
         log.fileMode = Self.logFileMode
         // conmon opens the log path as given, through a symlink too.
         log.followSymlinks = true
+        // conmon reads 8 KiB at a time (STDIO_BUF_SIZE): no record of its
+        // holds more of a line.
+        log.recordLimit = 8192
         return log
     }
 
@@ -220,6 +223,11 @@ public struct MonitorPlan: Sendable {
         exec.attachSocket = bundle != nil && !passthrough
         exec.controlFIFOs = false
         exec.attachLinkStays = true
+        // conmon leaves its socket when runc exec fails, and accepts
+        // clients only after runc exec returned (at once with a terminal:
+        // its loop runs meanwhile, waiting for the console).
+        exec.keepEndpointsAfterFailure = true
+        exec.attachClientsWaitForProcess = !options.terminal
         exec.fullAttach = options.fullAttach
         exec.terminal = options.terminal
         exec.stdin = options.stdin
@@ -268,6 +276,14 @@ public struct MonitorPlan: Sendable {
         create.controlFIFOs = false
         create.attachLinkStays = true
         create.attachSocket = !passthrough
+        // conmon runs the runtime without reading config.json (-t alone
+        // decides the console socket), makes its attach socket before the
+        // runtime runs and leaves it when the runtime fails, and accepts
+        // clients only once the runtime has returned (at once with a
+        // terminal: its loop runs meanwhile, waiting for the console).
+        create.readBundleConfig = false
+        create.keepEndpointsAfterFailure = true
+        create.attachClientsWaitForProcess = !options.terminal
         return create
     }
 }

@@ -78,7 +78,13 @@ public final class RuntimeCore {
 
     // --- lifecycle ---------------------------------------------------------------
 
-    public func create(_ options: CreateOptions, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+    /// Creates (or restores) the container. `beforeRuntime`: called once
+    /// the shim's own files for it are in place (stdio, log, attach
+    /// endpoints), right before the runtime runs, for a front end's own
+    /// files; throwing fails the create with that error, as the runtime's
+    /// failure would.
+    public func create(_ options: CreateOptions, beforeRuntime: (() throws(CoreError) -> Void)? = nil,
+                       _ done: @escaping (Result<Int32, CoreError>) -> Void) {
         // The relayed stdio fds are the core's from here: a refusal closes them.
         let refuse = { (error: CoreError) in
             options.relayedStdio?.closeAll()
@@ -93,7 +99,9 @@ public final class RuntimeCore {
         let bundleConfig: BundleConfig
         let settings: RuntimeSettings
         do {
-            bundleConfig = try BundleConfig.load(bundle: FileSystem.absolute(options.bundle))
+            let bundle = FileSystem.absolute(options.bundle)
+            bundleConfig = options.readBundleConfig ? try BundleConfig.load(bundle: bundle)
+                                                    : BundleConfig(bundle: bundle, document: .object([]))
             settings = try runtimeSettings(for: options)
         } catch {
             return refuse(error)
@@ -103,7 +111,7 @@ public final class RuntimeCore {
         container = created
         created.onChange = { [unowned self] in persist() }
         store.runtime = settings
-        created.create { [self] result in
+        created.create(beforeRuntime: beforeRuntime) { [self] result in
             switch result {
             case .success:
                 // The container is gone with its exit: close what the engine

@@ -153,6 +153,21 @@ final class MonitorPlanTests: XCTestCase {
         // -l none: nothing logged (not the core's default file).
         XCTAssertEqual(try plan(base + ["-l", "none"]).createOptions(providedStdio: []).log.drivers, [.none])
     }
+
+    /// What conmon does around the runtime, as core options: it does not
+    /// read config.json, its attach socket listens before the runtime runs
+    /// and stays when it fails, clients are served once the runtime has
+    /// returned (at once with a terminal), and no log record holds more
+    /// than its 8 KiB read.
+    func testCreateOptionsForConmonsWayAroundTheRuntime() throws {
+        let c = try plan(base + ["-l", "none"]).createOptions(providedStdio: [])
+        XCTAssertFalse(c.readBundleConfig)
+        XCTAssertTrue(c.keepEndpointsAfterFailure)
+        XCTAssertTrue(c.attachClientsWaitForProcess)
+        XCTAssertEqual(c.log.recordLimit, 8192)
+        XCTAssertFalse(try plan(base + ["-l", "none", "-t"]).createOptions(providedStdio: []).attachClientsWaitForProcess)
+        XCTAssertEqual(ConmonFrontend.versionText, "conmon version 2.1.6\ncommit: unknown\n")
+    }
 }
 
 /// conmon's exec mode in both of its APIs.
@@ -180,6 +195,11 @@ final class ExecPlanTests: XCTestCase {
         XCTAssertEqual(e.timeoutExitCode, -1)
         XCTAssertEqual(e.runtimeArgs, ["--cap", "CAP_SYS_ADMIN"])
         XCTAssertEqual(e.log?.drivers, [.none])
+        // conmon leaves the socket of a failed exec; with -t its loop accepts
+        // clients while runc exec runs.
+        XCTAssertTrue(e.keepEndpointsAfterFailure)
+        XCTAssertFalse(e.attachClientsWaitForProcess)
+        XCTAssertTrue(try plan(exec).execOptions(sessionID: "s", stateDir: "/state").attachClientsWaitForProcess)
         // The adopted container's options: no --systemd-cgroup for exec.
         XCTAssertEqual(p.shimConfig(stateDir: "/s", keepFDs: []).cgroupManager, "cgroupfs")
     }

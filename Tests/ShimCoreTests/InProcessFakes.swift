@@ -81,6 +81,11 @@ final class FakeRuntime: OCIRuntime {
     private(set) var held: [Held] = []
     /// Operations that fail with this error.
     var failures: [String: CoreError] = [:]
+    /// Called as `create` / `exec` begins: what the shim has made by then.
+    var onCreate: ((RuntimeCreate) -> Void)?
+    var onExec: ((RuntimeExec) -> Void)?
+    /// Every create request, in order.
+    private(set) var createRequests: [RuntimeCreate] = []
     /// The container stdout the runtime's process was given (its write end,
     /// kept as the container's own), per container id.
     private(set) var containerStdout: [String: Int32] = [:]
@@ -112,6 +117,8 @@ final class FakeRuntime: OCIRuntime {
     private func failure(_ operation: String) -> CoreError? { failures[operation] }
 
     func create(_ request: RuntimeCreate, _ done: @escaping (Result<Void, CoreError>) -> Void) {
+        onCreate?(request)
+        createRequests.append(request)
         if let error = failure("create") { return answer("create") { done(.failure(error)) } }
         if containers[request.id] != nil {
             return answer("create") { done(.failure(CoreError(.alreadyExists, "container with id exists: \(request.id)"))) }
@@ -172,6 +179,7 @@ final class FakeRuntime: OCIRuntime {
     }
 
     func exec(_ request: RuntimeExec, _ done: @escaping (Result<Void, CoreError>) -> Void) {
+        onExec?(request)
         if let error = failure("exec") { return answer("exec") { done(.failure(error)) } }
         let pid = processes.spawn()
         try? FileSystem.writeAtomically(request.pidFile, "\(pid)")

@@ -180,8 +180,11 @@ final class ConmonExecTests: XCTestCase {
         waitpid(r.pid, &status, 0)
     }
 
-    /// The runtime refuses the exec: its text on the sync pipe, nothing left
-    /// of the session, the container untouched.
+    /// The runtime refuses the exec: its text on the sync pipe, the
+    /// container untouched, and, as conmon leaves them, the session's attach
+    /// socket and FIFOs in its bundle. The engine's client, connected before
+    /// runc exec ran, was never accepted (conmon serves its socket only once
+    /// runc exec has returned): it is reset.
     func testExecOfAMissingBinaryFailsCleanly() throws {
         let h = try ConmonHarness(self)
         let bundle = try runningContainer(h)
@@ -190,13 +193,21 @@ final class ConmonExecTests: XCTestCase {
         defer { for fd in [r.sync, r.start, r.attach] { close(fd) } }
         nonce(r.start)
         XCTAssertEqual(ConmonHarness.readPacket(r.attach, timeoutSeconds: 60)?["data"] as? Int, 0)
+        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue)).rawValue
+        defer { close(client) }
         nonce(r.start)
         let failed = ConmonHarness.readPacket(r.sync, timeoutSeconds: 60)
         XCTAssertEqual(failed?["data"] as? Int, -1)
         let message = failed?["message"] as? String ?? ""
         XCTAssertTrue(message.contains("/no/such/binary") && message.contains("no such file or directory"), message)
         XCTAssertTrue(h.eventually { ConmonHarness.processes(mentioning: s.id).isEmpty })
-        XCTAssertFalse(FileManager.default.fileExists(atPath: s.dir + "/attach"))
+        var byte: UInt8 = 0
+        XCTAssertEqual(recv(client, &byte, 1, 0), -1)
+        XCTAssertEqual(errno, ECONNRESET, "the client's connection: \(String(cString: strerror(errno)))")
+        for name in ["attach", "ctl", "winsz"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: s.dir + "/" + name), "\(name) was removed")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: s.dir + "/process.json"), "the core's own file stayed")
         XCTAssertTrue(FileManager.default.fileExists(atPath: s.spec), "the engine's files must stay")
         let (_, state) = try TestSupport.run(ConmonHarness.runc, ["--root", h.runcRoot, "state", h.id])
         XCTAssertTrue(state.contains("\"running\""), state)

@@ -20,6 +20,15 @@ import SystemPackage
 /// way, when the path to bind is too long for sun_path the shim binds through
 /// `/proc/self/fd/<dir fd>/attach`, as conmon does today.
 ///
+/// The socket listens from the moment it is made, which may be before the
+/// process exists (a front end makes its endpoints before the runtime runs,
+/// as conmon does). Its clients are accepted at once, or, with
+/// `acceptsBeforeProcess` false, only once the process exists
+/// (`startAccepting`): until then they wait in the listen backlog, and if
+/// the process never comes (the runtime failed), closing the socket resets
+/// them — what a client of conmon sees, which waits for the runtime without
+/// serving its socket.
+///
 /// A client never holds up the process: output a client does not take at
 /// once waits in its queue, up to `clientQueueLimit` bytes; past that the
 /// client is disconnected (with a warning in the shim's log; the protocol
@@ -47,10 +56,14 @@ final class AttachSocket {
     private let log: Logger
     private let hub: AttachHub
     private var clients: [FileDescriptor: SocketAttachClient] = [:]
+    /// Connections are being accepted (the listener is watched).
+    private var accepting = false
 
     /// Binds and listens. `realDir` holds the socket; `socketDir`/`name`
-    /// gets the symlink unless `fullAttach`.
+    /// gets the symlink unless `fullAttach`. Clients are accepted from now
+    /// on, or with `acceptsBeforeProcess` false from `startAccepting` on.
     init(realDir: String, socketDir: String, name: String, fullAttach: Bool, linkStays: Bool = false,
+         acceptsBeforeProcess: Bool = true,
          hub: AttachHub, loop: EventLoop, scratch: ScratchBuffer, log: Logger) throws(CoreError) {
         self.linkStays = linkStays
         self.hub = hub
@@ -74,13 +87,29 @@ final class AttachSocket {
             if let symlink { unlink(symlink) }
             throw error
         }
-        do {
-            if let listener { try loop.watch(listener, .readable) { [unowned self] _ in accept() } }
-        } catch {
-            close()
-            throw .internal("cannot watch the attach socket \(path): \(error)")
+        if acceptsBeforeProcess {
+            do throws(SystemError) { try watchListener() } catch {
+                close()
+                throw .internal("cannot watch the attach socket \(path): \(error)")
+            }
         }
         hub.onEnded.append { [weak self] _ in self?.stopListening() }
+    }
+
+    private func watchListener() throws(SystemError) {
+        guard let listener, !accepting else { return }
+        try loop.watch(listener, .readable) { [unowned self] _ in accept() }
+        accepting = true
+    }
+
+    /// The process exists: clients that connected before it are accepted
+    /// now (before its first output is read), later ones as they come.
+    func startAccepting() {
+        guard listener != nil, !accepting else { return }
+        do throws(SystemError) { try watchListener() } catch {
+            log.warning("\(hub.label): cannot watch the attach socket \(path): \(error); no more clients")
+        }
+        accept()
     }
 
     var clientCount: Int { clients.count }
@@ -159,15 +188,19 @@ final class AttachSocket {
     /// output, then are closed.
     private func stopListening() {
         guard let listener else { return }
-        loop.unwatch(listener)
+        if accepting { loop.unwatch(listener) }
+        accepting = false
         try? listener.close()
         self.listener = nil
     }
 
-    /// Closes everything and removes the socket file and the symlink.
-    func close() {
+    /// Closes everything (clients still waiting to be accepted are reset)
+    /// and removes the socket file and the symlink, unless `keepingFiles`:
+    /// then both stay where they are, and nothing listens on the file.
+    func close(keepingFiles: Bool = false) {
         stopListening()
         for client in Array(clients.values) { drop(client, reason: nil) }
+        guard !keepingFiles else { return }
         try? FileSystem.removeFile(socketFile)
         if let symlink, !linkStays { unlink(symlink) }
     }

@@ -105,13 +105,13 @@ final class ControlFIFO {
         }
     }
 
-    /// Stops reading and removes the FIFO.
-    func close() {
+    /// Stops reading and removes the FIFO (unless `keepingFile`).
+    func close(keepingFile: Bool = false) {
         guard open else { return }
         open = false
         loop.unwatch(readFD)
         try? readFD.close()
         try? keepaliveFD.close()
-        unlink(path)
+        if !keepingFile { unlink(path) }
     }
 }

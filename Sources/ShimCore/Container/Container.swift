@@ -19,6 +19,9 @@ final class Container {
     private(set) var phase: ContainerPhase = .none
     /// The init, from the runtime's create on.
     var initProcess: MonitoredProcess?
+    /// The init while the runtime's create runs: its hub and attach
+    /// endpoints exist, the process not yet.
+    var preparedInit: MonitoredProcess?
     var logger: ContainerLogger? {
         // The log holds a line's unfinished tail until its newline comes or
         // its deadline passes; the deadline is a timer on this shim's loop.
@@ -118,6 +121,8 @@ final class Container {
     func releaseResources() {
         execs.closeAll()
         initProcess?.release()
+        preparedInit?.release()
+        preparedInit = nil
         oomWatcher?.stop()
         oomWatcher = nil
         ports?.release()

@@ -87,6 +87,29 @@ public struct CreateOptions: Sendable {
     /// pid, so that it takes LISTEN_FDS as its own (conmon's socket
     /// activation: --replace-listen-pid, or LISTEN_PID naming conmon).
     public var runtimeListenPid = false
+    /// The shim reads the bundle's config.json before the runtime runs, to
+    /// learn the process's terminal and the user namespace mappings (an
+    /// unreadable one, or `terminal` where config.json has none, fails the
+    /// create with the shim's words). false: config.json is not read; the
+    /// runtime gets a console socket exactly when `terminal` is set, the
+    /// mappings are `uidMappings`/`gidMappings` alone, and a missing or
+    /// contradicting config.json is the runtime's to report (conmon runs the
+    /// runtime without reading the bundle and passes its error on).
+    public var readBundleConfig = true
+    /// A failed create (the runtime's failure, or anything after the
+    /// attach endpoints were made) leaves the attach socket's file, its
+    /// `<socket-dir>` link and the control FIFOs where they are, with the
+    /// shim's fds on them closed. false: they go with everything else the
+    /// create made. (conmon leaves them in the bundle, where its engine
+    /// cleans up; `ocishim serve` removes them.)
+    public var keepEndpointsAfterFailure = false
+    /// Clients of the attach socket that connect before the runtime has
+    /// made the process wait in the socket's listen backlog and are
+    /// accepted once it exists; if it never does, they are reset when the
+    /// socket closes. false: they are accepted at once (and get an orderly
+    /// end after a failed create). conmon serves its socket only once the
+    /// runtime has returned, unless a terminal is coming.
+    public var attachClientsWaitForProcess = false
 
     public init(bundle: String) {
         self.bundle = bundle
@@ -118,6 +141,8 @@ public struct LogOptions: Sendable {
     public var syncOnExit = true
     /// The mode new log files are created with.
     public var fileMode: UInt32 = 0o600
+    /// k8s-file: the most bytes of a line one record holds (LogConfig.recordLimit).
+    public var recordLimit: Int?
     public init() {}
 }
 

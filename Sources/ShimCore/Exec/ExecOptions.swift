@@ -44,6 +44,13 @@ public struct ExecOptions: Sendable {
     public var attachLinkStays = false
     /// The control FIFOs; false when the engine's front end serves them.
     public var controlFIFOs = true
+    /// A session whose runtime fails leaves its attach socket's file (and
+    /// link) and control FIFO, their fds closed (as
+    /// CreateOptions.keepEndpointsAfterFailure).
+    public var keepEndpointsAfterFailure = false
+    /// Attach socket clients are accepted only once the process exists (as
+    /// CreateOptions.attachClientsWaitForProcess).
+    public var attachClientsWaitForProcess = false
     /// Where the session's output is logged, as the container's would be
     /// (conmon logs an exec's output to its -l drivers, which CRI-O's
     /// ExecSync reads back). nil: not logged.

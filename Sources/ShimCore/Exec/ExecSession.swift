@@ -118,6 +118,7 @@ final class ExecSession {
                                                     controlFIFO: options.terminal && options.controlFIFOs,
                                                     windowSizeFIFO: false)
                 layout.linkStays = options.attachLinkStays
+                layout.acceptBeforeProcess = !options.attachClientsWaitForProcess
                 process.endpoints = try AttachEndpoints(layout, hub: hub, context: context) { [weak self] command in
                     self?.control(command)
                 }
@@ -176,12 +177,14 @@ final class ExecSession {
         if options.timeoutSeconds > 0 { armTimeout(seconds: options.timeoutSeconds) }
     }
 
-    /// `runc exec` failed: nothing runs; the session is gone.
+    /// `runc exec` failed: nothing runs; the session is gone (its attach
+    /// endpoints' files stay with ExecOptions.keepEndpointsAfterFailure).
     func failedToStart() {
         process.io?.runtimeFinished()
         closeLog()
-        process.release()
-        removeFiles()
+        let keep = options.keepEndpointsAfterFailure
+        process.release(keepingEndpointFiles: keep)
+        removeFiles(keepingEndpoints: keep)
     }
 
     /// Reopens the session's log (ExecOptions.log).
@@ -253,13 +256,15 @@ final class ExecSession {
     }
 
     /// The session's files: its own directory, or (in an engine's
-    /// directory) only what the shim put there.
-    func removeFiles() {
-        guard options.directory != nil else {
+    /// directory) only what the shim put there; `keepingEndpoints`: not the
+    /// attach socket and control FIFO.
+    func removeFiles(keepingEndpoints: Bool = false) {
+        guard options.directory != nil || keepingEndpoints else {
             try? FileSystem.removeTree(dir)
             return
         }
-        for name in ["process.json", "pid", "attach"] + (options.controlFIFOs ? ["ctl"] : []) {
+        let endpoints = keepingEndpoints ? [] : ["attach"] + (options.controlFIFOs ? ["ctl"] : [])
+        for name in ["process.json", "pid"] + endpoints {
             try? FileSystem.removeFile(FileSystem.join(dir, name))
         }
     }

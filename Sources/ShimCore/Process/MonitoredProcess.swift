@@ -91,12 +91,14 @@ final class MonitoredProcess {
 
     // --- life ---------------------------------------------------------------------
 
-    /// The runtime made the process: watch for its end. `startedAt`: when it
-    /// started running (0 for a container's init parked until start).
+    /// The runtime made the process: watch for its end, and accept the
+    /// attach clients that waited for it. `startedAt`: when it started
+    /// running (0 for a container's init parked until start).
     func began(pid: Int32, startedAt: Int64 = 0) {
         self.pid = pid
         self.startedAt = startedAt
         context.processes.onExit(of: pid) { [weak self] termination in self?.reaped(termination) }
+        endpoints?.processBegan()
     }
 
     /// A process this shim did not start and does not reap (another
@@ -329,12 +331,13 @@ final class MonitoredProcess {
         return session
     }
 
-    /// Closes the process's fds and endpoints (it has ended or is abandoned).
-    func release() {
+    /// Closes the process's fds and endpoints (it has ended or is abandoned);
+    /// `keepingEndpointFiles`: the endpoints' files stay.
+    func release(keepingEndpointFiles: Bool = false) {
         relay?.close()
         relay = nil
         hub.close()
-        endpoints?.close()
+        endpoints?.close(keepingFiles: keepingEndpointFiles)
         endpoints = nil
         io?.close()
         io = nil
