@@ -46,6 +46,23 @@ enum ProcFS {
         return Memory(rssKB: rss, pssKB: pss, privateDirtyKB: dirty)
     }
 
+    /// The numeric entries of /proc: every process of the host.
+    static func allPids() -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(pid_t.init)
+    }
+
+    /// The pids whose command line contains `text` (NUL-separated
+    /// arguments, joined by spaces for the search).
+    static func pids(mentioning text: String) -> [pid_t] {
+        allPids().filter { commandLine($0)?.contains(text) == true }
+    }
+
+    /// The arguments of a process joined by spaces; nil once it is gone.
+    static func commandLine(_ pid: pid_t) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
+    }
+
     /// The pids whose /proc/<pid>/comm is `name`.
     static func pids(named name: String) -> [pid_t] {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
