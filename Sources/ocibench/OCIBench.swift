@@ -138,6 +138,7 @@ struct OCIBench: ParsableCommand {
             print("")
             print(scale.table)
         }
+        fflush(nil)  // the tables before the notes on stderr
         if let plot, let scale = report.scale {
             try ScalePlot(report: scale).svg.write(toFile: plot, atomically: true, encoding: .utf8)
             FileHandle.standardError.write(Data("ocibench: wrote \(plot)\n".utf8))

@@ -27,6 +27,15 @@ enum ProcFS {
         return (user + system) / ticksPerSecond
     }
 
+    /// Seconds on a CPU (/proc/<pid>/schedstat, nanoseconds): the
+    /// precision utime + stime (10 ms ticks) lacks for a process that runs
+    /// for microseconds at a time.
+    static func scheduledSeconds(_ pid: pid_t) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/schedstat", encoding: .utf8),
+              let first = text.split(separator: " ").first, let nanos = Double(first) else { return nil }
+        return nanos / 1e9
+    }
+
     struct Memory {
         var rssKB: Double
         var pssKB: Double

@@ -51,10 +51,11 @@ struct RawRunc {
         return (Double(Clock.monotonicNanos() - t0) / 1e9, pid)
     }
 
-    /// Kills and deletes a container of `createStart` and reaps its init.
+    /// Kills a container of `createStart`, reaps its init and deletes it.
     func remove(id: String, pid: pid_t) {
-        _ = try? Processes.run(runc, ["delete", "--force", id], allowFailure: true)
+        kill(pid, SIGKILL)
         Processes.wait(pid)
+        _ = try? Processes.run(runc, ["delete", "--force", id], allowFailure: true)
     }
 
     /// Seconds for `runc run` (create, start, wait, delete) in the foreground.

@@ -70,15 +70,19 @@ extension ScaleBench {
         return BurstRun(kind: kind, engines: engines, containers: count, seconds: seconds, createToRunningMs: summary)
     }
 
-    /// Kills and deletes a burst's containers, `engines` at a time.
+    /// Kills and deletes a burst's containers, `engines` at a time: SIGKILL
+    /// and the exit first, then the runtime's delete (`runc delete --force`
+    /// of a running container waits 100 ms after its SIGKILL).
     private func removeAll(_ containers: [Created], engines: Int) {
         let raw = bench.raw
         let handed = containers.map { Handed(value: $0) }
         Parallel.run(engines) { engine in
             for index in stride(from: engine, to: handed.count, by: engines) {
                 switch handed[index].value {
-                case .raw(let id, let pid): raw.remove(id: id, pid: pid)
-                case .monitored(let container): container.destroy()
+                case .raw(let id, let pid):
+                    raw.remove(id: id, pid: pid)
+                case .monitored(let container):
+                    do { try container.remove() } catch { container.destroy() }
                 }
             }
         }

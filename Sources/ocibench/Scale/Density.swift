@@ -113,13 +113,13 @@ extension ScaleBench {
     /// `pollSeconds`: ocishim's State over a connection per shim (made
     /// before, untimed), `runc state` with conmon. A round that does not
     /// finish within its second delays the next; calls stop when the time
-    /// is up. CPU: every monitor's own, and that of the programs the engine
-    /// ran (reaped children of the bench).
+    /// is up. CPU: every monitor's own (schedstat), and that of the programs
+    /// the engine ran (reaped children of the bench: utime + stime).
     private func poll(_ idle: [Idle], monitor: String) throws -> PollResult {
         progress("\(monitor): polling State on \(idle.count) containers every second for \(settings.pollSeconds) s")
         for item in idle { try item.container.connect() }
         let pids = idle.map(\.container.monitorPid)
-        let cpuBefore = pids.reduce(0) { $0 + (ProcFS.cpuSeconds($1) ?? 0) }
+        let cpuBefore = pids.reduce(0) { $0 + (ProcFS.scheduledSeconds($1) ?? 0) }
         let childrenBefore = Self.childrenCPUSeconds()
         var latencies: [Double] = []
         var roundSeconds: [Double] = []
@@ -142,7 +142,7 @@ extension ScaleBench {
             round += 1
         }
         let seconds = Double(Clock.monotonicNanos() - t0) / 1e9
-        let cpuAfter = pids.reduce(0) { $0 + (ProcFS.cpuSeconds($1) ?? 0) }
+        let cpuAfter = pids.reduce(0) { $0 + (ProcFS.scheduledSeconds($1) ?? 0) }
         guard let latency = Summary(latencies) else { throw BenchError("\(monitor): no State call answered") }
         let result = PollResult(containers: idle.count, seconds: seconds, calls: latencies.count, rounds: roundSeconds.count,
                                 roundSeconds: Summary(roundSeconds), latencyMs: latency,

@@ -230,8 +230,8 @@ struct ScaleReport {
             from the first create to the last start. *Polling*: at the largest size the engine connects to every \
             shim's socket (untimed), then asks every container's state once a second for \(s.pollSeconds) s (ocishim: \
             State; conmon: `runc state`), one call after the other; a round that takes longer than its second \
-            delays the next. CPU: utime + stime of every monitor over the polling, and of the `runc state` \
-            processes (the bench's reaped children). *Teardown*: every container removed as podman's `rm --force` \
+            delays the next. CPU: the time on a CPU of every monitor over the polling \
+            (/proc/<pid>/schedstat), and utime + stime of the `runc state` processes (the bench's reaped children). *Teardown*: every container removed as podman's `rm --force` \
             removes it, one after the other (ocishim: Stop with SIGKILL at once and Delete on its connection, until \
             the shim exits; conmon: `runc kill … KILL`, the exit file, `runc delete --force`, until conmon exits); then what is left: monitors and processes in the containers' \
             cgroups, containers in runc's state, cgroup directories, mounts naming the bench's directories, the \
