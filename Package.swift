@@ -104,13 +104,18 @@ let package = Package(
             path: "Tests/CInterop"),
 
         // --- tests ------------------------------------------------------------
-        .testTarget(name: "ShimProtocolTests", dependencies: ["ShimProtocol"]),
+        .testTarget(
+            name: "ShimProtocolTests",
+            dependencies: ["ShimProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(
             name: "ShimTranscriptTests",
             dependencies: ["ShimTranscript", "ShimProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
         .testTarget(name: "ShimSystemTests", dependencies: ["ShimSystem"]),
         .testTarget(name: "ShimCoreTests", dependencies: ["ShimCore", "ShimSystem"]),
         .testTarget(name: "ConmonFrontendTests", dependencies: ["ConmonFrontend", "ShimCore", "ShimSystem"]),
+        // ocictl's own logic (option parsing, output shapes, time and size
+        // parsing, the docs' examples), without spawning anything.
+        .testTarget(name: "OcictlTests", dependencies: ["ocictl", "ShimProtocol", "ShimClient", "ShimSystem"]),
         .testTarget(
             name: "ShimIntegrationTests",
             dependencies: ["ShimClient", "ShimProtocol", "ShimTranscript", "ShimSystem"]),

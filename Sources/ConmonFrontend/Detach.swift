@@ -4,55 +4,39 @@ import ShimSystem
 
 /// How the monitor leaves the engine, as conmon does: the process the engine
 /// started forks; the parent writes the monitor's pid file and exits 0 (the
-/// engine's cmd.Wait() returns and it reads the sync pipe); the child leads a
-/// new session, reaps as a subreaper, and has /dev/null as stdio (the engine
-/// waits for EOF on the stdio it gave conmon).
+/// engine's cmd.Wait() returns and it reads the sync pipe); the child goes
+/// on at once, whether or not the pid file could be written (conmon's child
+/// does not wait for its parent).
 enum Detach {
     /// Returns in the monitor. The original process exits in here: 0 once
-    /// the pid file is written, 1 (after reporting) if it cannot be; then
-    /// the child exits too, before it has started anything.
-    static func forkMonitor(conmonPidFile: String?, pipes: ParentPipes) {
-        var go: [Int32] = [-1, -1]
-        guard ocishim_pipe2(&go, O_CLOEXEC) == 0 else {
-            fail("cannot create a pipe to start the monitor: \(String(cString: strerror(errno)))", pipes)
-        }
+    /// the pid file is written, 1 (conmon's message on stderr) if it cannot be.
+    static func forkMonitor(conmonPidFile: String?) {
         let child = ocishim_fork()
-        if child < 0 { fail("Failed to fork the monitor: \(String(cString: strerror(errno)))", pipes) }
-        if child > 0 {
-            close(go[0])
-            if let conmonPidFile {
-                do {
-                    try FileSystem.writeAtomically(conmonPidFile, "\(child)")
-                } catch {
-                    // The child sees EOF instead of the go byte and exits.
-                    fail("Failed to write conmon pidfile: \(error)", pipes)
-                }
+        if child < 0 { ConmonLog.pexit("Failed to fork the create command") }
+        guard child > 0 else { return }
+        if let conmonPidFile {
+            do {
+                try GFile.setContents(conmonPidFile, "\(child)")
+            } catch {
+                ConmonLog.pexitfNow("Failed to write conmon pidfile: \(error.message)", errno: error.errno)
             }
-            var byte: UInt8 = 1
-            _ = write(go[1], &byte, 1)
-            _exit(0)
         }
-        close(go[1])
-        var byte: UInt8 = 0
-        var n: Int
-        repeat { n = read(go[0], &byte, 1) } while n < 0 && errno == EINTR
-        close(go[0])
-        if n != 1 { _exit(1) }
+        _exit(0)
     }
 
     /// The monitor's own process state: its own session, subreaper of the
     /// container, stdio on /dev/null (unless the container gets the stdio).
     static func becomeMonitor(disconnectStdio: Bool, diagnosticsFile: String?) {
-        _ = setsid()  // fails harmlessly under --sync when already a group leader
-        _ = ocishim_set_child_subreaper()
         if disconnectStdio { self.disconnectStdio(diagnosticsFile: diagnosticsFile) }
+        _ = setsid()  // fails harmlessly under --sync when already a group leader
+        if ocishim_set_child_subreaper() != 0 { ConmonLog.pexit("Failed to set as subreaper") }
     }
 
     /// /dev/null as stdio; stderr (the monitor's own diagnostics) may go to
     /// a file instead, for debugging a monitor an engine started.
     static func disconnectStdio(diagnosticsFile: String?) {
         let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        guard devnull >= 0 else { return }
+        guard devnull >= 0 else { ConmonLog.pexit("Failed to open /dev/null") }
         for fd in Int32(0)...2 { dup2(devnull, fd) }
         close(devnull)
         if let diagnosticsFile {
@@ -63,18 +47,12 @@ enum Detach {
             }
         }
     }
-
-    /// Reports a start-up failure the conmon way and exits 1.
-    static func fail(_ message: String, _ pipes: ParentPipes) -> Never {
-        ConmonDiagnostics.printError(message)
-        pipes.report(-1, message: message)
-        exit(1)
-    }
 }
 
 /// The fds the engine left open in the monitor beyond stdio and the pipes
-/// (podman's reserved ports, slirp4netns' sync pipe): held, close-on-exec,
-/// until the container exits, as conmon holds them.
+/// (podman's preserved fds, reserved ports, slirp4netns' sync pipe): the
+/// runtime gets them at their numbers, as conmon leaves them to it, and the
+/// monitor holds them (close-on-exec) until the container exits.
 enum InheritedFDs {
     static func scan(excluding known: [Int32]) -> [Int32] {
         guard let dir = opendir("/proc/self/fd") else { return [] }

@@ -3,76 +3,81 @@ import ShimCore
 import ShimSystem
 
 /// conmon's exec mode (`-e`): one monitor per exec session of a container
-/// another monitor runs. The core joins the running container for exec
-/// only, registers the session (its attach socket and ctl FIFO in the exec
-/// bundle), starts `runc exec` with the engine's process spec when the
-/// engine is ready, and the monitor reports as conmon does:
+/// another monitor runs, in both of conmon's exec APIs:
 ///
-///     [--exec-attach] attach pipe {"data": 0} once the socket listens,
-///                     then wait for the second start-pipe message
-///     sync pipe {"data": <pid>}, later {"data": <exit code>}
-///                     ({"data": -1, "message": "command timed out"} after -T)
-///     exit file <exit-dir>/<cid>, exit command, then the monitor ends.
+///     --api-version 1 (podman)             legacy (CRI-O's ExecSync)
+///     [--exec-attach] {"data": 0} on the attach pipe once the socket
+///     listens, then the engine's second start-pipe message
+///     {"data": <pid>}                      (nothing)
+///     {"data": <exit code>}                {"exit_code": <exit code>}
+///     ({"data": -1, "message": "command timed out"} after -T; a failed
+///      runtime: -1 and the runtime's stderr)
 ///
-/// The exit files, the code on the pipe and the exit command come after the
-/// attach clients have their output (ExecOptions.announceAfterAttachClients).
+/// Like conmon, the monitor asks the runtime nothing before `runc exec`:
+/// the core joins the container on the engine's word, and a container that
+/// is not there is `runc exec`'s to report. Without -b there is no attach
+/// socket and no control FIFO. The session's output goes to the -l log
+/// drivers, where an ExecSync-style caller reads it back.
 extension Monitor {
-    func runExec() {
-        core.joinForExecs(plan.createOptions(providedStdio: [])) { [self] result in
-            switch result {
-            case .failure(let error):
-                runtimeFailed(error, what: "exec in container \(plan.containerID)")
-            case .success(let pid):
-                log.debug("exec in container \(plan.containerID) (init pid \(pid)), session \(plan.containerUUID)")
-                registerSession()
-            }
+    /// `providedStdio`: the monitor's own stdio, for -l passthrough.
+    func runExec(providedStdio: [Int32]) {
+        var options = plan.createOptions(providedStdio: [])
+        options.bundle = plan.bundle ?? stateDir
+        core.joinForExecs(options, askRuntime: false) { [self] result in
+            if case .failure(let error) = result { return runtimeFailed(error) }
+            registerSession(providedStdio: providedStdio)
         }
     }
 
-    private func registerSession() {
-        if case .failure(let error) = core.registerExec(plan.execOptions()) {
-            return runtimeFailed(error, what: "exec in container \(plan.containerID)")
-        }
+    private func registerSession(providedStdio: [Int32]) {
+        let id = execSessionID
+        if let bundle = plan.bundle { setUpEndpoints(bundle: bundle, execID: id) }
+        var options = plan.execOptions(sessionID: id, stateDir: stateDir)
+        options.runtimeFDs = keepFDs
+        options.runtimeEnvironment = ProcessEnvironment.current()
+        options.providedStdio = providedStdio
+        let registered = core.registerExec(options)
+        for fd in providedStdio { close(fd) }
+        if case .failure(let error) = registered { return runtimeFailed(error) }
         guard plan.options.execAttach else { return startSession() }
-        pipes.reportAttachReady()
+        if plan.bundle != nil && !plan.passthrough {
+            ConmonLog.ndebug("sending attach message to parent")
+            pipes.reportAttachReady()
+            ConmonLog.ndebug("sent attach message to parent")
+        }
         afterStartMessage { [self] in startSession() }
     }
 
     private func startSession() {
-        let id = plan.containerUUID
+        let id = execSessionID
         core.startExec(id) { [self] result in
             switch result {
             case .failure(let error):
-                runtimeFailed(error, what: "exec in container \(plan.containerID)")
+                runtimeFailed(error)
             case .success(let pid):
-                created = true
                 execRunning = true
-                log.debug("exec session \(id): pid \(pid)")
-                // runc wrote -p for conmon; the core reads its own pid file.
-                if plan.options.containerPidFile != nil {
-                    try? FileSystem.writeAtomically(plan.containerPidFile, "\(pid)")
-                }
-                pipes.report(Int64(pid))
+                ConmonLog.ndebugf("container PID: \(pid)")
+                // runc writes -p for conmon; the core reads a pid file of its own.
+                try? GFile.setContents(plan.containerPidFile, "\(pid)")
+                // The legacy API reports only the exit code.
+                if plan.options.apiVersion >= 1 { pipes.report(Int64(pid)) }
+                if plan.options.terminal { control?.startWindowSize() }
                 awaitSessionExit()
             }
         }
     }
 
-    /// The exit as the core announces it (attach clients drained, exit
-    /// files written): the code on the pipe, then, once the exit command
-    /// has run, the session goes (the engine's files stay).
+    /// The exit as the core announces it (attach clients drained): the exit
+    /// files, the code on the pipe, the exit command.
     private func awaitSessionExit() {
-        let id = plan.containerUUID
+        let id = execSessionID
         core.wait(execID: id) { [self] result in
             execRunning = false
-            guard case .success(let exit) = result else { return finish(1) }
-            log.debug("exec session \(id) exited with \(exit.exitCode)\(exit.timedOut ? " (timed out)" : "")")
-            pipes.report(Int64(exit.exitCode), message: exit.timedOut ? "command timed out" : nil)
+            guard case .success(let exit) = result else { return exitThroughCommand(1) }
             core.whenSettled(execID: id) { [self] _ in
-                do throws(CoreError) { try core.removeExec(id) } catch {
-                    log.warning("exec session \(id): cleanup: \(error)")
-                }
-                finish(exit.exitCode)
+                if exit.timedOut { ConmonLog.ninfo("Timed out, killing main loop") }
+                finish(code: exit.timedOut ? -1 : exit.exitCode, execID: id,
+                       message: exit.timedOut ? "command timed out" : nil)
             }
         }
     }
@@ -80,19 +85,20 @@ extension Monitor {
     /// The engine's second message on the start pipe (it has attached), or
     /// its end (it went away: go on, as conmon does).
     private func afterStartMessage(_ proceed: @escaping () -> Void) {
-        guard let fd = pipes.start else { return proceed() }
+        guard let fd = pipes.start, fd > 0 else { return proceed() }
+        ConmonLog.ndebug("exec with attach is waiting for start message from parent")
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         do {
             try loop.watch(fd, .readable) { [self] _ in
-                var buffer = [UInt8](repeating: 0, count: 256)
+                var buffer = [UInt8](repeating: 0, count: 8192)
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
                 loop.unwatch(fd)
                 close(fd)
+                ConmonLog.ndebug("exec with attach got start message from parent")
                 proceed()
             }
         } catch {
-            log.warning("cannot watch the start pipe: \(error); starting the exec now")
             proceed()
         }
     }

@@ -1,187 +1,185 @@
 import Glibc
-import Logging
 import ShimCore
 import ShimSystem
 
-/// A conmon command line checked for consistency, as conmon's process_cli
-/// checks it, and turned into what the core needs: its configuration and
-/// the container's CreateOptions. Errors carry conmon's wording.
+/// A conmon command line checked as conmon's process_cli and
+/// configure_log_drivers check it — the same checks, in the same order,
+/// failing with the same words (ConmonFailure) — and turned into what the
+/// core needs.
 public struct MonitorPlan: Sendable {
     public enum Mode: Sendable, Equatable { case create, restore, exec }
+
+    /// What the checks ask of the system, replaceable in tests.
+    public struct System: Sendable {
+        public var access: @Sendable (String, Int32) -> Int32 = { path, mode in Glibc.access(path, mode) == 0 ? 0 : errno }
+        public var isatty: @Sendable (Int32) -> Bool = { Glibc.isatty($0) == 1 }
+        public var getenv: @Sendable (String) -> String? = { ParentPipes.processVariable($0) }
+        /// Opens (creates) the k8s-file log as conmon does before it forks;
+        /// 0 or the errno.
+        public var openLog: @Sendable (String) -> Int32 = { path in
+            let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, MonitorPlan.logFileMode)
+            if fd < 0 { return errno }
+            Glibc.close(fd)
+            return 0
+        }
+        public init() {}
+    }
+
+    /// conmon 2.2 creates the log file 0640 (2.1.6: 0600).
+    public static let logFileMode: mode_t = 0o640
 
     public let options: ConmonOptions
     public let mode: Mode
     public let containerID: String
-    public let containerUUID: String
+    /// --cuuid; nil only for the legacy exec API.
+    public let containerUUID: String?
     public let runtimePath: String
-    public let bundle: String
+    /// nil only for an exec without -b (no attach socket, no FIFOs).
+    public let bundle: String?
     public let containerPidFile: String
     public let logDrivers: [LogDriverKind]
     /// `-l passthrough`: the container gets the monitor's own stdio.
     public let passthrough: Bool
-    public let logLevel: Logger.Level
-    /// -e: the engine's process spec.
     public let execProcessSpec: String?
+    /// --seccomp-notify-plugins, or CONMON_SECCOMP_NOTIFY_PLUGINS.
+    public let seccompNotifyPlugins: String?
+    public let workingDirectory: String
 
-    public init(_ options: ConmonOptions, workingDirectory: String) throws(ConmonError) {
+    public init(_ options: ConmonOptions, workingDirectory cwd: String, system: System = System()) throws(ConmonFailure) {
         self.options = options
-        guard let cid = options.containerID else { throw ConmonError("Container ID not provided. Use --cid") }
+        workingDirectory = cwd
+        guard let cid = options.containerID else { throw .nexit("Container ID not provided. Use --cid") }
         containerID = cid
-        guard let level = ShimLogHandler.parseLevel(options.logLevel ?? "warn") else {
-            throw ConmonError("No such log level \(options.logLevel ?? "")")
+        if let level = options.logLevel, ConmonLog.parseLevel(level) == nil {
+            throw .nexitf("No such log level \(level)")
         }
-        logLevel = level
         if options.restorePath != nil && options.exec {
-            throw ConmonError("Cannot use 'exec' and 'restore' at the same time")
+            throw .nexit("Cannot use 'exec' and 'restore' at the same time")
         }
-        if !options.exec && options.execAttach { throw ConmonError("Attach can only be specified with exec") }
+        if !options.exec && options.execAttach { throw .nexit("Attach can only be specified with exec") }
         if options.apiVersion < 1 && options.execAttach {
-            throw ConmonError("Attach can only be specified for a non-legacy exec session")
+            throw .nexit("Attach can only be specified for a non-legacy exec session")
         }
-        if options.exec && options.apiVersion < 1 {
-            throw ConmonError("the legacy exec API (exec without --api-version 1) is not supported by ocishim-conmon")
+        // The legacy exec API needs no --cuuid.
+        if options.containerUUID == nil && (!options.exec || options.apiVersion >= 1) {
+            throw .nexit("Container UUID not provided. Use --cuuid")
         }
-        guard let uuid = options.containerUUID else { throw ConmonError("Container UUID not provided. Use --cuuid") }
-        containerUUID = uuid
-        guard let runtime = options.runtimePath, !runtime.isEmpty else {
-            throw ConmonError("Runtime path not provided. Use --runtime")
-        }
+        containerUUID = options.containerUUID
+        seccompNotifyPlugins = options.seccompNotifyPlugins ?? system.getenv("CONMON_SECCOMP_NOTIFY_PLUGINS")
+        guard let runtime = options.runtimePath else { throw .nexit("Runtime path not provided. Use --runtime") }
+        // Only access(X_OK): a directory passes, and fails when it is run.
+        let denied = system.access(runtime, X_OK)
+        if denied != 0 { throw .pexitf("Runtime path \(runtime) is not valid", errno: denied) }
         runtimePath = runtime
         if options.exec && options.execProcessSpec == nil {
-            throw ConmonError("Exec process spec path not provided. Use --exec-process-spec")
+            throw .nexit("Exec process spec path not provided. Use --exec-process-spec")
         }
+        let absolute = { (path: String) in path.hasPrefix("/") ? path : FileSystem.join(cwd, path) }
+        // An exec's bundle is where its attach socket goes: none without -b.
+        bundle = options.bundle.map(absolute) ?? (options.exec ? nil : cwd)
         if options.exitDelay < 0 {
-            throw ConmonError("Delay before invoking exit command must be greater than or equal to 0")
+            throw .nexit("Delay before invoking exit command must be greater than or equal to 0")
         }
-        if options.timeout < 0 { throw ConmonError("Timeout must be greater than or equal to 0") }
-        if options.exitCommand == nil && !options.exitCommandArgs.isEmpty {
-            throw ConmonError("--exit-command-arg given without --exit-command")
+        // conmon 2.2's bounds of --log-max-files.
+        if options.logMaxFiles < 0 { throw .nexit("log-max-files must be non-negative") }
+        if options.logMaxFiles > 1000 { throw .nexit("log-max-files cannot exceed 1000") }
+        if options.logRotate && options.logMaxFiles == 0 {
+            throw .nexit("log-max-files must be at least 1 when log-rotate is enabled")
         }
         mode = options.exec ? .exec : options.restorePath != nil ? .restore : .create
-        let absolute = { (path: String) in path.hasPrefix("/") ? path : FileSystem.join(workingDirectory, path) }
-        bundle = absolute(options.bundle ?? workingDirectory)
-        containerPidFile = absolute(options.containerPidFile ?? FileSystem.join(workingDirectory, "pidfile-\(cid)"))
+        containerPidFile = absolute(options.containerPidFile ?? FileSystem.join(cwd, "pidfile-\(cid)"))
         execProcessSpec = options.execProcessSpec.map(absolute)
-        (logDrivers, passthrough) = try Self.logDrivers(options.logDrivers, absolute: absolute)
-        if passthrough && options.terminal {
-            throw ConmonError("cannot use a terminal (-t) with passthrough logging")
-        }
-        if logDrivers.contains(where: { if case .k8sFile = $0 { true } else { false } })
-            && !logDrivers.contains(where: { if case .journald = $0 { true } else { false } })
-            && options.logTag != nil {
-            throw ConmonError("k8s-file doesn't support --log-tag")
-        }
-        if logDrivers.contains(where: { if case .journald = $0 { true } else { false } }) && cid.utf8.count <= 12 {
-            throw ConmonError("Container ID must be longer than 12 characters")
-        }
-        if mode == .exec {
-            // conmon sets up no attach socket for an exec without a bundle
-            // (its legacy exec); podman always passes one.
-            guard options.bundle != nil else {
-                throw ConmonError("exec without --bundle (no attach socket) is not supported by ocishim-conmon")
-            }
-            guard logDrivers.allSatisfy({ $0 == .none }), !passthrough else {
-                throw ConmonError("an exec session's output is not logged by ocishim-conmon: use --log-path none with --exec")
-            }
-            if options.runtimeOpts.contains(where: { $0 == "--preserve-fds" || $0.hasPrefix("--preserve-fds=") }) {
-                throw ConmonError("--runtime-opt --preserve-fds is not supported by ocishim-conmon (inherited fds are not passed to the exec)")
-            }
-        }
+        (logDrivers, passthrough) = try Self.configureLogDrivers(options, system: system, absolute: absolute)
     }
 
-    /// conmon's parse_log_path for each -l: `k8s-file:PATH`, `:PATH` or
-    /// `PATH` (k8s-file), `journald[:ignored]`, `none`/`off`/`null`,
-    /// `passthrough`. At least one is required.
-    static func logDrivers(_ specs: [String], absolute: (String) -> String) throws(ConmonError)
-        -> ([LogDriverKind], passthrough: Bool) {
-        guard !specs.isEmpty else { throw ConmonError("Log driver not provided. Use --log-path") }
-        var drivers: [LogDriverKind] = []
+    /// conmon's configure_log_drivers: each -l in order (parse_log_path),
+    /// then the k8s-file log is opened (created), then the drivers' own
+    /// checks.
+    static func configureLogDrivers(_ options: ConmonOptions, system: System, absolute: (String) -> String)
+        throws(ConmonFailure) -> ([LogDriverKind], passthrough: Bool) {
+        guard !options.logDrivers.isEmpty else { throw .nexit("Log driver not provided. Use --log-path") }
+        var k8sPath: String?
+        var journald = false
         var passthrough = false
-        for spec in specs {
-            let trimmed = spec.drop { $0 == ":" }
-            guard !trimmed.isEmpty else { throw ConmonError("log-path must not be empty") }
-            let driver: String
-            let path: String?
-            if spec.hasPrefix(":") {
-                // ":PATH" is a file, not a driver name.
-                (driver, path) = ("k8s-file", String(trimmed))
-            } else if let colon = spec.firstIndex(of: ":") {
-                let rest = spec[spec.index(after: colon)...]
-                (driver, path) = (String(spec[..<colon]), rest.isEmpty ? nil : String(rest))
-            } else {
-                (driver, path) = (spec, nil)
-            }
-            switch driver {
-            case "off", "null", "none":
-                drivers.append(.none)
-            case "passthrough":
-                passthrough = true
-            case "journald":
-                drivers.append(.journald())
-            case "k8s-file":
-                guard let path else { throw ConmonError("k8s-file requires a filename") }
-                drivers.append(.k8sFile(path: absolute(path)))
-            default:
-                guard path == nil, !spec.contains(":") else { throw ConmonError("No such log driver \(driver)") }
-                drivers.append(.k8sFile(path: absolute(spec)))
+        for spec in options.logDrivers {
+            switch try parseLogPath(spec, isatty: system.isatty) {
+            case .none: break
+            case .passthrough: passthrough = true
+            case .journald: journald = true
+            case .k8sFile(let path): k8sPath = path  // the last one wins, as in conmon
             }
         }
-        if passthrough && drivers.contains(where: { $0 != .none }) {
-            throw ConmonError("passthrough logging cannot be combined with another log driver")
+        if let path = k8sPath {
+            let failed = system.openLog(path)
+            if failed != 0 { throw .pexit("Failed to open log file", errno: failed) }
+            if !journald && options.logTag != nil { throw .nexit("k8s-file doesn't support --log-tag") }
+            if !journald && !options.logLabels.isEmpty { throw .nexit("k8s-file doesn't support --log-label") }
         }
+        if journald {
+            // journald's CONTAINER_ID is the id's first characters (the core's rule).
+            let minimum = LogConfig.journaldShortIDLength
+            guard let cid = options.containerID, cid.utf8.count > minimum else {
+                throw .nexit("Container ID must be longer than \(minimum) characters")
+            }
+            for label in options.logLabels {
+                if label.hasPrefix("=") {
+                    throw .nexitf("Container labels must be in format LABEL=VALUE (no LABEL present in '\(label)')")
+                }
+                if label.filter({ $0 == "=" }).count != 1 {
+                    throw .nexitf("Container labels must be in format LABEL=VALUE (none or more than one '=' present in '\(label)')")
+                }
+                let name = label.prefix { $0 != "=" }
+                if !name.unicodeScalars.allSatisfy({ ("A"..."Z").contains($0) || ("0"..."9").contains($0) || $0 == "_" }) {
+                    throw .nexitf("Container label names must contain only uppercase letters, numbers and underscore (in '\(label)')")
+                }
+            }
+        }
+        var drivers: [LogDriverKind] = []
+        if let k8sPath { drivers.append(.k8sFile(path: absolute(k8sPath))) }
+        if journald { drivers.append(.journald()) }
         return (drivers, passthrough)
     }
 
-    /// The checks conmon makes of the file system before it forks, plus the
-    /// ones conmon only fails on later (an unwritable exit dir, a missing
-    /// bundle): an engine hears about them before anything was started.
-    public func preflight() throws(ConmonError) {
-        if access(runtimePath, X_OK) != 0 {
-            throw ConmonError("Runtime path \(runtimePath) is not valid: \(String(cString: strerror(errno)))")
+    enum ParsedLogPath: Equatable { case none, passthrough, journald, k8sFile(String) }
+
+    /// conmon's parse_log_path, strtok and all: the driver is the first
+    /// ':'-separated token and the path the second (a third is dropped);
+    /// ":PATH" and "PATH" are k8s-file; "none", "off", "null" are nothing.
+    static func parseLogPath(_ spec: String, isatty: (Int32) -> Bool) throws(ConmonFailure) -> ParsedLogPath {
+        let tokens = spec.split(separator: ":", omittingEmptySubsequences: true).map(String.init)
+        guard var driver = tokens.first else { throw .nexitf("log-path must not be empty") }
+        var path = tokens.count > 1 ? tokens[1] : nil
+        if path == nil && spec.hasPrefix(":") {
+            path = driver
+            driver = "k8s-file"
         }
-        guard FileSystem.isRegularFile(runtimePath) else {
-            throw ConmonError("Runtime path \(runtimePath) is not valid: not a regular file")
-        }
-        if mode != .exec {
-            guard FileSystem.isRegularFile(FileSystem.join(bundle, "config.json")) else {
-                throw ConmonError("bundle \(bundle) has no config.json")
+        switch driver {
+        case "off", "null", "none":
+            return .none
+        case "passthrough":
+            if isatty(0) || isatty(1) || isatty(2) {
+                throw .nexitf("cannot use a tty with passthrough logging mode to prevent attacks via TIOCSTI")
             }
-        } else if let spec = execProcessSpec, access(spec, R_OK) != 0 {
-            throw ConmonError("Exec process spec \(spec) cannot be read: \(String(cString: strerror(errno)))")
-        }
-        for (what, dir) in [("exit", options.exitDir), ("persist", options.persistDir)] {
-            guard let dir else { continue }
-            try Self.checkWritableDirectory(dir, what: what)
-        }
-        if passthrough {
-            for fd in Int32(0)...2 where isatty(fd) == 1 {
-                throw ConmonError("cannot use a tty with passthrough logging mode to prevent attacks via TIOCSTI")
-            }
+            return .passthrough
+        case "journald":
+            return .journald
+        case "k8s-file":
+            guard let path else { throw .nexitf("k8s-file requires a filename") }
+            return .k8sFile(path)
+        default:
+            if path == nil && !spec.contains(":") { return .k8sFile(driver) }
+            throw .nexitf("No such log driver \(driver)")
         }
     }
 
-    /// Creates `dir` if missing and proves it writable by creating a file in
-    /// it (access(2) says yes to root on a read-only or immutable dir).
-    static func checkWritableDirectory(_ dir: String, what: String) throws(ConmonError) {
-        do {
-            try FileSystem.createDirectory(dir, mode: 0o700)
-        } catch {
-            throw ConmonError("cannot create \(what) directory \(dir): \(error)")
-        }
-        let probe = FileSystem.join(dir, ".ocishim-conmon-probe-\(getpid())")
-        let fd = open(probe, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw ConmonError("\(what) directory \(dir) is not writable: \(String(cString: strerror(errno)))")
-        }
-        close(fd)
-        unlink(probe)
-    }
+    // --- the mapping onto the core ---------------------------------------------------------
 
     /// The core's configuration: the container's id, a private state dir,
     /// the runtime by path, inherited fds to hold for the container's life.
     public func shimConfig(stateDir: String, keepFDs: [Int32]) -> ShimConfig {
-        var config = ShimConfig(containerID: containerID, stateDir: stateDir,
-                                runtime: RuntimeSelection(runtimePath))
+        var runtime = RuntimeSelection(runtimePath.hasPrefix("/") ? runtimePath : FileSystem.join(workingDirectory, runtimePath))
+        runtime.asGiven = true
+        var config = ShimConfig(containerID: containerID, stateDir: stateDir, runtime: runtime)
         // -s: runc's --systemd-cgroup for create/restore only (conmon adds
         // it to neither exec nor the engine's own calls).
         config.cgroupManager = options.systemdCgroup && mode != .exec ? "systemd" : "cgroupfs"
@@ -189,39 +187,49 @@ public struct MonitorPlan: Sendable {
         return config
     }
 
-    /// The runtime's JSON error log the engine asked for with `--runtime-arg
-    /// --log PATH` (podman does, outside debug mode). The runtime then writes
-    /// its errors there rather than to the log the core would read.
-    public var engineRuntimeLog: String? {
-        var path: String?
-        var args = options.runtimeArgs[...]
-        while let arg = args.popFirst() {
-            if arg == "--log" || arg == "-log" {
-                path = args.popFirst()
-            } else if arg.hasPrefix("--log=") {
-                path = String(arg.dropFirst("--log=".count))
-            }
-        }
-        return path
+    /// The log as conmon keeps it: its size limit and what happens at it
+    /// (start over, or conmon 2.2's rotation), the total limit, the fsync.
+    public var logOptions: LogOptions {
+        var log = LogOptions()
+        // Nothing to log (none, off, null, passthrough): .none, not the
+        // core's default file.
+        log.drivers = logDrivers.isEmpty ? [.none] : logDrivers
+        log.sizeMax = options.logSizeMax
+        // conmon 2.2 shifts path.1 ... path.N and keeps at least two.
+        log.maxFiles = options.logRotate ? max(2, Int(options.logMaxFiles)) : 0
+        log.totalSizeMax = options.logGlobalSizeMax
+        log.tag = options.logTag ?? ""
+        log.containerName = options.name ?? ""
+        log.labels = options.logLabels
+        log.partialMessageField = !options.noContainerPartialMessage
+        log.reopenStartsOver = true
+        log.syncOnExit = !options.noSyncLog
+        log.fileMode = Self.logFileMode
+        // conmon opens the log path as given, through a symlink too.
+        log.followSymlinks = true
+        return log
     }
 
     /// The exec session (-e): the engine's spec as it is, in the exec
-    /// bundle, with its attach socket where conmon puts it.
-    public func execOptions() -> ExecOptions {
-        var exec = ExecOptions(execID: containerUUID, args: [])
+    /// bundle (when there is one), its output logged as -l says.
+    public func execOptions(sessionID: String, stateDir: String) -> ExecOptions {
+        var exec = ExecOptions(execID: sessionID, args: [])
         exec.processSpecPath = execProcessSpec
-        exec.directory = bundle
+        exec.directory = bundle ?? FileSystem.join(stateDir, "exec")
+        exec.attachSocket = bundle != nil && !passthrough
+        exec.controlFIFOs = false
+        exec.attachLinkStays = true
         exec.fullAttach = options.fullAttach
         exec.terminal = options.terminal
         exec.stdin = options.stdin
         exec.timeoutSeconds = UInt32(clamping: options.timeout)
         exec.runtimeArgs = options.runtimeOpts
+        exec.log = logOptions
         // conmon writes an exec's exit where it writes a container's, runs
         // the exit command after it, reports -1 for a timeout, and does all
         // of it once its attach clients have the output.
-        exec.exitFiles = (options.exitDir.map { [FileSystem.join($0, containerID)] } ?? [])
-            + (options.persistDir.map { [FileSystem.join($0, "exit")] } ?? [])
-        exec.exitCommand = exitCommand
+        exec.exitFiles = (options.persistDir.map { [FileSystem.join($0, "exit")] } ?? [])
+            + (options.exitDir.map { [FileSystem.join($0, containerID)] } ?? [])
         exec.timeoutExitCode = -1
         exec.announceAfterAttachClients = true
         return exec
@@ -235,24 +243,17 @@ public struct MonitorPlan: Sendable {
 
     /// What the core creates (or restores).
     public func createOptions(providedStdio: [Int32]) -> CreateOptions {
-        var create = CreateOptions(bundle: bundle)
+        var create = CreateOptions(bundle: bundle ?? workingDirectory)
         create.terminal = options.terminal
         create.stdin = options.stdin
         create.leaveStdinOpen = options.leaveStdinOpen
-        create.log.drivers = logDrivers.isEmpty && passthrough ? [.none] : logDrivers
-        create.log.sizeMax = options.logSizeMax
-        create.log.tag = options.logTag ?? ""
-        create.log.containerName = options.name ?? ""
-        create.exitDir = options.exitDir
-        if let command = options.exitCommand {
-            create.exitCommand = [command] + options.exitCommandArgs
-        }
-        create.exitDelaySeconds = UInt32(clamping: options.exitDelay)
+        create.log = logOptions
         create.noPivot = options.noPivot
         create.noNewKeyring = options.noNewKeyring
-        create.runtimePath = runtimePath
+        create.runtimePath = runtimePath.hasPrefix("/") ? runtimePath : FileSystem.join(workingDirectory, runtimePath)
         create.runtimeGlobalArgs = options.runtimeArgs
         create.runtimeCreateArgs = options.runtimeOpts
+        create.runtimeErrorsOnStderr = true
         create.cgroupManager = options.systemdCgroup ? "systemd" : "cgroupfs"
         // podman has already put the monitor into the container's cgroup
         // (moveConmonToCgroupAndSignal) before it wrote to the start pipe.
@@ -262,8 +263,10 @@ public struct MonitorPlan: Sendable {
         create.socketDir = options.socketDirPath
         create.fullAttach = options.fullAttach
         create.attachLinkName = containerUUID
-        create.persistDir = options.persistDir
         create.providedStdio = providedStdio
+        create.controlFIFOs = false
+        create.attachLinkStays = true
+        create.attachSocket = !passthrough
         return create
     }
 }

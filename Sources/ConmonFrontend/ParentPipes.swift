@@ -5,6 +5,8 @@ import ShimSystem
 /// The pipes an engine hands conmon through the environment (podman's
 /// createOCIContainer and ExecContainer): SOCK_SEQPACKET socketpairs whose
 /// fd numbers are in `_OCI_SYNCPIPE`, `_OCI_STARTPIPE`, `_OCI_ATTACHPIPE`.
+/// conmon reads the start pipe's variable before it forks, the others in
+/// the monitor.
 public struct ParentPipes: Sendable {
     /// The monitor reports here: the pid, the exec exit code, or -1 and why.
     public var sync: Int32?
@@ -14,8 +16,9 @@ public struct ParentPipes: Sendable {
     /// With --exec-attach: the monitor reports here that the attach socket
     /// is listening.
     public var attach: Int32?
-    /// The key of the number in each message: "data" with --api-version 1;
-    /// conmon's legacy API says "pid" for create.
+    /// The key of the number in each message (conmon's write_sync_fd):
+    /// "data" with --api-version 1; in the legacy API "exit_code" for an
+    /// exec and "pid" for a container.
     public var key = "data"
 
     public init(sync: Int32? = nil, start: Int32? = nil, attach: Int32? = nil) {
@@ -24,44 +27,43 @@ public struct ParentPipes: Sendable {
         self.attach = attach
     }
 
-    /// Reads the variables, as conmon's get_pipe_fd_from_env: a variable that
-    /// is not a number, or names no open fd, is an error. The fds become
-    /// close-on-exec: no runtime or container inherits them.
-    public static func fromEnvironment(_ getenv: (String) -> String? = ParentPipes.processVariable)
-        throws(ConmonError) -> ParentPipes {
-        ParentPipes(sync: try fd(from: "_OCI_SYNCPIPE", getenv),
-                    start: try fd(from: "_OCI_STARTPIPE", getenv),
-                    attach: try fd(from: "_OCI_ATTACHPIPE", getenv))
-    }
-
     public static func processVariable(_ name: String) -> String? {
         Glibc.getenv(name).map { String(cString: $0) }
     }
 
-    private static func fd(from variable: String, _ getenv: (String) -> String?) throws(ConmonError) -> Int32? {
+    /// conmon's get_pipe_fd_from_env: nil when unset; a value strtol does
+    /// not take whole, or an fd that cannot be made close-on-exec, fails as
+    /// conmon fails (with the errno it had: "Success" for a non-number).
+    public static func fd(from variable: String, _ getenv: (String) -> String? = ParentPipes.processVariable)
+        throws(ConmonFailure) -> Int32? {
         guard let text = getenv(variable) else { return nil }
-        guard let fd = Int32(text), fd >= 0 else {
-            throw ConmonError("unable to parse \(variable)=\"\(text)\": not a file descriptor number")
+        let bytes = Array(text.utf8)
+        let parsed = CNumber.strtol(bytes, base: 10)
+        guard let parsed, parsed.end == bytes.count, !parsed.overflow else {
+            throw .pexitf("unable to parse \(variable)", errno: parsed?.overflow == true ? ERANGE : 0)
         }
+        let fd = Int32(truncatingIfNeeded: parsed.value)
         guard fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 else {
-            throw ConmonError("unable to make \(variable) (fd \(fd)) CLOEXEC: \(String(cString: strerror(errno)))")
+            throw .pexitf("unable to make \(variable) CLOEXEC")
         }
         return fd
     }
 
-    /// Every pipe fd, for bookkeeping of inherited fds.
-    public var fds: [Int32] { [sync, start, attach].compactMap { $0 } }
+    /// The numbers the variables name, whatever they turn out to be: not
+    /// among the engine's fds the monitor holds for the container.
+    static func namedFDs() -> [Int32] {
+        ["_OCI_SYNCPIPE", "_OCI_STARTPIPE", "_OCI_ATTACHPIPE"].compactMap { processVariable($0).flatMap { Int32($0) } }
+    }
 
     /// Blocks until the engine writes to the start pipe (or closes it).
-    /// Only before the event loop runs.
-    public func waitForStart() throws(ConmonError) {
+    func waitForStart() throws(ConmonFailure) {
         guard let start else { return }
-        var buffer = [UInt8](repeating: 0, count: 256)
+        var buffer = [UInt8](repeating: 0, count: 8192)
         while true {
             let n = buffer.withUnsafeMutableBytes { read(start, $0.baseAddress, $0.count) }
             if n >= 0 { return }
             if errno == EINTR { continue }
-            throw ConmonError("start-pipe read failed: \(String(cString: strerror(errno)))")
+            throw .pexit("start-pipe read failed")
         }
     }
 
@@ -81,24 +83,14 @@ public struct ParentPipes: Sendable {
     }
 
     /// conmon's write_sync_fd format: `{"data": N}` or `{"data": N,
-    /// "message": "..."}` and a newline, as one packet. The engine reads a
-    /// packet into a 4 KiB buffer, so a long message is cut to fit.
+    /// "message": "..."}` and a newline, as one packet.
     public static func line(key: String = "data", data: Int64, message: String?) -> [UInt8] {
         var text = "{" + JSONValue.string(key).serialized + ": \(data)"
         if let message, !message.isEmpty {
-            text += ", \"message\": " + JSONValue.string(truncated(message, maxBytes: 3072)).serialized
+            text += ", \"message\": " + JSONValue.string(message).serialized
         }
         text += "}\n"
         return Array(text.utf8)
-    }
-
-    static func truncated(_ text: String, maxBytes: Int) -> String {
-        guard text.utf8.count > maxBytes else { return text }
-        var bytes = Array(text.utf8.prefix(maxBytes))
-        // Back off to a character boundary (no continuation byte first).
-        while let last = bytes.last, last & 0xC0 == 0x80 { bytes.removeLast() }
-        if let last = bytes.last, last >= 0xC0 { bytes.removeLast() }
-        return String(decoding: bytes, as: UTF8.self) + "..."
     }
 
     private static func write(_ bytes: [UInt8], to fd: Int32) -> Bool {

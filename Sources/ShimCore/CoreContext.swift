@@ -22,6 +22,10 @@ final class CoreContext {
     let log: Logger
     /// The cgroup parent the shim moved itself under (to leave at exit).
     var placedCgroupParent: String?
+    /// Told when reading a process's output fails (the errno; EIO when a
+    /// terminal's last slave fd closed): the end of that output, which a
+    /// front end may report as conmon does.
+    var outputReadFailed: ((_ execID: String?, _ stream: LogStream, _ errno: Int32) -> Void)?
 
     init(config: ShimConfig, runtime: ResolvedRuntime, loop: EventLoop, processes: any ProcessTable,
          scratch: ScratchBuffer, events: EventLog, environment: RuntimeEnvironment,

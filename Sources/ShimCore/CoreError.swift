@@ -11,6 +11,12 @@ public struct CoreError: Error, CustomStringConvertible, Equatable {
         /// exist"): gone, or never created under that id.
         case noSuchContainer
         case alreadyExists
+        /// The runtime could not find the executable of the process it was
+        /// to start (create, exec): a shell's 127.
+        case commandNotFound
+        /// The process's executable exists but cannot be run (not
+        /// executable, no permission): a shell's 126.
+        case commandNotExecutable
         /// The OCI runtime failed; the message is its own error text.
         case runtimeFailed
         /// A runtime invocation or wait exceeded its deadline.
@@ -28,6 +34,16 @@ public struct CoreError: Error, CustomStringConvertible, Equatable {
     /// A failed runtime's own text, without the classification `message`
     /// adds (podman adds its own when it reads conmon's pipe).
     public var runtimeMessage: String?
+    /// A failed runtime's stderr as it wrote it (at most `runtimeOutputLimit`
+    /// bytes of it), when it was not the shim's to log: what conmon reads
+    /// from the runtime's stderr and hands the engine verbatim.
+    public var runtimeOutput: [UInt8]?
+    /// The failed runtime invocation's exit code (128 + signal when killed;
+    /// 127 when it could not be run at all, as a shell reports it).
+    public var runtimeStatus: Int32?
+
+    /// conmon reads the runtime's stderr once into an 8 KiB buffer.
+    public static let runtimeOutputLimit = 8191
 
     public init(_ kind: Kind, _ message: String, runtimeMessage: String? = nil) {
         self.kind = kind

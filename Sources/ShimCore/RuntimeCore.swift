@@ -16,6 +16,12 @@ public final class RuntimeCore {
     /// Called when the shim has nothing left to hold (container deleted).
     public var onContainerGone: (() -> Void)?
 
+    /// Told when reading a process's output fails (CoreContext.outputReadFailed).
+    public var onOutputReadFailed: ((_ execID: String?, _ stream: LogStream, _ errno: Int32) -> Void)? {
+        get { context.outputReadFailed }
+        set { context.outputReadFailed = newValue }
+    }
+
     /// Resolves the runtime and validates the configuration; an error here is
     /// a start-up error of the shim.
     /// `processes`: the shim's reaper (tests give a table whose exits they
@@ -111,13 +117,28 @@ public final class RuntimeCore {
     /// `options` carry the runtime settings and the socket dir; their bundle
     /// is replaced by the runtime's. The container's own exit is not this
     /// shim's to watch or record.
-    public func joinForExecs(_ options: CreateOptions, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+    ///
+    /// `askRuntime: false` takes the engine's word that the container runs
+    /// (conmon's exec mode asks nothing and lets `runc exec` say otherwise):
+    /// no init pid is known (0), and `options.bundle` stands for its bundle;
+    /// exec sessions then need a process spec of their own.
+    public func joinForExecs(_ options: CreateOptions, askRuntime: Bool = true,
+                             _ done: @escaping (Result<Int32, CoreError>) -> Void) {
         if container != nil {
             return done(.failure(.precondition("container \(containerID) is already held by this shim")))
         }
         let settings: RuntimeSettings
         do { settings = try runtimeSettings(for: options) } catch { return done(.failure(error)) }
         let runtime = context.makeRuntime(settings)
+        guard askRuntime else {
+            let joined = Container(id: containerID, options: options,
+                                   bundleConfig: BundleConfig(bundle: options.bundle, document: .object([])),
+                                   context: context, runtime: runtime)
+            container = joined
+            joined.onChange = { [unowned self] in persist() }
+            joined.adoptRunning(pid: 0)
+            return done(.success(0))
+        }
         runtime.state(containerID) { [self] result in
             switch result {
             case .failure(let error):
@@ -147,7 +168,11 @@ public final class RuntimeCore {
     private func runtimeSettings(for options: CreateOptions) throws(CoreError) -> RuntimeSettings {
         var resolved = runtime
         if let path = options.runtimePath, !path.isEmpty {
-            guard FileSystem.isExecutableFile(path) else {
+            // An engine that takes the runtime's own errors (conmon's) learns
+            // of a path that cannot be run by running it (status 127), as
+            // conmon checks no more than access(X_OK).
+            let runnable = options.runtimeErrorsOnStderr ? access(path, X_OK) == 0 : FileSystem.isExecutableFile(path)
+            guard runnable else {
                 throw .invalid("no valid executable found for OCI runtime at \(path)")
             }
             resolved = ResolvedRuntime(name: FileSystem.basename(of: path), path: path)
@@ -160,7 +185,7 @@ public final class RuntimeCore {
         settings.systemdCgroup = manager == "systemd" && !options.noCgroups
         settings.globalArgs = options.runtimeGlobalArgs
         if options.noCgroups { settings.globalArgs += ["--cgroup-manager", "disabled"] }
-        settings.jsonErrors = config.features.json.contains(resolved.name)
+        settings.jsonErrors = config.features.json.contains(resolved.name) && !options.runtimeErrorsOnStderr
         return settings
     }
 
@@ -225,8 +250,16 @@ public final class RuntimeCore {
         withContainer("checkpoint", done) { c in c.checkpoint(options, done) }
     }
 
-    public func reopenLog(_ done: @escaping (Result<Void, CoreError>) -> Void) {
+    /// Reopens the container's log, or (with `execID`) an exec session's
+    /// (ExecOptions.log), as each is configured (LogConfig.reopenStartsOver).
+    public func reopenLog(execID: String? = nil, _ done: @escaping (Result<Void, CoreError>) -> Void) {
         withContainer("reopen the log", done) { c in
+            if let execID {
+                do throws(CoreError) { try c.execs.session(execID).reopenLog(); done(.success(())) } catch {
+                    done(.failure(error))
+                }
+                return
+            }
             guard let logger = c.logger else { return done(.failure(.precondition("container \(containerID) has no open log"))) }
             do throws(CoreError) { try logger.reopen(); done(.success(())) } catch { done(.failure(error)) }
         }
@@ -283,7 +316,10 @@ public final class RuntimeCore {
     /// exit files outside the state dir stay (they are the engine's).
     private func removeShimFiles() {
         store.stop()
-        for name in ["state.json", "pidfile", "runtime", "sockets", "exits", "ctr.log", "console.sock"] {
+        // attach, ctl, winsz and oom are there when the state dir is the
+        // endpoints dir (CreateOptions.endpointsDir).
+        for name in ["state.json", "pidfile", "runtime", "sockets", "exits", "ctr.log", "console.sock",
+                     "attach", "ctl", "winsz", "oom"] {
             try? FileSystem.removeTree(FileSystem.join(config.stateDir, name))
         }
         onContainerGone?()

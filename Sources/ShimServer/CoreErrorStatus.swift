@@ -15,8 +15,15 @@ extension RPCError {
         case .permissionDenied: .permissionDenied
         case .resourceExhausted: .resourceExhausted
         case .internal: .internal
+        case .commandNotFound: .notFound
+        case .commandNotExecutable: .permissionDenied
         }
-        self.init(code, error.message)
+        let reason = switch error.kind {
+        case .commandNotFound: RPCReason.commandNotFound
+        case .commandNotExecutable: RPCReason.commandNotExecutable
+        default: ""
+        }
+        self.init(code, error.message, reason: reason)
     }
 }
 

@@ -46,6 +46,8 @@ final class ExecHandlers {
                     $0.exitCode = s.exitCode ?? 0
                     $0.startedAt = s.startedAt
                     $0.finishedAt = s.finishedAt
+                    $0.terminal = s.terminal
+                    $0.stdin = s.stdin
                 }
             })
         }

@@ -42,7 +42,9 @@ final class LifecycleHandlers {
 
         router.unary("Kill") { [core] (req: Ocishim_V1_KillRequest, reply: Reply<Ocishim_V1_KillResponse>) in
             guard req.signal <= 64 else { return reply.fail(RPCError(.invalidArgument, "invalid signal \(req.signal): use 1 to 64")) }
-            core.kill(signal: Int32(req.signal), all: req.all) { reply($0.rpc.map { Ocishim_V1_KillResponse() }) }
+            core.kill(execID: Translate.nonEmpty(req.execID), signal: Int32(req.signal), all: req.all) {
+                reply($0.rpc.map { Ocishim_V1_KillResponse() })
+            }
         }
 
         router.unary("Stop") { [core] (req: Ocishim_V1_StopRequest, reply: Reply<Ocishim_V1_StopResponse>) in

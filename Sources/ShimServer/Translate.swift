@@ -59,6 +59,10 @@ enum Translate {
         o.pidFile = try absolute(nonEmpty(req.pidFile), "pid file")
         o.socketDir = try absolute(nonEmpty(req.socketDir), "socket dir")
         o.fullAttach = req.fullAttach
+        // The engine's bundle stays as it gave it: the init's attach socket,
+        // control FIFOs and oom marker go into the shim's state dir (the
+        // conmon front end keeps them in the bundle, where podman looks).
+        o.endpointsDir = core.config.stateDir
         o.uidMappings = req.uidMappings.map { IDMap(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
         o.gidMappings = req.gidMappings.map { IDMap(containerID: $0.containerID, hostID: $0.hostID, size: $0.size) }
         o.makeAccessible = try req.makeAccessible.map { p throws(RPCError) in try absolute(p, "make-accessible path") }
@@ -75,6 +79,7 @@ enum Translate {
         o.maxFiles = Int(log.maxFiles)
         o.tag = log.tag
         o.containerName = log.containerName
+        o.followSymlinks = log.followSymlinks
         o.drivers = try log.drivers.map { d throws(RPCError) -> LogDriverKind in
             switch d.driver {
             case "k8s-file", "":

@@ -1,13 +1,17 @@
 import CShimSys
 import Glibc
 import ShimClient
+import ShimCore
 import ShimProtocol
 import ShimSystem
 
-/// The terminal side of `ocictl attach` and `ocictl exec`: the Attach
+/// The terminal side of `ocictl attach`, `run` and `exec`: the Attach
 /// stream's output to our stdout/stderr, our stdin to the stream, SIGWINCH as
-/// a resize. A real terminal on our stdin is put into raw mode while attached
-/// to a process with a terminal, so keys (ctrl-c, the detach keys) reach it.
+/// a resize, and signals proxied to the process. A real terminal on our
+/// stdin is put into raw mode while attached to a process with a terminal,
+/// so keys (ctrl-c, the detach keys) reach it; attached to a process without
+/// one, it keeps its line editing and ctrl-c, and the last detach key ends a
+/// line so that the detach keys take effect when typed (LineTerminal).
 final class AttachLoop {
     enum Outcome: Equatable {
         case exited(Int32)
@@ -16,36 +20,73 @@ final class AttachLoop {
         case ended
     }
 
+    /// The signals proxied to the process (podman's --sig-proxy forwards
+    /// every catchable signal; these are the ones a terminal or a
+    /// supervisor sends).
+    static let proxiedSignals: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
+
     private let client: ShimClient
     private let stream: ClientStream
     private let forwardStdin: Bool
     private let remoteTerminal: Bool
+    private let detachKeys: [UInt8]
+    private let proxy: ((Int32) -> Void)?
     private let loop: EventLoop
     private var signals: SignalSource?
     private var outcome: Outcome?
     private var failure: Error?
 
-    init(client: ShimClient, stream: ClientStream, forwardStdin: Bool, remoteTerminal: Bool) throws {
+    /// `proxy` receives the signals of `proxiedSignals` instead of this
+    /// process (nil: they act on ocictl as usual). `detachKeys`: the
+    /// sequence in effect, for the terminal's line mode.
+    init(client: ShimClient, stream: ClientStream, forwardStdin: Bool, remoteTerminal: Bool,
+         detachKeys: [UInt8] = DetachKeys.default.bytes, proxy: ((Int32) -> Void)? = nil) throws {
         self.client = client
         self.stream = stream
         self.forwardStdin = forwardStdin
         self.remoteTerminal = remoteTerminal
+        self.detachKeys = detachKeys
+        self.proxy = proxy
         loop = try EventLoop()
+    }
+
+    /// Holds the proxied signals from now on (they are delivered to the
+    /// proxy once `run` starts), for a caller about to start the process.
+    static func holdProxiedSignals() {
+        var set = sigset_t()
+        sigemptyset(&set)
+        for signal in proxiedSignals { sigaddset(&set, signal) }
+        sigprocmask(SIG_BLOCK, &set, nil)
     }
 
     /// Runs until the process exits, the detach keys are typed, or the
     /// stream ends.
     func run() throws -> Outcome {
-        let raw = remoteTerminal && forwardStdin && isatty(0) == 1 ? RawTerminal(fd: 0) : nil
-        defer { raw?.restore() }
-        if remoteTerminal {
-            let signals = try SignalSource(loop: loop)
-            try signals.on(SIGWINCH) { [unowned self] _ in sendSize() }
-            self.signals = signals
-            sendSize()
+        let localTerminal = forwardStdin && isatty(0) == 1
+        let raw = remoteTerminal && localTerminal ? RawTerminal(fd: 0) : nil
+        let lines = !remoteTerminal && localTerminal ? LineTerminal(fd: 0, detachKeys: detachKeys) : nil
+        let stdinFlags = fcntl(0, F_GETFL)
+        defer {
+            raw?.restore()
+            lines?.restore()
+            // The file description is shared with the shell: leave it blocking
+            // as it was.
+            if forwardStdin && stdinFlags >= 0 { _ = fcntl(0, F_SETFL, stdinFlags) }
         }
+        if remoteTerminal || proxy != nil {
+            let signals = try SignalSource(loop: loop)
+            if remoteTerminal { try signals.on(SIGWINCH) { [unowned self] _ in sendSize() } }
+            if let proxy {
+                for signal in Self.proxiedSignals { try signals.on(signal) { proxy($0.signal) } }
+            }
+            self.signals = signals
+        }
+        if remoteTerminal { sendSize() }
         if forwardStdin { try watchStdin() }
         try loop.watch(client.connection.readFD, .readable) { [unowned self] _ in readOutput() }
+        // Frames that came while the caller made calls on this connection
+        // wait in the client, where epoll does not see them.
+        readOutput()
         while outcome == nil && failure == nil {
             loop.run(until: { outcome != nil || failure != nil }, timeoutNanos: 3_600_000_000_000)
         }
@@ -85,7 +126,9 @@ final class AttachLoop {
         return false
     }
 
-    private func sendSize() {
+    /// Sends the local terminal's size (a caller about to start the
+    /// process sends it first, so the process starts with it).
+    func sendSize() {
         var rows: UInt16 = 0, columns: UInt16 = 0
         guard ocishim_get_winsize(isatty(0) == 1 ? 0 : 1, &rows, &columns) == 0 else { return }
         do {
@@ -124,29 +167,4 @@ final class AttachLoop {
 
 func writeErr(_ text: String) {
     try? FileSystem.writeAll(fd: 2, Array(text.utf8), what: "stderr")
-}
-
-/// A terminal in raw mode until `restore`.
-final class RawTerminal {
-    private let fd: Int32
-    private var saved = termios()
-    private var active = false
-
-    init?(fd: Int32) {
-        self.fd = fd
-        guard tcgetattr(fd, &saved) == 0 else { return nil }
-        var raw = saved
-        cfmakeraw(&raw)
-        guard tcsetattr(fd, TCSANOW, &raw) == 0 else { return nil }
-        active = true
-    }
-
-    func restore() {
-        guard active else { return }
-        active = false
-        _ = tcsetattr(fd, TCSANOW, &saved)
-        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
-    }
-
-    deinit { restore() }
 }

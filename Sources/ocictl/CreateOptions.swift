@@ -12,7 +12,8 @@ struct ContainerCreateOptions: ParsableArguments {
     @Flag(name: [.short, .long], help: "Give the container a pseudo-terminal (the bundle's process.terminal must agree).")
     var tty = false
 
-    @Flag(name: [.short, .long], help: "Keep the container's stdin open for attach.")
+    @Flag(name: [.short, .customShort("i"), .long, .customLong("interactive")],
+          help: "Give the container a stdin (run: ocictl's; create: for attach clients).")
     var stdin = false
 
     @Option(name: .customLong("log-path"), help: "k8s-file log path (default: <state-dir>/ctr.log).")
@@ -29,6 +30,9 @@ struct ContainerCreateOptions: ParsableArguments {
 
     @Option(help: "The OCI runtime: a name or a path.")
     var runtime = "runc"
+
+    @Option(name: .customLong("runtime-root"), help: "The runtime's --root (default: the global --runtime-root, else the runtime's own).")
+    var runtimeRoot: String?
 
     @Option(name: .customLong("shim"), help: "The ocishim binary.")
     var shim: String?
@@ -55,6 +59,9 @@ struct ContainerCreateOptions: ParsableArguments {
         request.terminal = tty
         request.stdin = stdin
         request.exitDir = exitDir.map { FileSystem.absolute($0) } ?? ""
+        if let root = runtimeRoot ?? GlobalOptions.current.runtimeRoot {
+            request.runtime.root = FileSystem.absolute(root)
+        }
         request.log.sizeMax = logSizeMax
         let drivers = logDrivers.isEmpty ? ["k8s-file"] : logDrivers
         request.log.drivers = drivers.map { driver in

@@ -75,26 +75,4 @@ struct OrphanedContainer {
             throw CLIError("cannot remove \(stateDir): \(error)")
         }
     }
-
-    /// `ocictl state` of an orphan: the shim is gone, then what the runtime
-    /// (or the shim's last record) says.
-    func printState(json: Bool) throws {
-        let now = try currentStatus()
-        let shimPid = record?.shimPid ?? 0
-        if json {
-            var doc: JSONValue = .object([("id", .string(id)), ("shim", .string("gone")),
-                                          ("shimPid", .int(Int64(shimPid))), ("status", .string(now.status)),
-                                          ("pid", .int(Int64(now.pid))), ("source", .string(now.source))])
-            if let code = now.exitCode { doc.set("exitCode", .int(Int64(code))) }
-            if let record { doc.set("bundle", .string(record.bundle)) }
-            print(doc.serialized)
-            return
-        }
-        print("id:       \(id)")
-        print("shim:     gone\(shimPid > 0 ? " (was pid \(shimPid))" : "")")
-        print("status:   \(now.status) (\(now.source))")
-        print("pid:      \(now.pid)")
-        if let code = now.exitCode { print("exit:     \(code)") }
-        if let record { print("bundle:   \(record.bundle)") }
-    }
 }

@@ -4,13 +4,17 @@ import ShimClient
 import ShimProtocol
 import ShimSystem
 
-/// Where a container's shim lives: <state-root>/<id>, as runc keeps
+/// Where a container's shim lives: <root>/<id>, as runc keeps
 /// <root>/<id>. Every command that names an existing container reaches its
-/// shim through <state-root>/<id>/shim.sock; state, kill and rm also work
-/// once the shim is gone (OrphanedContainer).
+/// shim through <root>/<id>/shim.sock; state, kill and rm also work once the
+/// shim is gone (OrphanedContainer).
 struct ShimAddress: ParsableArguments {
-    @Option(name: .customLong("state-root"), help: "Directory holding one state directory per shim.")
-    var stateRoot = "/run/ocishim"
+    @Option(name: [.customLong("root"), .customLong("state-root")],
+            help: ArgumentHelp("Directory holding one state directory per shim (default: the global --root, "
+                               + "$\(GlobalOptions.rootVariable), \(GlobalOptions.defaultRoot)).", valueName: "dir"))
+    var rootOption: String?
+
+    var stateRoot: String { GlobalOptions.stateRoot(commandOption: rootOption) }
 
     func stateDir(_ id: String) -> String { FileSystem.join(FileSystem.absolute(stateRoot), id) }
 
@@ -55,12 +59,6 @@ struct ShimAddress: ParsableArguments {
 enum ShimReach {
     case live(ShimClient)
     case gone(OrphanedContainer)
-}
-
-/// A failure reported as "ocictl: <message>" with exit status 1.
-struct CLIError: Error, CustomStringConvertible {
-    let description: String
-    init(_ message: String) { description = message }
 }
 
 /// Signal names and numbers as runc and kill(1) accept them.

@@ -8,7 +8,7 @@ import ShimTranscript
 /// Spawns a throwaway shim and prints what it says about itself.
 struct Version: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Spawn a shim, print its Hello and RuntimeInfo, shut it down.")
+        abstract: "Spawn a shim, print its Hello and RuntimeInfo, shut it down (ocictl's own: ocictl --version).")
 
     @Option(help: "The ocishim binary.")
     var shim: String?

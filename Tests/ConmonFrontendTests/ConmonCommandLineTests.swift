@@ -2,8 +2,8 @@ import ConmonFrontend
 import ShimCore
 import XCTest
 
-/// conmon's command line as podman 4.3.1 writes it, and the glib parsing
-/// rules the front end follows.
+/// conmon's command line as podman 4.3.1 writes it, parsed by glib's rules
+/// with glib's words (GOptionParser), as stock conmon 2.1.6 parses it.
 final class ConmonCommandLineTests: XCTestCase {
     /// The argument list of a real `podman run` (from its "running conmon"
     /// debug line), shortened ids.
@@ -20,7 +20,7 @@ final class ConmonCommandLineTests: XCTestCase {
     ]
 
     func testPodmanRunCommandLine() throws {
-        let o = try ConmonCommandLine.parse(Self.podmanRun)
+        let o = try ConmonCommandLine.options(Self.podmanRun)
         XCTAssertEqual(o.apiVersion, 1)
         XCTAssertEqual(o.containerID, "ad3ab71374cd")
         XCTAssertEqual(o.containerUUID, "ad3ab71374cd")
@@ -44,7 +44,7 @@ final class ConmonCommandLineTests: XCTestCase {
     }
 
     func testExecCommandLine() throws {
-        let o = try ConmonCommandLine.parse([
+        let o = try ConmonCommandLine.options([
             "--api-version", "1", "-c", "ctr", "-u", "session", "-r", "/usr/bin/runc", "-b", "/b/session",
             "-p", "/b/session/exec_pid", "-l", "k8s-file:/b/session/exec_log", "--exit-dir", "/b/session/exit",
             "--socket-dir-path", "/run/libpod/socket", "--runtime-opt", "--preserve-fds", "--runtime-opt", "2",
@@ -60,12 +60,16 @@ final class ConmonCommandLineTests: XCTestCase {
         XCTAssertEqual(o.timeout, 30)
     }
 
-    func testEveryListedOptionParses() throws {
-        let o = try ConmonCommandLine.parse([
+    func testEveryOptionParses() throws {
+        let o = try ConmonCommandLine.options([
             "--api-version=1", "--cid=a", "--cuuid=b", "--name=n", "--runtime=/r", "--bundle=/b",
             "--container-pidfile=/p", "-P", "/cp", "-l", "journald", "-l", "none", "--log-tag", "t",
             "--persist-dir", "/pd", "--exit-delay", "5", "--leave-stdin-open", "--no-pivot", "--no-new-keyring",
             "-s", "--restore", "/ckpt", "--sync", "--restore-arg", "--tcp-established",
+            "--log-global-size-max", "4096", "--no-sync-log", "--sdnotify-socket", "/n.sock", "--replace-listen-pid",
+            "--seccomp-notify-socket", "/s.sock", "--seccomp-notify-plugins", "p1",
+            "--log-label", "A=b", "--log-rotate", "--log-max-files", "3", "--log-allowlist-dir", "/logs",
+            "--no-container-partial-message",
         ])
         XCTAssertEqual(o.apiVersion, 1)
         XCTAssertEqual([o.containerID, o.containerUUID, o.name, o.runtimePath, o.bundle, o.containerPidFile, o.conmonPidFile],
@@ -77,51 +81,78 @@ final class ConmonCommandLineTests: XCTestCase {
         XCTAssertTrue(o.leaveStdinOpen && o.noPivot && o.noNewKeyring && o.systemdCgroup && o.sync)
         XCTAssertEqual(o.restorePath, "/ckpt")
         XCTAssertEqual(o.runtimeOpts, ["--tcp-established"])
-        XCTAssertTrue(try ConmonCommandLine.parse(["--version"]).version)
+        XCTAssertEqual(o.logGlobalSizeMax, 4096)
+        XCTAssertTrue(o.noSyncLog && o.replaceListenPid && o.logRotate && o.noContainerPartialMessage)
+        XCTAssertEqual(o.sdnotifySocket, "/n.sock")
+        XCTAssertEqual(o.seccompNotifySocket, "/s.sock")
+        XCTAssertEqual(o.seccompNotifyPlugins, "p1")
+        XCTAssertEqual(o.logLabels, ["A=b"])
+        XCTAssertEqual(o.logMaxFiles, 3)
+        XCTAssertEqual(o.logAllowlistDirs, ["/logs"])
+        XCTAssertTrue(try ConmonCommandLine.options(["--version"]).version)
     }
 
-    func testShortOptionForms() throws {
-        let clustered = try ConmonCommandLine.parse(["-ti", "-cABC", "-u", "uuid"])
-        XCTAssertTrue(clustered.terminal)
-        XCTAssertTrue(clustered.stdin)
+    /// glib: clusters of flags, one value per cluster taken from the next
+    /// argument, the last of a single-valued option wins, a flag's "=value"
+    /// ignored, non-options and everything after "--" left alone.
+    func testGlibForms() throws {
+        let clustered = try ConmonCommandLine.options(["-tic", "ABC", "-u", "uuid"])
+        XCTAssertTrue(clustered.terminal && clustered.stdin)
         XCTAssertEqual(clustered.containerID, "ABC")
         XCTAssertEqual(clustered.containerUUID, "uuid")
-        // Repeated single-valued options: the last one wins (glib).
-        XCTAssertEqual(try ConmonCommandLine.parse(["-c", "one", "--cid", "two"]).containerID, "two")
-        // --api-version alone is the flag it is in conmon.
-        XCTAssertEqual(try ConmonCommandLine.parse(["--api-version", "-c", "x"]).apiVersion, 1)
+        XCTAssertEqual(try ConmonCommandLine.options(["-c", "one", "--cid", "two"]).containerID, "two")
+        XCTAssertEqual(try ConmonCommandLine.options(["--api-version", "1", "-c", "x"]).apiVersion, 1)
+        XCTAssertEqual(try ConmonCommandLine.options(["--api-version=7"]).apiVersion, 1)
+        let stray = try ConmonCommandLine.options(["stray", "-c", "x", "-", "--", "-u", "ignored"])
+        XCTAssertEqual(stray.containerID, "x")
+        XCTAssertNil(stray.containerUUID)
+        XCTAssertEqual(try ConmonCommandLine.options(["--exit-command-arg", "--root"]).exitCommandArgs, ["--root"])
     }
 
-    func testErrorsNameTheOption() {
-        XCTAssertThrowsError(try ConmonCommandLine.parse(["--frobnicate"])) { error in
-            XCTAssertEqual((error as? ConmonError)?.message, "unknown option --frobnicate")
-        }
-        XCTAssertThrowsError(try ConmonCommandLine.parse(["-Z"])) { error in
-            XCTAssertEqual((error as? ConmonError)?.message, "unknown option -Z")
-        }
-        XCTAssertThrowsError(try ConmonCommandLine.parse(["--sdnotify-socket", "/x"])) { error in
-            let message = (error as? ConmonError)?.message ?? ""
-            XCTAssertTrue(message.hasPrefix("option --sdnotify-socket is not supported by ocishim-conmon"), message)
-        }
-        XCTAssertThrowsError(try ConmonCommandLine.parse(["-c"])) { error in
-            XCTAssertEqual((error as? ConmonError)?.message, "missing value for option -c")
-        }
-        XCTAssertThrowsError(try ConmonCommandLine.parse(["--log-size-max", "big"])) { error in
-            XCTAssertEqual((error as? ConmonError)?.message, "cannot parse integer value \"big\" for --log-size-max")
-        }
-        XCTAssertThrowsError(try ConmonCommandLine.parse(["-T", "99999999999"])) { error in
-            XCTAssertEqual((error as? ConmonError)?.message, "cannot parse integer value \"99999999999\" for -T")
-        }
-        XCTAssertThrowsError(try ConmonCommandLine.parse(["--terminal=yes"])) { error in
-            XCTAssertEqual((error as? ConmonError)?.message, "option --terminal does not take a value")
-        }
-        XCTAssertThrowsError(try ConmonCommandLine.parse(["-c", "x", "stray"])) { error in
-            XCTAssertEqual((error as? ConmonError)?.message, "unexpected argument \"stray\" (conmon takes options only)")
-        }
-        for name in ["log-global-size-max", "no-sync-log", "seccomp-notify-socket", "seccomp-notify-plugins", "replace-listen-pid"] {
-            XCTAssertThrowsError(try ConmonCommandLine.parse(["--\(name)"])) { error in
-                XCTAssertTrue(((error as? ConmonError)?.message ?? "").contains("--\(name)"))
+    /// strtol(…, 0) as glib parses integers: blanks, sign, hex, octal.
+    func testIntegersAsGlibParsesThem() throws {
+        let o = try ConmonCommandLine.options(["-T", "0x30", "--exit-delay", "010", "--log-size-max", " +4096"])
+        XCTAssertEqual(o.timeout, 48)
+        XCTAssertEqual(o.exitDelay, 8)
+        XCTAssertEqual(o.logSizeMax, 4096)
+    }
+
+    func testGlibsErrorWords() {
+        func error(_ arguments: [String]) -> String? {
+            do {
+                _ = try ConmonCommandLine.parse(arguments)
+                return nil
+            } catch {
+                return error.message
             }
         }
+        XCTAssertEqual(error(["--frobnicate"]), "Unknown option --frobnicate")
+        XCTAssertEqual(error(["--frobnicate=1"]), "Unknown option --frobnicate=1")
+        XCTAssertEqual(error(["-xyz"]), "Unknown option -xyz")
+        XCTAssertEqual(error(["-cABC"]), "Missing argument for -c")
+        XCTAssertEqual(error(["-u", "x", "--cid"]), "Missing argument for --cid")
+        XCTAssertEqual(error(["-cu", "a", "b"]), "Error parsing option -u")
+        XCTAssertEqual(error(["--log-size-max", "big"]), "Cannot parse integer value “big” for --log-size-max")
+        XCTAssertEqual(error(["-T", "5 "]), "Cannot parse integer value “5 ” for -T")
+        XCTAssertEqual(error(["-T", "1.5"]), "Cannot parse integer value “1.5” for -T")
+        XCTAssertEqual(error(["-T", "99999999999"]), "Integer value “99999999999” for -T out of range")
+        XCTAssertEqual(error(["--log-size-max", "99999999999999999999"]),
+                       "Integer value “99999999999999999999” for --log-size-max out of range")
+        // The first error wins, help included.
+        XCTAssertEqual(error(["--bogus", "--help"]), "Unknown option --bogus")
+    }
+
+    func testHelpAsGlibPrintsIt() throws {
+        for arguments in [["--help"], ["-h"], ["-?"], ["--help-all"], ["-th"], ["--help", "--bogus"]] {
+            guard case .help(let text) = try ConmonCommandLine.parse(arguments, programName: "conmon") else {
+                return XCTFail("no help for \(arguments)")
+            }
+            XCTAssertTrue(text.hasPrefix("Usage:\n  conmon [OPTION…] - conmon utility\n\nHelp Options:\n"), text)
+            XCTAssertTrue(text.contains("\n  -e, --exec                         Exec a command into a running container\n"), text)
+            XCTAssertTrue(text.contains("  --log-rotate "), text)
+            XCTAssertFalse(text.contains("--pidfile "), "hidden options stay hidden")
+            XCTAssertTrue(text.hasSuffix("\n\n"))
+        }
+        XCTAssertEqual(ConmonCommandLine.programName("/usr/bin/ocishim-conmon"), "ocishim-conmon")
     }
 }

@@ -258,6 +258,25 @@ final class InProcessCoreTests: XCTestCase {
         let log = try FileSystem.readString(shim.dir + "/state/ctr.log")
         XCTAssertTrue(log.contains(" stdout F hello\n") && log.contains(" stdout F again\n"), log)
     }
+
+    /// Issue 14, item 9: the detach keys detach a client from a container
+    /// created without a stdin too (`ocictl attach` to `run -d`).
+    func testTheDetachKeysDetachFromAContainerWithoutStdin() throws {
+        let shim = try InProcessShim()
+        let pid = try shim.createAndStart()
+        let client = RecordingClient()
+        var request = AttachRequest(execID: nil)
+        request.stdin = true
+        request.stdout = true
+        let session = try shim.core.attach(request, client: client).get()
+        XCTAssertEqual(session.input(Array("typed\n".utf8)), .ignored, "no stdin to forward to")
+        XCTAssertEqual(session.input([0x10]), .ignored)
+        XCTAssertEqual(session.input([0x11]), .detached)
+        XCTAssertTrue(session.isEnded)
+        shim.processes.exit(pid, .exited(0))
+        shim.settle()
+        XCTAssertNil(client.ended, "a detached client does not hear the exit")
+    }
 }
 
 /// An attach client that keeps what it is given.

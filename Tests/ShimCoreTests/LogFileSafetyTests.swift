@@ -42,4 +42,17 @@ final class LogFileSafetyTests: XCTestCase {
         XCTAssertThrowsError(try LogFile(path: dir + "/fifo.log"))
         XCTAssertEqual(try FileSystem.readString(target), "keep me")
     }
+
+    /// An engine that asks for it (conmon's behaviour, which ocishim-conmon
+    /// keeps) gets its log written through a symlink at the path.
+    func testASymlinkIsFollowedWhenTheEngineAsks() throws {
+        let target = dir + "/real.log"
+        XCTAssertEqual(symlink(target, dir + "/link.log"), 0)
+        let file = try LogFile(path: dir + "/link.log", followSymlinks: true)
+        let batch = WriteVector()
+        "hello\n".utf8CString.withUnsafeBytes { batch.append(UnsafeRawBufferPointer(rebasing: $0.dropLast())) }
+        _ = file.append(batch)
+        file.close()
+        XCTAssertEqual(try FileSystem.readString(target), "hello\n")
+    }
 }

@@ -144,14 +144,14 @@ final class AttachTests: XCTestCase {
         }
         let _: Ocishim_V1_ResizeResponse = try shim.call("AttachResize", Ocishim_V1_ResizeRequest.with { $0.height = 33; $0.width = 77 })
         try expectSize("33 77")
-        // In-band resize, then conmon's ctl FIFO in the bundle.
+        // In-band resize, then conmon's ctl FIFO (in the state dir: serve writes nothing into the bundle).
         try expectSize("40 100", resize: .with { $0.height = 40; $0.width = 100 })
-        let ctl = FileHandle(forWritingAtPath: bundle.path + "/ctl")!
+        let ctl = FileHandle(forWritingAtPath: shim.stateDir + "/ctl")!
         ctl.write(Data("not a valid line\n1 2000 5\n1 12 34\n".utf8))
         try ctl.close()
         try expectSize("12 34")
         // conmon's winsz FIFO takes HEIGHT WIDTH.
-        let winsz = FileHandle(forWritingAtPath: bundle.path + "/winsz")!
+        let winsz = FileHandle(forWritingAtPath: shim.stateDir + "/winsz")!
         winsz.write(Data("45 99\n".utf8))
         try winsz.close()
         try expectSize("45 99")

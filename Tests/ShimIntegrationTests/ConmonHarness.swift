@@ -33,6 +33,8 @@ final class ConmonHarness {
         stderrPath = dir + "/conmon.stderr"
         stdoutPath = dir + "/conmon.stdout"
         binary = try TestSupport.builtProduct("ocishim-conmon", environmentVariable: "OCISHIM_CONMON_BIN")
+        // podman makes the exit dir; conmon only writes into it.
+        try FileManager.default.createDirectory(atPath: exitDir, withIntermediateDirectories: true)
         let (id, runcRoot, dir) = (self.id, self.runcRoot, self.dir)
         test.addTeardownBlock {
             _ = try? TestSupport.run(Self.runc, ["--root", runcRoot, "delete", "--force", id])

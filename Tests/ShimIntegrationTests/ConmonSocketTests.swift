@@ -75,13 +75,15 @@ final class SeqPacketClient {
 final class ConmonSocketTests: XCTestCase {
     func testAttachSocketSpeaksConmonsProtocol() throws {
         let shim = try ShimHarness(self)
-        let bundle = try shim.startContainer(["/bin/sh", "-c", "while read l; do echo \"$l\"; echo \"err:$l\" >&2; done"]) { $0.stdin = true }
+        try shim.startContainer(["/bin/sh", "-c", "while read l; do echo \"$l\"; echo \"err:$l\" >&2; done"]) { $0.stdin = true }
         let path: Ocishim_V1_PathResponse = try shim.call("AttachSocketPath", Ocishim_V1_AttachSocketPathRequest())
         XCTAssertEqual(path.path, shim.stateDir + "/sockets/\(shim.id)/attach")
-        // As conmon: <socket-dir>/<id> is a symlink to the bundle, the socket is in the bundle.
-        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: shim.stateDir + "/sockets/\(shim.id)"), bundle.path)
+        // As conmon: <socket-dir>/<id> is a symlink to the directory of the
+        // socket, which for `ocishim serve` is its state dir (conmon's is the
+        // bundle; serve writes nothing there).
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: shim.stateDir + "/sockets/\(shim.id)"), shim.stateDir)
         var st = stat()
-        XCTAssertEqual(stat(bundle.path + "/attach", &st), 0)
+        XCTAssertEqual(stat(shim.stateDir + "/attach", &st), 0)
         XCTAssertEqual(st.st_mode & S_IFMT, S_IFSOCK)
         XCTAssertEqual(st.st_mode & 0o777, 0o700)
 
@@ -110,7 +112,7 @@ final class ConmonSocketTests: XCTestCase {
         XCTAssertEqual(try shim.wait().exitCode, 0)
     }
 
-    func testLongSocketDirIsBoundThroughProcAndFullAttachUsesTheBundle() throws {
+    func testLongSocketDirIsBoundThroughProcAndFullAttachUsesTheStateDir() throws {
         let shim = try ShimHarness(self)
         let longDir = shim.dir + "/" + String(repeating: "d", count: 60) + "/" + String(repeating: "e", count: 60)
         try shim.startContainer(["/bin/cat"]) { $0.stdin = true; $0.socketDir = longDir }
@@ -125,16 +127,17 @@ final class ConmonSocketTests: XCTestCase {
         let full = try ShimHarness(self, name: "full")
         let bundle = try full.startContainer(["/bin/cat"]) { $0.stdin = true; $0.fullAttach = true }
         let fullPath: Ocishim_V1_PathResponse = try full.call("AttachSocketPath", Ocishim_V1_AttachSocketPathRequest())
-        XCTAssertEqual(fullPath.path, bundle.path + "/attach")
+        XCTAssertEqual(fullPath.path, full.stateDir + "/attach")
         XCTAssertFalse(FileManager.default.fileExists(atPath: full.stateDir + "/sockets/\(full.id)"), "no symlink with full attach")
         let fullClient = try SeqPacketClient(path: fullPath.path)
         fullClient.send("full\n")
         let (got, _) = try fullClient.collect { SeqPacketClient.text($0, stream: 2) == "full\n" }
         XCTAssertFalse(got.isEmpty)
-        // Delete removes the socket and the FIFOs from the bundle.
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: bundle.path).sorted(), ["config.json", "rootfs"])
+        // Delete removes the socket and the FIFOs.
         let _: Ocishim_V1_DeleteResponse = try full.call("Delete", Ocishim_V1_DeleteRequest.with { $0.force = true })
         for name in ["attach", "ctl"] {
-            XCTAssertFalse(FileManager.default.fileExists(atPath: bundle.path + "/" + name), name)
+            XCTAssertFalse(FileManager.default.fileExists(atPath: full.stateDir + "/" + name), name)
         }
     }
 

@@ -53,6 +53,40 @@ final class ExecTests: XCTestCase {
 }
 
 extension ExecTests {
+    /// Kill with an exec id signals the session's process, not the
+    /// container; ExecState says whether the session has a terminal and a
+    /// stdin (what an attach client needs to know); a missing command
+    /// carries the COMMAND_NOT_FOUND reason.
+    func testKillAnExecSessionAndItsState() throws {
+        let shim = try ShimHarness(self)
+        let bundle = try shim.startContainer()
+        let ready = bundle.rootfs + "/k1-ready"
+        let _: Ocishim_V1_ExecResponse = try shim.call("Exec", shim.execRequest("k1", ["/bin/sh", "-c", "trap 'exit 12' USR1; touch /k1-ready; while true; do sleep 0.1; done"]) {
+            $0.stdin = true
+        })
+        let running = try shim.execState("k1")
+        XCTAssertTrue(running.running)
+        XCTAssertTrue(running.stdin)
+        XCTAssertFalse(running.terminal)
+        XCTAssertTrue(shim.eventually { FileManager.default.fileExists(atPath: ready) }, "the trap is set")
+        let _: Ocishim_V1_KillResponse = try shim.call("Kill", Ocishim_V1_KillRequest.with {
+            $0.signal = UInt32(SIGUSR1)
+            $0.execID = "k1"
+        })
+        XCTAssertEqual(try shim.waitExec("k1").exitCode, 12)
+        XCTAssertEqual(try shim.state().status, .running, "the container was not signalled")
+        XCTAssertEqual(try shim.failure("Kill", Ocishim_V1_KillRequest.with { $0.signal = 15; $0.execID = "k1" })?.code,
+                       .failedPrecondition, "an exited session is not signalled")
+        XCTAssertEqual(try shim.failure("Kill", Ocishim_V1_KillRequest.with { $0.signal = 15; $0.execID = "nope" })?.code, .notFound)
+
+        let missing = try shim.failure("Exec", shim.execRequest("k2", ["/no/such/binary"]))
+        XCTAssertEqual(missing?.code, .notFound)
+        XCTAssertEqual(missing?.reason, RPCReason.commandNotFound)
+        let denied = try shim.failure("Exec", shim.execRequest("k3", ["/etc/passwd"]))
+        XCTAssertEqual(denied?.code, .permissionDenied)
+        XCTAssertEqual(denied?.reason, RPCReason.commandNotExecutable)
+    }
+
     func testExecAsUsersOfTheBundle() throws {
         let shim = try ShimHarness(self)
         try shim.startContainer()
@@ -253,7 +287,7 @@ extension ExecTests {
         let bundle = try shim.startContainer(["/bin/sh", "-c", "echo before; read x; echo after; read y; exit 0"]) { $0.stdin = true }
         XCTAssertTrue(try shim.eventually { try shim.logText() == "before\n" })
         try FileManager.default.moveItem(atPath: shim.logPath, toPath: shim.logPath + ".1")
-        let ctl = FileHandle(forWritingAtPath: bundle.path + "/ctl")!
+        let ctl = FileHandle(forWritingAtPath: shim.stateDir + "/ctl")!
         ctl.write(Data("2 0 0\n".utf8))
         try ctl.close()
         XCTAssertTrue(shim.eventually { FileManager.default.fileExists(atPath: shim.logPath) }, "reopened")

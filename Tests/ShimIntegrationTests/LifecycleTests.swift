@@ -229,7 +229,8 @@ final class LifecycleTests: XCTestCase {
         let exit = try shim.wait()
         XCTAssertTrue(exit.oomKilled, "exit \(exit.exitCode)")
         XCTAssertTrue(try shim.state().oomKilled)
-        XCTAssertTrue(FileManager.default.fileExists(atPath: bundle.path + "/oom"))
+        XCTAssertTrue(FileManager.default.fileExists(atPath: shim.stateDir + "/oom"), "the oom marker is in the state dir")
+        XCTAssertFalse(FileManager.default.fileExists(atPath: bundle.path + "/oom"), "nothing is written into the bundle")
         var sawOOM = false
         while let event = try stream.next(Ocishim_V1_Event.self, timeoutSeconds: 5) {
             if event.type == .oom { sawOOM = true }
@@ -247,6 +248,40 @@ final class LifecycleTests: XCTestCase {
         XCTAssertEqual(try shim.failure("ExecAttachSocketPath", Ocishim_V1_ExecAttachSocketPathRequest())?.code, .invalidArgument)
         let exit: Ocishim_V1_PathResponse = try shim.call("ExitFilePath", Ocishim_V1_ExitFilePathRequest())
         XCTAssertEqual(exit.path, "\(shim.stateDir)/exits/\(shim.id)")
+    }
+
+    /// Issue 14, item 10: `ocishim serve` writes nothing into the engine's
+    /// bundle. Two containers of one bundle each have their attach socket and
+    /// ctl FIFO in their own state dir, where AttachSocketPath leads.
+    func testTwoContainersOfOneBundleKeepTheirEndpointsInTheirStateDirs() throws {
+        let first = try ShimHarness(self, name: "one")
+        let second = try ShimHarness(self, name: "two")
+        let bundle = try BusyboxBundle.make(in: first.dir, args: ["/bin/sleep", "1000"])
+        let before = try FileManager.default.contentsOfDirectory(atPath: bundle.path).sorted()
+        for shim in [first, second] {
+            try shim.create(bundle)
+            _ = try shim.start()
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: bundle.path).sorted(), before,
+                       "nothing is added to the bundle")
+        var inodes: Set<UInt64> = []
+        for shim in [first, second] {
+            let attach: Ocishim_V1_PathResponse = try shim.call("AttachSocketPath", Ocishim_V1_AttachSocketPathRequest())
+            XCTAssertEqual(attach.path, "\(shim.stateDir)/sockets/\(shim.id)/attach")
+            let resolved = URL(fileURLWithPath: attach.path).resolvingSymlinksInPath().path
+            XCTAssertEqual(resolved, "\(shim.stateDir)/attach", "the link leads into the shim's own state dir")
+            var st = stat()
+            XCTAssertEqual(stat(attach.path, &st), 0, "\(attach.path): \(String(cString: strerror(errno)))")
+            XCTAssertEqual(st.st_mode & S_IFMT, S_IFSOCK)
+            inodes.insert(UInt64(st.st_ino))
+            XCTAssertEqual(stat(shim.stateDir + "/ctl", &st), 0, "the ctl FIFO is in the state dir")
+            XCTAssertEqual(st.st_mode & S_IFMT, S_IFIFO)
+        }
+        XCTAssertEqual(inodes.count, 2, "each container has its own socket")
+        for shim in [first, second] {
+            let _: Ocishim_V1_DeleteResponse = try shim.call("Delete", Ocishim_V1_DeleteRequest.with { $0.force = true })
+        }
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: bundle.path).sorted(), before)
     }
 
     func testUpdateAndReopenLog() throws {

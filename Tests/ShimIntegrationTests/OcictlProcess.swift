@@ -16,15 +16,29 @@ struct ProgramRun {
         try run(try TestSupport.ocictl(), arguments, seconds: seconds)
     }
 
-    static func run(_ path: String, _ arguments: [String], seconds: Double = 120) throws -> ProgramRun {
+    /// `stdin`: the text on its stdin (a pipe closed after it), else
+    /// /dev/null. `environment` is added to this process's.
+    static func run(_ path: String, _ arguments: [String], stdin: String? = nil,
+                    environment: [String: String] = [:], seconds: Double = 120) throws -> ProgramRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
-        process.standardInput = FileHandle(forReadingAtPath: "/dev/null")
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
+        let input = Pipe()
+        process.standardInput = stdin == nil ? FileHandle(forReadingAtPath: "/dev/null") : input
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        if let stdin {
+            // Small texts: the pipe takes them whole. A program that exited
+            // without reading shows in its status, not as SIGPIPE here.
+            signal(SIGPIPE, SIG_IGN)
+            try? input.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
+            try input.fileHandleForWriting.close()
+        }
         var fds = [out.fileHandleForReading.fileDescriptor, err.fileHandleForReading.fileDescriptor]
         var bytes: [[UInt8]] = [[], []]
         let deadline = Date().addingTimeInterval(seconds)

@@ -19,6 +19,10 @@ final class AttachEndpoints {
         var fullAttach: Bool
         var controlFIFO: Bool
         var windowSizeFIFO: Bool
+        /// false: no attach socket (only the FIFOs, if any).
+        var attachSocket = true
+        /// The socket-dir link stays when the socket goes.
+        var linkStays = false
     }
 
     private var socket: AttachSocket?
@@ -29,9 +33,11 @@ final class AttachEndpoints {
     init(_ layout: Layout, hub: AttachHub, context: CoreContext,
          onControl: @escaping (ControlCommand) -> Void) throws(CoreError) {
         do throws(CoreError) {
-            socket = try AttachSocket(realDir: layout.dir, socketDir: layout.socketDir, name: layout.linkName,
-                                            fullAttach: layout.fullAttach, hub: hub, loop: context.loop,
-                                            scratch: context.scratch, log: context.log)
+            if layout.attachSocket {
+                socket = try AttachSocket(realDir: layout.dir, socketDir: layout.socketDir, name: layout.linkName,
+                                          fullAttach: layout.fullAttach, linkStays: layout.linkStays, hub: hub, loop: context.loop,
+                                          scratch: context.scratch, log: context.log)
+            }
             if layout.controlFIFO {
                 control = try ControlFIFO(path: FileSystem.join(layout.dir, "ctl"),
                                           parse: { ControlCommand.parseControl($0) },

@@ -30,20 +30,23 @@ public final class AttachSession {
         token = hub.add(filter)
     }
 
-    /// Client input (stdin bytes).
+    /// Client input (stdin bytes). The detach keys work whether or not
+    /// the process takes input (a container without a stdin, or whose stdin
+    /// was closed): only what would be forwarded is dropped.
     public func input<C: Collection>(_ bytes: C) -> AttachInputResult where C.Element == UInt8 {
-        guard !isEnded, wantsStdin, let hub, hub.acceptsStdin, let stdin = hub.stdin else { return .ignored }
+        guard !isEnded, wantsStdin, let hub else { return .ignored }
         let (forward, detached) = matcher.feed(bytes)
-        if !forward.isEmpty && !stdin.write(forward) {
-            return stdin.acceptsInput
-                ? .overloaded("stdin of \(hub.label) is not being read: \(stdin.pendingBytes) bytes are waiting (limit \(StdinWriter.hardLimit))")
-                : .ignored
+        let stdin = hub.acceptsStdin ? hub.stdin : nil
+        if let stdin, !forward.isEmpty && !stdin.write(forward) {
+            if stdin.acceptsInput {
+                return .overloaded("stdin of \(hub.label) is not being read: \(stdin.pendingBytes) bytes are waiting (limit \(StdinWriter.hardLimit))")
+            }
         }
         if detached {
             end()
             return .detached
         }
-        return .forwarded
+        return stdin == nil ? .ignored : .forwarded
     }
 
     /// The client ended its input (half-close or close_stdin): stdin closes

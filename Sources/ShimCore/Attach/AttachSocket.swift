@@ -36,6 +36,9 @@ final class AttachSocket {
     /// Where the socket file really is.
     private let socketFile: String
     private let symlink: String?
+    /// The symlink stays when the socket goes (conmon removes only the
+    /// socket, through the link).
+    private let linkStays: Bool
     private var listener: Int32 = -1
     private let loop: EventLoop
     private let scratch: ScratchBuffer
@@ -45,8 +48,9 @@ final class AttachSocket {
 
     /// Binds and listens. `realDir` holds the socket; `socketDir`/`name`
     /// gets the symlink unless `fullAttach`.
-    init(realDir: String, socketDir: String, name: String, fullAttach: Bool,
+    init(realDir: String, socketDir: String, name: String, fullAttach: Bool, linkStays: Bool = false,
          hub: AttachHub, loop: EventLoop, scratch: ScratchBuffer, log: Logger) throws(CoreError) {
+        self.linkStays = linkStays
         self.hub = hub
         self.loop = loop
         self.scratch = scratch
@@ -163,7 +167,7 @@ final class AttachSocket {
         stopListening()
         for client in Array(clients.values) { drop(client, reason: nil) }
         try? FileSystem.removeFile(socketFile)
-        if let symlink { unlink(symlink) }
+        if let symlink, !linkStays { unlink(symlink) }
     }
 
     // --- clients ------------------------------------------------------------------

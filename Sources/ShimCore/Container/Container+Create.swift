@@ -29,7 +29,10 @@ extension Container {
                 // itself. It got that far, so the id was free: what it
                 // left is this create's.
                 abandonCreate(error, runtime: .remove, done)
-            case .failure(let error):
+            case .failure(var error):
+                if error.runtimeOutput == nil, let output = io?.takeRuntimeStderr(), !output.isEmpty {
+                    error.runtimeOutput = output
+                }
                 // A runtime that fails removes what it made (runc and crun
                 // destroy a failed create's container). The id may belong
                 // to another container ("container with id exists"): it is
@@ -92,12 +95,13 @@ extension Container {
         request.noNewKeyring = options.noNewKeyring
         request.extraArgs = options.runtimeCreateArgs
         request.listenFDs = context.config.listenFDs
+        request.passFDs = options.runtimeFDs
         request.environment = options.runtimeEnvironment
-        let listenFDs = request.listenFDs
+        let listenPid = request.listenFDs > 0 || options.runtimeListenPid
         let unshare = try prepareUserNamespaceAccess()
         let execLabel = try SELinux.runtimeExecLabel()
         request.configure = { spawn in
-            spawn.listenPidEnvironment = listenFDs > 0
+            spawn.listenPidEnvironment = listenPid
             spawn.unshareSysKernel = unshare
             if let execLabel {
                 spawn.execLabel = execLabel
@@ -109,12 +113,7 @@ extension Container {
     }
 
     private func logConfig() -> LogConfig {
-        let drivers = options.log.drivers.isEmpty
-            ? [LogDriverKind.k8sFile(path: ContainerPaths.defaultLog(stateDir: context.config.stateDir))]
-            : options.log.drivers
-        return LogConfig(drivers: drivers, sizeMax: options.log.sizeMax, maxFiles: options.log.maxFiles,
-                         tag: options.log.tag, containerID: id,
-                         containerName: options.log.containerName)
+        options.log.config(containerID: id, defaultPath: ContainerPaths.defaultLog(stateDir: context.config.stateDir))
     }
 
     /// podman's hasCurrentUserMapped/makeAccessible: when the container's
@@ -181,8 +180,9 @@ extension Container {
     }
 
     /// The init's stdio as attach clients and the engine see it: the hub,
-    /// conmon's attach socket and control FIFOs in the bundle, the exit
-    /// files and exit command.
+    /// conmon's attach socket and control FIFOs in the endpoints dir (the
+    /// bundle, unless the front end named another), the exit files and exit
+    /// command.
     private func makeInitProcess(io: ContainerIO) throws(CoreError) -> MonitoredProcess {
         let terminal = io.mode == .terminal
         let hub = AttachHub(label: "container \(id)", terminal: terminal,
@@ -205,15 +205,20 @@ extension Container {
         if !options.exitCommand.isEmpty {
             process.exitCommand = ExitCommandSpec(argv: options.exitCommand, delaySeconds: options.exitDelaySeconds)
         }
-        let layout = AttachEndpoints.Layout(dir: paths.bundle, socketDir: paths.socketDir, linkName: paths.attachLinkName,
-                                            fullAttach: paths.fullAttach, controlFIFO: true, windowSizeFIFO: terminal)
-        process.endpoints = try AttachEndpoints(layout, hub: hub, context: context) { [weak self] command in
-            self?.control(command)
+        var layout = AttachEndpoints.Layout(dir: paths.endpointsDir, socketDir: paths.socketDir, linkName: paths.attachLinkName,
+                                            fullAttach: paths.fullAttach, controlFIFO: options.controlFIFOs,
+                                            windowSizeFIFO: terminal && options.controlFIFOs)
+        layout.attachSocket = options.attachSocket
+        layout.linkStays = options.attachLinkStays
+        if layout.attachSocket || layout.controlFIFO {
+            process.endpoints = try AttachEndpoints(layout, hub: hub, context: context) { [weak self] command in
+                self?.control(command)
+            }
         }
         return process
     }
 
-    /// A line from the control FIFOs (`<bundle>/ctl`, `<bundle>/winsz`).
+    /// A line from the control FIFOs (`<endpoints dir>/ctl`, `winsz`).
     private func control(_ command: ControlCommand) {
         switch command {
         case .resize(let rows, let columns):

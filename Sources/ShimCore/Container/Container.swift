@@ -158,7 +158,7 @@ extension Container: ProcessOwner {
     /// reserved ports and held fds released, before the exit is known.
     func processWillRecordExit(_ process: MonitoredProcess) {
         logger?.flush()
-        logger?.sync()
+        if options.log.syncOnExit { logger?.sync() }
         oomWatcher?.flush()
         oomWatcher?.stop()
         oomWatcher = nil
@@ -191,10 +191,10 @@ extension Container: ProcessOwner {
         onChange?()
     }
 
-    /// conmon's write_oom_files: an empty `oom` file in the bundle (conmon's
-    /// working directory) and in the persist dir.
+    /// conmon's write_oom_files: an empty `oom` file in the endpoints dir
+    /// (conmon's working directory, the bundle) and in the persist dir.
     private func writeOOMFiles() {
-        var targets = [FileSystem.join(paths.bundle, "oom")]
+        var targets = [FileSystem.join(paths.endpointsDir, "oom")]
         if let persist = paths.persistDir { targets.append(FileSystem.join(persist, "oom")) }
         for path in targets {
             // Never blocks on a FIFO and never writes through a symlink

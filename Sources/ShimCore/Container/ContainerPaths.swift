@@ -14,6 +14,9 @@ public struct ContainerPaths: Sendable {
     public let fullAttach: Bool
     /// The name of the link in the socket dir (conmon's cuuid).
     public let attachLinkName: String
+    /// Where the init's attach socket, control FIFOs and `oom` marker are
+    /// (CreateOptions.endpointsDir; the bundle by default, as conmon).
+    public let endpointsDir: String
 
     init(id: String, stateDir: String, options: CreateOptions) {
         self.id = id
@@ -25,16 +28,17 @@ public struct ContainerPaths: Sendable {
         persistDir = options.persistDir.map { FileSystem.absolute($0) }
         fullAttach = options.fullAttach
         attachLinkName = options.attachLinkName ?? id
+        endpointsDir = options.endpointsDir.map { FileSystem.absolute($0) } ?? bundle
     }
 
     /// podman's ExitFilePath: <exits dir>/<id>.
     public var exitFile: String { FileSystem.join(exitDir, id) }
     /// podman's AttachSocketPath: <sockets dir>/<id>/attach, where
-    /// <sockets dir>/<id> is a symlink to the bundle (as conmon makes it,
-    /// named after its --cuuid when that differs); with full attach,
-    /// <bundle>/attach itself.
+    /// <sockets dir>/<id> is a symlink to the endpoints dir (the bundle, as
+    /// conmon makes it, named after its --cuuid when that differs); with
+    /// full attach, <endpoints dir>/attach itself.
     public var attachSocket: String {
-        fullAttach ? FileSystem.join(bundle, "attach") : FileSystem.join(socketDir, attachLinkName, "attach")
+        fullAttach ? FileSystem.join(endpointsDir, "attach") : FileSystem.join(socketDir, attachLinkName, "attach")
     }
     /// podman's ExecAttachSocketPath: <sockets dir>/<session>/attach.
     public func execAttachSocket(_ execID: String) -> String { FileSystem.join(socketDir, execID, "attach") }

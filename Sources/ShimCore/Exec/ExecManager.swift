@@ -144,7 +144,10 @@ final class ExecManager {
         session.starting()
         container.runtime.exec(request) { result in
             switch result {
-            case .failure(let error):
+            case .failure(var error):
+                if error.runtimeOutput == nil, let output = session.process.io?.takeRuntimeStderr(), !output.isEmpty {
+                    error.runtimeOutput = output
+                }
                 session.failedToStart()
                 done(.failure(error))
             case .success:

@@ -34,6 +34,27 @@ public struct ExecOptions: Sendable {
     /// conmon's --full-attach: the attach socket is `<directory>/attach`,
     /// without a symlink in the socket dir.
     public var fullAttach = false
+    /// An attach socket (and the control FIFOs) in the session's
+    /// directory; false: output only to the log and ExecSync-style waiters
+    /// (conmon's exec without a bundle).
+    public var attachSocket = true
+    /// The socket-dir link stays when the attach socket goes (conmon).
+    public var attachLinkStays = false
+    /// The control FIFOs; false when the engine's front end serves them.
+    public var controlFIFOs = true
+    /// Where the session's output is logged, as the container's would be
+    /// (conmon logs an exec's output to its -l drivers, which CRI-O's
+    /// ExecSync reads back). nil: not logged.
+    public var log: LogOptions?
+    /// The shim's fds handed to the runtime at the same numbers (as
+    /// CreateOptions.runtimeFDs).
+    public var runtimeFDs: [Int32] = []
+    /// Added to the runtime's environment.
+    public var runtimeEnvironment: [String] = []
+    /// Empty, or the shim's fds to hand the process as its stdin, stdout
+    /// and stderr as they are (as CreateOptions.providedStdio): nothing is
+    /// read, logged or attachable. Not with a terminal.
+    public var providedStdio: [Int32] = []
 
     /// Written with the exit code once the session's exit is recorded
     /// (conmon's exec mode: `<exit-dir>/<id>`, the persist dir's `exit`).

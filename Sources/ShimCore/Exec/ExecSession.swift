@@ -11,6 +11,10 @@ public struct ExecSnapshot: Sendable, Equatable {
     public var exitCode: Int32?
     public var startedAt: Int64
     public var finishedAt: Int64
+    /// The session has a terminal / a stdin (an attach client needs to know
+    /// whether to put its own terminal into raw mode, and to send input).
+    public var terminal = false
+    public var stdin = false
 }
 
 /// One exec session of the container, from registration to cleanup: its
@@ -39,6 +43,8 @@ final class ExecSession {
     private(set) var phase = Phase.registered
     private var timer: EventLoop.TimerToken?
     private var pendingSize: (rows: UInt16, columns: UInt16)?
+    /// The session's log (ExecOptions.log), from registration to release.
+    private var logger: ContainerLogger?
 
     init(options: ExecOptions, dir: String, ephemeral: Bool, manager: ExecManager) {
         self.id = options.execID
@@ -72,7 +78,8 @@ final class ExecSession {
 
     var snapshot: ExecSnapshot {
         ExecSnapshot(execID: id, running: phase != .exited, pid: process.pid, exitCode: process.exit?.exitCode,
-                     startedAt: process.startedAt, finishedAt: process.exit?.finishedAt ?? 0)
+                     startedAt: process.startedAt, finishedAt: process.exit?.finishedAt ?? 0,
+                     terminal: options.terminal, stdin: options.stdin)
     }
 
     // --- registration ---------------------------------------------------------------
@@ -87,23 +94,40 @@ final class ExecSession {
             do { try FileSystem.writeAtomically(processFile, spec.serializedBytes, mode: 0o600) } catch {
                 throw .internal("cannot write the exec process spec \(processFile): \(error)")
             }
-            let io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
+            let io: ContainerIO
+            if !options.providedStdio.isEmpty {
+                if options.terminal { throw .invalid("provided stdio cannot be used with a terminal") }
+                io = try ContainerIO.passthrough(options.providedStdio)
+            } else {
+                io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
+            }
             process.io = io
-            if !ephemeral {
-                let layout = AttachEndpoints.Layout(dir: dir, socketDir: manager.socketDir, linkName: id,
-                                                    fullAttach: options.fullAttach, controlFIFO: options.terminal,
+            if let log = options.log {
+                let config = log.config(containerID: manager.containerID, defaultPath: FileSystem.join(dir, "exec.log"))
+                let logger = try ContainerLogger(config: config)
+                logger.scheduleFlush = { [loop = context.loop] nanos, body in loop.schedule(afterNanos: nanos, body) }
+                self.logger = logger
+            }
+            if !ephemeral && options.attachSocket {
+                var layout = AttachEndpoints.Layout(dir: dir, socketDir: manager.socketDir, linkName: id,
+                                                    fullAttach: options.fullAttach,
+                                                    controlFIFO: options.terminal && options.controlFIFOs,
                                                     windowSizeFIFO: false)
+                layout.linkStays = options.attachLinkStays
                 process.endpoints = try AttachEndpoints(layout, hub: hub, context: context) { [weak self] command in
                     self?.control(command)
                 }
             }
             var request = RuntimeExec(id: manager.containerID, processFile: processFile, pidFile: pidFile)
-            request.stdio = RuntimeStdio(fds: io.mode == .pipes ? io.runtimeStdio : [], consoleSocket: io.consoleSocketPath)
+            request.stdio = RuntimeStdio(fds: io.mode == .terminal ? [] : io.runtimeStdio, consoleSocket: io.consoleSocketPath)
             request.preserveFDs = Int(options.preserveFDs)
             request.capabilities = options.capAdd.map { (try? ExecSpecBuilder.capabilityName($0)) ?? $0 }
             request.extraArgs = options.runtimeArgs
+            request.passFDs = options.runtimeFDs
+            request.environment = options.runtimeEnvironment
             return request
         } catch {
+            closeLog()
             process.release()
             removeFiles()
             throw error
@@ -150,8 +174,20 @@ final class ExecSession {
     /// `runc exec` failed: nothing runs; the session is gone.
     func failedToStart() {
         process.io?.runtimeFinished()
+        closeLog()
         process.release()
         removeFiles()
+    }
+
+    /// Reopens the session's log (ExecOptions.log).
+    func reopenLog() throws(CoreError) {
+        guard let logger else { throw .precondition("exec session \(id) has no log") }
+        try logger.reopen()
+    }
+
+    private func closeLog() {
+        logger?.close()
+        logger = nil
     }
 
     // --- running ----------------------------------------------------------------------
@@ -198,6 +234,7 @@ final class ExecSession {
         process.abandon()
         if let timer { context.loop.cancel(timer) }
         timer = nil
+        closeLog()
         process.release()
         removeFiles()
     }
@@ -206,6 +243,7 @@ final class ExecSession {
     func release() {
         if let timer { context.loop.cancel(timer) }
         timer = nil
+        closeLog()
         process.release()
     }
 
@@ -216,7 +254,7 @@ final class ExecSession {
             try? FileSystem.removeTree(dir)
             return
         }
-        for name in ["process.json", "pid", "attach", "ctl"] {
+        for name in ["process.json", "pid", "attach"] + (options.controlFIFOs ? ["ctl"] : []) {
             try? FileSystem.removeFile(FileSystem.join(dir, name))
         }
     }
@@ -226,15 +264,20 @@ extension ExecSession: ProcessOwner {
     func processEnded(_ process: MonitoredProcess, _ termination: Termination) -> Bool { phase == .running }
 
     func processOutput(_ process: MonitoredProcess, _ stream: LogStream, _ chunk: UnsafeRawBufferPointer) {
+        logger?.write(stream, chunk, timestamp: Clock.realtimeNanos())
         hub.output(stream, chunk)
     }
 
-    func processOutputFinished(_ process: MonitoredProcess) {}
+    func processOutputFinished(_ process: MonitoredProcess) {
+        logger?.flush()
+    }
 
     func processWillRecordExit(_ process: MonitoredProcess) {
         if let timer { context.loop.cancel(timer) }
         timer = nil
         process.io?.stopOutput()
+        logger?.flush()
+        if options.log?.syncOnExit ?? false { logger?.sync() }
         phase = .exited
     }
 

@@ -88,6 +88,20 @@ final class ContainerIO {
         childEnds = []
     }
 
+    /// What a failed runtime left in the stderr pipe it shared with the
+    /// container (pipes mode): one read of at most `limit` bytes, without
+    /// waiting, as conmon reads the runtime's stderr after a failure.
+    func takeRuntimeStderr(limit: Int = CoreError.runtimeOutputLimit) -> [UInt8] {
+        guard mode == .pipes, stderrFD >= 0 else { return [] }
+        _ = fcntl(stderrFD, F_SETFL, fcntl(stderrFD, F_GETFL) | O_NONBLOCK)
+        var buffer = [UInt8](repeating: 0, count: limit)
+        var n: Int
+        repeat {
+            n = buffer.withUnsafeMutableBytes { read(stderrFD, $0.baseAddress, $0.count) }
+        } while n < 0 && errno == EINTR
+        return n > 0 ? Array(buffer[0..<n]) : []
+    }
+
     /// Takes the pty master from the console socket (terminal mode).
     func receiveTerminal() throws(CoreError) {
         guard let console else { return }
@@ -105,12 +119,14 @@ final class ContainerIO {
     /// Reads output as it comes: `sink` gets each chunk (stdout for a
     /// terminal), `finished` runs once every output has reached EOF.
     func startOutput(loop: EventLoop, scratch: ScratchBuffer,
-                     sink: @escaping (LogStream, UnsafeRawBufferPointer) -> Void, finished: @escaping () -> Void) {
+                     sink: @escaping (LogStream, UnsafeRawBufferPointer) -> Void, finished: @escaping () -> Void,
+                     readFailed: ((LogStream, Int32) -> Void)? = nil) {
         var open = 0
         let done = { open -= 1; if open == 0 { finished() } }
         for (fd, stream) in [(stdoutFD, LogStream.stdout), (stderrFD, LogStream.stderr)] where fd >= 0 {
             open += 1
             let pump = OutputPump(fd: fd, stream: stream, loop: loop, scratch: scratch, sink: sink, finished: done)
+            if let readFailed { pump.readFailed = { readFailed(stream, $0) } }
             pumps.append(pump)
             pump.start()
         }

@@ -11,6 +11,8 @@ final class OutputPump {
     private let scratch: ScratchBuffer
     private let sink: (LogStream, UnsafeRawBufferPointer) -> Void
     private var finished: (() -> Void)?
+    /// A read failed (not EAGAIN/EINTR): its errno, just before the end.
+    var readFailed: ((Int32) -> Void)?
     private var active = false
 
     init(fd: Int32, stream: LogStream, loop: EventLoop, scratch: ScratchBuffer,
@@ -52,6 +54,7 @@ final class OutputPump {
             if n < 0 && errno == EINTR { continue }
             if n < 0 && errno == EAGAIN { return }
             // EOF, or EIO from a pty whose last slave fd closed.
+            if n < 0 { readFailed?(errno) }
             end()
             return
         }

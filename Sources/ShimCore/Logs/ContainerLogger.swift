@@ -77,13 +77,17 @@ public final class ContainerLogger {
             case .k8sFile(let path):
                 do {
                     sinks.append(try K8sFileSink(path: path, sizeMax: config.sizeMax, oldFiles: config.maxFiles,
+                                                 totalSizeMax: config.totalSizeMax, reopenStartsOver: config.reopenStartsOver,
+                                                 fileMode: config.fileMode, followSymlinks: config.followSymlinks,
                                                  monotonicNanos: clock.monotonicNanos))
                 } catch {
                     throw CoreError(logFailure: error)
                 }
             case .journald(let socketPath):
-                let fields = JournalFields(containerID: config.containerID, name: config.containerName, tag: config.tag)
-                sinks.append(JournaldSink(socketPath: socketPath, fields: fields, monotonicNanos: clock.monotonicNanos))
+                let fields = JournalFields(containerID: config.containerID, name: config.containerName, tag: config.tag,
+                                           labels: config.labels)
+                sinks.append(JournaldSink(socketPath: socketPath, fields: fields, partialField: config.partialMessageField,
+                                          monotonicNanos: clock.monotonicNanos))
             case .none:
                 break
             }

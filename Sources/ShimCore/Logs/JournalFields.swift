@@ -8,6 +8,7 @@
 ///     CONTAINER_TAG                 only with a tag
 ///     CONTAINER_NAME                only with a name
 ///     SYSLOG_IDENTIFIER             the tag, else the name, else the short ID
+///     NAME=VALUE                    each label (conmon 2.2's --log-label)
 ///     CONTAINER_PARTIAL_MESSAGE=true  only on a partial line
 ///
 /// (conmon's libsystemd adds CODE_FILE, CODE_LINE and CODE_FUNC, which point
@@ -26,7 +27,7 @@ struct JournalFields {
     private let stdoutFields: [UInt8]
     private let stderrFields: [UInt8]
 
-    init(containerID: String, name: String, tag: String) {
+    init(containerID: String, name: String, tag: String, labels: [String] = []) {
         let shortID = String(decoding: containerID.utf8.prefix(Self.shortIDLength), as: UTF8.self)
         func fields(priority: String) -> [UInt8] {
             var out: [UInt8] = []
@@ -36,6 +37,10 @@ struct JournalFields {
             if !tag.isEmpty { Self.appendField("CONTAINER_TAG", tag, to: &out) }
             if !name.isEmpty { Self.appendField("CONTAINER_NAME", name, to: &out) }
             Self.appendField("SYSLOG_IDENTIFIER", !tag.isEmpty ? tag : !name.isEmpty ? name : shortID, to: &out)
+            for label in labels {
+                let parts = label.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+                Self.appendField(String(parts[0]), parts.count > 1 ? String(parts[1]) : "", to: &out)
+            }
             return out
         }
         stdoutFields = fields(priority: "6")

@@ -45,7 +45,12 @@ final class JournaldSink: LogSink {
     private let header: UnsafeMutablePointer<UInt8>
     private static let newlineOffset = JournalFields.messageHeaderCapacity
 
-    init(socketPath: String, fields: JournalFields, monotonicNanos: @escaping () -> Int64) {
+    /// Partial lines carry CONTAINER_PARTIAL_MESSAGE=true (conmon 2.2 can
+    /// leave it out).
+    private let partialField: Bool
+
+    init(socketPath: String, fields: JournalFields, partialField: Bool = true, monotonicNanos: @escaping () -> Int64) {
+        self.partialField = partialField
         self.socketPath = socketPath
         self.fields = fields
         heldStdout = HeldTail(capacity: Self.heldLineLimit, monotonicNanos: monotonicNanos)
@@ -168,7 +173,7 @@ final class JournaldSink: LogSink {
                 datagram.append(second)
                 datagram.append(UnsafeRawBufferPointer(start: header + Self.newlineOffset, count: 1))
                 datagram.append(fixedBytes)
-                if partial { datagram.append(flag) }
+                if partial && partialField { datagram.append(flag) }
                 return sendDatagram()
             }
         }

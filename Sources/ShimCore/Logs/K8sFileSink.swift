@@ -56,6 +56,12 @@ final class K8sFileSink: LogSink {
     private let file: LogFile
     private let sizeMax: Int64
     private let oldFiles: Int
+    /// > 0: the records this sink may write in all (LogConfig.totalSizeMax).
+    private let totalSizeMax: Int64
+    /// Bytes of records written so far, over every file.
+    private var totalWritten: Int64 = 0
+    /// `reopen()` starts the file over (LogConfig.reopenStartsOver).
+    private let reopenStartsOver: Bool
     private var timestamps = CRITimestampFormatter()
     private let batch = RecordBatch()
     private let heldStdout: HeldTail
@@ -66,10 +72,13 @@ final class K8sFileSink: LogSink {
     private let prefixes: UnsafeMutablePointer<UInt8>
     private static let slot = CRITimestampFormatter.capacity + 16
 
-    init(path: String, sizeMax: Int64, oldFiles: Int, monotonicNanos: @escaping () -> Int64) throws(SystemError) {
-        file = try LogFile(path: path)
+    init(path: String, sizeMax: Int64, oldFiles: Int, totalSizeMax: Int64 = -1, reopenStartsOver: Bool = false,
+         fileMode: mode_t = 0o600, followSymlinks: Bool = false, monotonicNanos: @escaping () -> Int64) throws(SystemError) {
+        file = try LogFile(path: path, mode: fileMode, followSymlinks: followSymlinks)
         self.sizeMax = sizeMax
         self.oldFiles = oldFiles
+        self.totalSizeMax = totalSizeMax
+        self.reopenStartsOver = reopenStartsOver
         heldStdout = HeldTail(capacity: Self.holdCapacity, monotonicNanos: monotonicNanos)
         heldStderr = HeldTail(capacity: Self.holdCapacity, monotonicNanos: monotonicNanos)
         prefixes = .allocate(capacity: 2 * Self.slot)
@@ -145,11 +154,16 @@ final class K8sFileSink: LogSink {
         var offset = 0
         while true {
             let (next, stop) = batch.appendLines(of: lines, from: offset, prefixes: prefixes, holdLimit: holdLimit,
-                                                 sizeMax: sizeMax, fileSize: file.size)
+                                                 sizeMax: sizeMax, fileSize: file.size,
+                                                 totalMax: totalSizeMax, totalWritten: totalWritten)
             offset = next
             switch stop {
             case .chunkDone, .unfinishedLine:
                 return (offset, nil)
+            case .totalLimit:
+                // Dropped on purpose, like conmon: counted as taken care of.
+                stored += lines.count - offset
+                return (lines.count, nil)
             case .batchFull:
                 if let failure = writeBatch(&stored) { return (offset, failure) }
             case .sizeLimit(let recordLength):
@@ -180,13 +194,23 @@ final class K8sFileSink: LogSink {
     /// Writes the batch; adds what made it to `stored`; returns the error
     /// text on failure ("write /path: No space left on device").
     private func writeBatch(_ stored: inout Int) -> String? {
+        let before = file.size
         let result = batch.write(to: file)
+        totalWritten += max(0, file.size - before)
         stored += result.storedContent
         return result.error.map { SystemError("write \(file.path)", errno: $0).description }
     }
 
     func reopen() throws(CoreError) {
-        do { try file.reopen() } catch { throw CoreError(logFailure: error) }
+        do {
+            if reopenStartsOver {
+                try file.startOver(keepingOldFiles: oldFiles)
+            } else {
+                try file.reopen()
+            }
+        } catch {
+            throw CoreError(logFailure: error)
+        }
     }
 
     func sync() { file.sync() }

@@ -1,3 +1,4 @@
+import Glibc
 import ShimSystem
 
 // What the container log is made of: the streams it records and the drivers
@@ -50,9 +51,26 @@ public struct LogConfig: Sendable {
     /// Empty: no CONTAINER_NAME and the short id as SYSLOG_IDENTIFIER, which is
     /// what conmon does without --name.
     public var containerName: String
+    /// k8s-file: a symlink at the path is followed (conmon's behaviour)
+    /// instead of refused.
+    public var followSymlinks = false
+    /// k8s-file only. > 0: once the records written (over all files, since
+    /// the logger opened) reach this many bytes, later output is dropped
+    /// (conmon's --log-global-size-max).
+    public var totalSizeMax: Int64 = -1
+    /// journald only: extra fields, each "NAME=VALUE" (conmon 2.2's --log-label).
+    public var labels: [String] = []
+    /// journald only: partial lines carry CONTAINER_PARTIAL_MESSAGE=true.
+    public var partialMessageField = true
+    /// `reopen()` starts the k8s-file over (rotates when `maxFiles` > 0), as
+    /// conmon answers a reopen request, instead of reopening the path.
+    public var reopenStartsOver = false
+    /// The mode of log files the logger creates.
+    public var fileMode: mode_t = 0o600
 
     public init(drivers: [LogDriverKind], sizeMax: Int64 = -1, maxFiles: Int = 0, tag: String = "",
-                containerID: String, containerName: String = "") {
+                containerID: String, containerName: String = "", followSymlinks: Bool = false) {
+        self.followSymlinks = followSymlinks
         self.drivers = drivers
         self.sizeMax = sizeMax
         self.maxFiles = maxFiles
@@ -71,31 +89,79 @@ public struct LogConfig: Sendable {
         return seen
     }
 
-    /// conmon's start-up checks, as errors instead of an exit.
-    func validate() throws(CoreError) {
-        if maxFiles < 0 { throw .invalid("log max files must not be negative, got \(maxFiles)") }
+    /// What is wrong with a configuration, as conmon checks it at start-up;
+    /// front ends word it their own way (ConmonFrontend with conmon's
+    /// messages, `validate` with the core's).
+    public enum Problem: Equatable, Sendable {
+        case negativeMaxFiles(Int)
+        case emptyFilename
+        case nulInPath
+        case badJournalSocket(String)
+        /// A tag only goes to journald; k8s-file has nowhere to put it.
+        case tagWithoutJournald
+        /// journald's CONTAINER_ID is the id's first `minimum` characters.
+        case containerIDTooShort(minimum: Int)
+    }
+
+    /// journald's CONTAINER_ID: the container id's first characters; a
+    /// journald log needs a longer id than this.
+    public static let journaldShortIDLength = JournalFields.shortIDLength
+
+    /// The first problem in conmon's order, nil when there is none.
+    public var problem: Problem? {
+        if maxFiles < 0 { return .negativeMaxFiles(maxFiles) }
         var hasJournald = false
         var hasFile = false
         for driver in activeDrivers {
             switch driver {
             case .k8sFile(let path):
-                if path.isEmpty { throw .invalid("k8s-file requires a filename") }
-                if path.utf8.contains(0) { throw .invalid("log path must not contain a NUL byte") }
+                if path.isEmpty { return .emptyFilename }
+                if path.utf8.contains(0) { return .nulInPath }
                 hasFile = true
             case .journald(let socketPath):
                 if socketPath.isEmpty || socketPath.utf8.count > UnixSocket.maxPathLength || socketPath.utf8.contains(0) {
-                    throw .invalid("journald socket path \"\(socketPath)\" must be 1 to \(UnixSocket.maxPathLength) bytes")
+                    return .badJournalSocket(socketPath)
                 }
                 hasJournald = true
             case .none:
                 break
             }
         }
-        if hasFile && !hasJournald && !tag.isEmpty {
-            throw .invalid("k8s-file doesn't support a log tag (the tag only goes to journald)")
-        }
+        if hasFile && !hasJournald && !tag.isEmpty { return .tagWithoutJournald }
         if hasJournald && containerID.utf8.count <= JournalFields.shortIDLength {
-            throw .invalid("journald logging needs a container ID longer than \(JournalFields.shortIDLength) characters, got \"\(containerID)\"")
+            return .containerIDTooShort(minimum: JournalFields.shortIDLength)
         }
+        return nil
+    }
+
+    /// The start-up checks as the core's errors.
+    func validate() throws(CoreError) {
+        guard let problem else { return }
+        switch problem {
+        case .negativeMaxFiles(let n): throw .invalid("log max files must not be negative, got \(n)")
+        case .emptyFilename: throw .invalid("k8s-file requires a filename")
+        case .nulInPath: throw .invalid("log path must not contain a NUL byte")
+        case .badJournalSocket(let path):
+            throw .invalid("journald socket path \"\(path)\" must be 1 to \(UnixSocket.maxPathLength) bytes")
+        case .tagWithoutJournald: throw .invalid("k8s-file doesn't support a log tag (the tag only goes to journald)")
+        case .containerIDTooShort(let minimum):
+            throw .invalid("journald logging needs a container ID longer than \(minimum) characters, got \"\(containerID)\"")
+        }
+    }
+}
+
+extension LogOptions {
+    /// The logger's configuration for the container `containerID` (or an
+    /// exec session of it); no drivers: k8s-file at `defaultPath`.
+    public func config(containerID: String, defaultPath: String) -> LogConfig {
+        var config = LogConfig(drivers: drivers.isEmpty ? [.k8sFile(path: defaultPath)] : drivers, sizeMax: sizeMax,
+                               maxFiles: maxFiles, tag: tag, containerID: containerID, containerName: containerName)
+        config.totalSizeMax = totalSizeMax
+        config.labels = labels
+        config.partialMessageField = partialMessageField
+        config.reopenStartsOver = reopenStartsOver
+        config.fileMode = mode_t(fileMode)
+        config.followSymlinks = followSymlinks
+        return config
     }
 }

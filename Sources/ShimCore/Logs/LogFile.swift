@@ -17,9 +17,10 @@ import ShimSystem
 ///
 /// The file is opened O_APPEND, mode 0600 (conmon's mode), so an external
 /// truncation cannot leave a hole before our next record. A symlink at the
-/// path is not followed and anything but a regular file is refused (opened
-/// without blocking, checked on the fd): whoever can write into the log's
-/// directory cannot make the shim write elsewhere or hang on a FIFO.
+/// path is not followed unless the engine asked for it (conmon follows), and
+/// anything but a regular file is refused (opened without blocking, checked
+/// on the fd): whoever can write into the log's directory cannot make the
+/// shim write elsewhere or hang on a FIFO.
 final class LogFile {
     let path: String
     private var fd: Int32
@@ -31,9 +32,17 @@ final class LogFile {
     /// of its own instead of running into the next one.
     private var needsLineBreak = false
 
-    init(path: String) throws(SystemError) {
+    /// Whether a symlink at `path` is followed (conmon's behaviour, for an
+    /// engine that asks for it) or refused.
+    let followSymlinks: Bool
+    /// New files get this mode (conmon 2.1.6: 0600, 2.2: 0640).
+    private let mode: mode_t
+
+    init(path: String, mode: mode_t = 0o600, followSymlinks: Bool = false) throws(SystemError) {
         self.path = path
-        fd = try Self.open(path)
+        self.mode = mode
+        self.followSymlinks = followSymlinks
+        fd = try Self.open(path, mode: mode, followSymlinks: followSymlinks)
         size = Self.size(of: fd)
     }
 
@@ -77,7 +86,7 @@ final class LogFile {
     }
 
     func reopen() throws(SystemError) {
-        let reopened = try Self.open(path)
+        let reopened = try Self.open(path, mode: mode, followSymlinks: followSymlinks)
         Glibc.close(fd)
         fd = reopened
         size = Self.size(of: fd)
@@ -85,7 +94,7 @@ final class LogFile {
     }
 
     func startOver(keepingOldFiles oldFiles: Int) throws(SystemError) {
-        let (fresh, temporary) = try FileSystem.createTemporaryFile(besides: path, mode: 0o600, flags: O_APPEND)
+        let (fresh, temporary) = try FileSystem.createTemporaryFile(besides: path, mode: mode, flags: O_APPEND)
         do throws(SystemError) {
             if oldFiles > 0 { try keepCurrentFile(asOneOf: oldFiles) }
             try sysCall("rename \(temporary) to \(path)") { rename(temporary, path) }
@@ -127,9 +136,9 @@ final class LogFile {
         fd = -1
     }
 
-    private static func open(_ path: String) throws(SystemError) -> Int32 {
-        let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK
-        let fd = Glibc.open(path, flags, 0o600)
+    private static func open(_ path: String, mode: mode_t, followSymlinks: Bool) throws(SystemError) -> Int32 {
+        let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | (followSymlinks ? 0 : O_NOFOLLOW)
+        let fd = Glibc.open(path, flags, mode)
         if fd < 0 {
             if errno == ELOOP {
                 throw SystemError("open \(path)", errno: .tooManySymbolicLinkLevels, reason: "is a symlink, which the log does not follow")

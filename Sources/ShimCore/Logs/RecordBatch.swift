@@ -48,6 +48,8 @@ final class RecordBatch {
         /// The rest of the chunk is a line without its newline, short enough
         /// for the caller to hold back (`holdLimit`).
         case unfinishedLine
+        /// The log has had all it may take (`totalMax`): the rest goes nowhere.
+        case totalLimit
     }
 
     private let segments = WriteVector()
@@ -101,8 +103,12 @@ final class RecordBatch {
     /// bytes past it (conmon's rule: a record into an empty file is taken
     /// whatever its size). Returns where it stopped and why. The chunk must
     /// stay valid and unchanged until `write`.
+    /// With `totalMax` > 0 it also stops, for good, before any record once
+    /// `totalWritten` plus the batch has reached it (conmon's
+    /// --log-global-size-max: the record that crosses it is still written).
     func appendLines(of chunk: UnsafeRawBufferPointer, from start: Int, prefixes: Prefixes,
-                     holdLimit: Int, sizeMax: Int64, fileSize: Int64) -> (offset: Int, stop: Stop) {
+                     holdLimit: Int, sizeMax: Int64, fileSize: Int64,
+                     totalMax: Int64 = 0, totalWritten: Int64 = 0) -> (offset: Int, stop: Stop) {
         let (staging, lengths) = storage()
         if recordCount > 0 { precondition(prefixes.length == prefixLength, "a batch holds the records of one chunk") }
         prefixLength = prefixes.length
@@ -126,6 +132,10 @@ final class RecordBatch {
             let (line, complete) = ChunkLines.line(in: chunk, at: offset)
             if !complete && line.count <= holdLimit {
                 stop = .unfinishedLine
+                break
+            }
+            if totalMax > 0 && totalWritten + Int64(byteCount) >= totalMax {
+                stop = .totalLimit
                 break
             }
             let recordLength = prefixLength + line.count + (complete ? 0 : 1)

@@ -116,7 +116,8 @@ final class MonitoredProcess {
                        sink: { [unowned self] stream, chunk in
                            if let owner { owner.processOutput(self, stream, chunk) } else { hub.output(stream, chunk) }
                        },
-                       finished: { [unowned self] in owner?.processOutputFinished(self) })
+                       finished: { [unowned self] in owner?.processOutputFinished(self) },
+                       readFailed: { [unowned self] stream, code in context.outputReadFailed?(execID, stream, code) })
     }
 
     private func reaped(_ termination: Termination) {

@@ -57,6 +57,9 @@ struct RuntimeCreate {
     /// Socket activation: the shim's fds 3..<3+n go to the runtime at the
     /// same numbers, with LISTEN_FDS=n.
     var listenFDs = 0
+    /// The shim's fds the runtime gets at the same numbers (the engine's,
+    /// for the runtime to hand on: `--preserve-fds`).
+    var passFDs: [Int32] = []
     var environment: [String] = []
     /// Process attributes of the runtime itself (mount namespace, SELinux
     /// exec label, LISTEN_PID).
@@ -80,6 +83,9 @@ struct RuntimeExec {
     /// Capability names added to the process (`--cap`).
     var capabilities: [String] = []
     var extraArgs: [String] = []
+    /// The shim's fds the runtime gets at the same numbers (as RuntimeCreate's).
+    var passFDs: [Int32] = []
+    var environment: [String] = []
 
     init(id: String, processFile: String, pidFile: String) {
         self.id = id

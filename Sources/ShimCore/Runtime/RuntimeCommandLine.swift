@@ -84,6 +84,7 @@ final class RuntimeCommandLine: OCIRuntime {
             call.extraFds += (0..<request.listenFDs).map { (Int32(3 + $0), Int32(3 + $0)) }
             call.extraEnvironment.append("LISTEN_FDS=\(request.listenFDs)")
         }
+        call.extraFds += request.passFDs.filter { fd in !call.extraFds.contains { $0.child == fd } }.map { ($0, $0) }
         call.extraEnvironment += request.environment
         call.configure = request.configure
         run(call, completion: ignoringOutput(done))
@@ -165,6 +166,8 @@ final class RuntimeCommandLine: OCIRuntime {
         var call = RuntimeCall("exec", args)
         attach(request.stdio, to: &call)
         call.extraFds += (0..<Int32(clamping: request.preserveFDs)).map { (3 + $0, 3 + $0) }
+        call.extraFds += request.passFDs.filter { fd in !call.extraFds.contains { $0.child == fd } }.map { ($0, $0) }
+        call.extraEnvironment += request.environment
         run(call, completion: ignoringOutput(done))
     }
 
@@ -215,13 +218,15 @@ final class RuntimeCommandLine: OCIRuntime {
                     completion(.success(result))
                 } else {
                     completion(.failure(RuntimeFailure.error(
-                        runtime: name, operation: call.operation, jsonLog: log, stderr: result.stderrText,
-                        termination: "\(result.termination)", timedOut: result.timedOut, timeoutSeconds: timeout)))
+                        runtime: name, operation: call.operation, jsonLog: log, stderr: result.stderr,
+                        termination: result.termination, timedOut: result.timedOut, timeoutSeconds: timeout)))
                 }
             }
         } catch {
             if let logFile { try? FileSystem.removeFile(logFile) }
-            completion(.failure(CoreError(.runtimeFailed, "cannot run \(name) \(call.operation): \(error)")))
+            var failure = CoreError(.runtimeFailed, "cannot run \(name) \(call.operation): \(error)")
+            failure.runtimeStatus = 127
+            completion(.failure(failure))
         }
     }
 }

@@ -20,26 +20,34 @@ public enum RuntimeFailure {
     }
 
     /// The error for `operation` (e.g. "create") given what the runtime left.
-    static func error(runtime: String, operation: String, jsonLog: [UInt8]?, stderr: String,
-                      termination: String, timedOut: Bool, timeoutSeconds: Double) -> CoreError {
+    static func error(runtime: String, operation: String, jsonLog: [UInt8]?, stderr: [UInt8],
+                      termination: Termination, timedOut: Bool, timeoutSeconds: Double) -> CoreError {
+        var error: CoreError
         if timedOut {
-            return CoreError(.deadlineExceeded,
+            error = CoreError(.deadlineExceeded,
                 "\(runtime) \(operation) did not finish within \(formatSeconds(timeoutSeconds)) and was killed")
+        } else {
+            let raw = jsonLog.flatMap { messageFromJSONLog($0) } ?? lastLine(String(decoding: stderr, as: UTF8.self))
+            let message = raw.map { trimNewlines($0) }.flatMap { $0.isEmpty ? nil : $0 }
+                ?? "\(runtime) \(operation) failed (\(termination)) without an error message"
+            error = classify(message)
         }
-        let raw = jsonLog.flatMap { messageFromJSONLog($0) } ?? lastLine(stderr)
-        let message = raw.map { trimNewlines($0) }.flatMap { $0.isEmpty ? nil : $0 }
-            ?? "\(runtime) \(operation) failed (\(termination)) without an error message"
-        return classify(message)
+        if !stderr.isEmpty { error.runtimeOutput = Array(stderr.prefix(CoreError.runtimeOutputLimit)) }
+        error.runtimeStatus = termination.exitCode
+        return error
     }
 
-    /// podman's categories: permission problems, missing executables, and
-    /// everything else as a plain runtime error.
+    /// podman's categories (getOCIRuntimeError), narrowed: "a command that
+    /// was not found" only when the process's executable is what is missing,
+    /// not for any "no such file or directory" (a missing rootfs, a working
+    /// directory that does not exist are runtime errors).
     static func classify(_ message: String) -> CoreError {
-        CoreError(kind(of: message), message + suffix(of: message), runtimeMessage: message)
+        let kind = kind(of: message)
+        return CoreError(kind, message + suffix(of: kind), runtimeMessage: message)
     }
 
     /// What the engine acts on, from the runtime's text.
-    private static func kind(of message: String) -> CoreError.Kind {
+    static func kind(of message: String) -> CoreError.Kind {
         let lower = message.lowercased()
         // runc: "container with id exists: ID"; crun: "container `ID` already
         // exists". Another container holds the id: an engine must not treat
@@ -51,16 +59,34 @@ public enum RuntimeFailure {
             || (lower.contains("container `") && lower.contains("does not exist")) {
             return .noSuchContainer
         }
+        if let executable = executableFailure(lower) { return executable }
         if lower.contains("permission denied") || lower.contains("operation not permitted") { return .permissionDenied }
-        if lower.contains("executable file not found in") || lower.contains("no such file or directory") { return .notFound }
         return .runtimeFailed
     }
 
+    /// The process's executable could not be run. runc (libcontainer's
+    /// standard_init_linux.go and setns_init_linux.go) words it
+    /// `exec: "X": <why>`: "executable file not found in $PATH",
+    /// "stat X: no such file or directory", "permission denied"; crun
+    /// "executable file `X` not found in $PATH" and
+    /// "exec the container process (`X`): Permission denied".
+    private static func executableFailure(_ lower: String) -> CoreError.Kind? {
+        let aboutExec = lower.contains("exec: \"") || lower.contains("exec the container process")
+        if lower.contains("executable file not found in") || (lower.contains("executable file `") && lower.contains("not found")) {
+            return .commandNotFound
+        }
+        if aboutExec && lower.contains("no such file or directory") { return .commandNotFound }
+        if aboutExec && (lower.contains("permission denied") || lower.contains("exec format error")) {
+            return .commandNotExecutable
+        }
+        return nil
+    }
+
     /// podman's getOCIRuntimeError categories, as it words them.
-    private static func suffix(of message: String) -> String {
-        switch kind(of: message) {
-        case .permissionDenied: ": OCI permission denied"
-        case .notFound: ": OCI runtime attempted to invoke a command that was not found"
+    private static func suffix(of kind: CoreError.Kind) -> String {
+        switch kind {
+        case .permissionDenied, .commandNotExecutable: ": OCI permission denied"
+        case .commandNotFound: ": OCI runtime attempted to invoke a command that was not found"
         default: ": OCI runtime error"
         }
     }

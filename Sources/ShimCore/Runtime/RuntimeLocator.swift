@@ -6,6 +6,10 @@ public struct RuntimeSelection: Sendable, Equatable {
     public var paths: [String]
     /// Fall back to `$PATH` (a bare name); an explicit path does not.
     public var searchPath: Bool
+    /// The one path is taken as it is, whatever is there: the engine
+    /// checked it as it wants (conmon: access(X_OK) only), and running it
+    /// is what tells (a directory fails with status 127).
+    public var asGiven = false
 
     public init(name: String, paths: [String], searchPath: Bool = true) {
         self.name = name
@@ -39,6 +43,9 @@ public enum RuntimeLocator {
     public static func resolve(_ selection: RuntimeSelection, searchPath: String? = nil) throws(CoreError) -> ResolvedRuntime {
         guard !selection.name.isEmpty else {
             throw .invalid("the OCI runtime must be provided a non-empty name")
+        }
+        if selection.asGiven, let path = selection.paths.first {
+            return ResolvedRuntime(name: selection.name, path: path)
         }
         for path in selection.paths {
             switch examine(path) {

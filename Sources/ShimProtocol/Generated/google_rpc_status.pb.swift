@@ -9,8 +9,9 @@
 //   https://github.com/apple/swift-protobuf/
 
 /// google.rpc.Status as gRPC and ttrpc carry it. The details are typed
-/// google.protobuf.Any on the wire; the shim never sends details and keeps any it
-/// receives as opaque Any values.
+/// google.protobuf.Any on the wire; the shim sends at most one, a
+/// google.rpc.ErrorInfo (error_details.proto) naming the reason of failures an
+/// engine acts on, and keeps any it receives as opaque Any values.
 
 import SwiftProtobuf
 

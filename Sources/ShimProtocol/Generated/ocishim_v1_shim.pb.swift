@@ -282,7 +282,7 @@ public nonisolated struct Ocishim_V1_ComponentInfo: Sendable {
   public var path: String = String()
 
   /// "<package>-<version>" from the distribution's package database, or
-  /// "Unknown" as the seed reports it when no package owns the file.
+  /// "Unknown" as podman reports it when no package owns the file.
   public var package: String = String()
 
   /// The component's own version text (`runc --version`).
@@ -395,6 +395,11 @@ public nonisolated struct Ocishim_V1_LogConfig: Sendable {
   /// CONTAINER_NAME for journald.
   public var containerName: String = String()
 
+  /// Open a k8s-file log path that is a symlink through the link (as conmon
+  /// does). By default a symlink at the path is refused, so that whoever can
+  /// write into the log's directory cannot redirect the shim's writes.
+  public var followSymlinks: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -453,7 +458,7 @@ public nonisolated struct Ocishim_V1_RestoreOptions: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// CRIU images (the seed's ctr.CheckpointPath()).
+  /// CRIU images (podman's ctr.CheckpointPath()).
   public var imagePath: String = String()
 
   /// CRIU logs and stats; empty: the bundle.
@@ -586,7 +591,7 @@ public nonisolated struct Ocishim_V1_CreateRequest: @unchecked Sendable {
     set {_uniqueStorage()._noCgroups = newValue}
   }
 
-  /// SELinux labels; the runtime is started at level s0 as the seed does.
+  /// SELinux labels; the runtime is started at level s0 as podman does.
   public var processLabel: String {
     get {_storage._processLabel}
     set {_uniqueStorage()._processLabel = newValue}
@@ -626,11 +631,13 @@ public nonisolated struct Ocishim_V1_CreateRequest: @unchecked Sendable {
     set {_uniqueStorage()._socketDir = newValue}
   }
 
-  /// conmon's --full-attach: bind the attach socket in the bundle itself
-  /// (<bundle>/attach, through /proc/self/fd when the path is longer than
-  /// sun_path) without the <socket_dir>/<id> symlink; AttachSocketPath then
-  /// reports <bundle>/attach. Without it, as conmon does, <socket_dir>/<id> is
-  /// a symlink to the bundle and the socket is reached as
+  /// The shim writes nothing into the bundle: the container's attach socket,
+  /// its control FIFOs (ctl, winsz) and the oom marker are in the state dir.
+  /// conmon's --full-attach: the socket is reached as <state-dir>/attach
+  /// itself (through /proc/self/fd when the path is longer than sun_path),
+  /// without the <socket_dir>/<id> symlink; AttachSocketPath then reports
+  /// <state-dir>/attach. Without it, as conmon does, <socket_dir>/<id> is a
+  /// symlink to the directory holding the socket and the socket is reached as
   /// <socket_dir>/<id>/attach.
   public var fullAttach: Bool {
     get {_storage._fullAttach}
@@ -793,6 +800,10 @@ public nonisolated struct Ocishim_V1_KillRequest: Sendable {
 
   /// All processes of the container (runc kill --all).
   public var all: Bool = false
+
+  /// Empty: the container (through the runtime). Otherwise a running exec
+  /// session's process, signalled directly (`all` does not apply).
+  public var execID: String = String()
 
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -1324,6 +1335,11 @@ public nonisolated struct Ocishim_V1_ExecStateResponse: Sendable {
 
   public var finishedAt: Int64 = 0
 
+  /// The session's process has a terminal / a stdin (ExecRequest's).
+  public var terminal: Bool = false
+
+  public var stdin: Bool = false
+
   public var unknownFields = SwiftProtobuf.UnknownStorage()
 
   public init() {}
@@ -1413,11 +1429,11 @@ public nonisolated struct Ocishim_V1_CheckpointRequest: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// Where CRIU writes the images (the seed's ctr.CheckpointPath()); an
+  /// Where CRIU writes the images (podman's ctr.CheckpointPath()); an
   /// absolute path, created by the runtime.
   public var imagePath: String = String()
 
-  /// CRIU's dump.log and stats; empty: the bundle, as the seed does.
+  /// CRIU's dump.log and stats; empty: the bundle, as podman does.
   public var workPath: String = String()
 
   public var leaveRunning: Bool = false
@@ -1469,7 +1485,7 @@ public nonisolated struct Ocishim_V1_SupportsCheckpointResponse: Sendable {
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
   // methods supported on all messages.
 
-  /// `<runtime> checkpoint --help` succeeds (the seed's SupportsCheckpoint).
+  /// `<runtime> checkpoint --help` succeeds (podman's SupportsCheckpoint).
   public var runtimeSupports: Bool = false
 
   /// `criu check` succeeds on this kernel.
@@ -1865,7 +1881,7 @@ nonisolated extension Ocishim_V1_LogDriver: SwiftProtobuf.Message, SwiftProtobuf
 
 nonisolated extension Ocishim_V1_LogConfig: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".LogConfig"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}drivers\0\u{3}size_max\0\u{3}max_files\0\u{1}tag\0\u{3}container_name\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}drivers\0\u{3}size_max\0\u{3}max_files\0\u{1}tag\0\u{3}container_name\0\u{3}follow_symlinks\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -1878,6 +1894,7 @@ nonisolated extension Ocishim_V1_LogConfig: SwiftProtobuf.Message, SwiftProtobuf
       case 3: try { try decoder.decodeSingularUInt32Field(value: &self.maxFiles) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.tag) }()
       case 5: try { try decoder.decodeSingularStringField(value: &self.containerName) }()
+      case 6: try { try decoder.decodeSingularBoolField(value: &self.followSymlinks) }()
       default: break
       }
     }
@@ -1899,6 +1916,9 @@ nonisolated extension Ocishim_V1_LogConfig: SwiftProtobuf.Message, SwiftProtobuf
     if !self.containerName.isEmpty {
       try visitor.visitSingularStringField(value: self.containerName, fieldNumber: 5)
     }
+    if self.followSymlinks != false {
+      try visitor.visitSingularBoolField(value: self.followSymlinks, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -1908,6 +1928,7 @@ nonisolated extension Ocishim_V1_LogConfig: SwiftProtobuf.Message, SwiftProtobuf
     if lhs.maxFiles != rhs.maxFiles {return false}
     if lhs.tag != rhs.tag {return false}
     if lhs.containerName != rhs.containerName {return false}
+    if lhs.followSymlinks != rhs.followSymlinks {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -2585,7 +2606,7 @@ nonisolated extension Ocishim_V1_StateResponse: SwiftProtobuf.Message, SwiftProt
 
 nonisolated extension Ocishim_V1_KillRequest: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".KillRequest"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}signal\0\u{1}all\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}signal\0\u{1}all\0\u{3}exec_id\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -2595,6 +2616,7 @@ nonisolated extension Ocishim_V1_KillRequest: SwiftProtobuf.Message, SwiftProtob
       switch fieldNumber {
       case 1: try { try decoder.decodeSingularUInt32Field(value: &self.signal) }()
       case 2: try { try decoder.decodeSingularBoolField(value: &self.all) }()
+      case 3: try { try decoder.decodeSingularStringField(value: &self.execID) }()
       default: break
       }
     }
@@ -2607,12 +2629,16 @@ nonisolated extension Ocishim_V1_KillRequest: SwiftProtobuf.Message, SwiftProtob
     if self.all != false {
       try visitor.visitSingularBoolField(value: self.all, fieldNumber: 2)
     }
+    if !self.execID.isEmpty {
+      try visitor.visitSingularStringField(value: self.execID, fieldNumber: 3)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
   public static func ==(lhs: Ocishim_V1_KillRequest, rhs: Ocishim_V1_KillRequest) -> Bool {
     if lhs.signal != rhs.signal {return false}
     if lhs.all != rhs.all {return false}
+    if lhs.execID != rhs.execID {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -3667,7 +3693,7 @@ nonisolated extension Ocishim_V1_ExecStateRequest: SwiftProtobuf.Message, SwiftP
 
 nonisolated extension Ocishim_V1_ExecStateResponse: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   public static let protoMessageName: String = _protobuf_package + ".ExecStateResponse"
-  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exec_id\0\u{1}running\0\u{1}pid\0\u{3}exit_code\0\u{3}started_at\0\u{3}finished_at\0")
+  public static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}exec_id\0\u{1}running\0\u{1}pid\0\u{3}exit_code\0\u{3}started_at\0\u{3}finished_at\0\u{1}terminal\0\u{1}stdin\0")
 
   public mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -3681,6 +3707,8 @@ nonisolated extension Ocishim_V1_ExecStateResponse: SwiftProtobuf.Message, Swift
       case 4: try { try decoder.decodeSingularInt32Field(value: &self.exitCode) }()
       case 5: try { try decoder.decodeSingularInt64Field(value: &self.startedAt) }()
       case 6: try { try decoder.decodeSingularInt64Field(value: &self.finishedAt) }()
+      case 7: try { try decoder.decodeSingularBoolField(value: &self.terminal) }()
+      case 8: try { try decoder.decodeSingularBoolField(value: &self.stdin) }()
       default: break
       }
     }
@@ -3705,6 +3733,12 @@ nonisolated extension Ocishim_V1_ExecStateResponse: SwiftProtobuf.Message, Swift
     if self.finishedAt != 0 {
       try visitor.visitSingularInt64Field(value: self.finishedAt, fieldNumber: 6)
     }
+    if self.terminal != false {
+      try visitor.visitSingularBoolField(value: self.terminal, fieldNumber: 7)
+    }
+    if self.stdin != false {
+      try visitor.visitSingularBoolField(value: self.stdin, fieldNumber: 8)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -3715,6 +3749,8 @@ nonisolated extension Ocishim_V1_ExecStateResponse: SwiftProtobuf.Message, Swift
     if lhs.exitCode != rhs.exitCode {return false}
     if lhs.startedAt != rhs.startedAt {return false}
     if lhs.finishedAt != rhs.finishedAt {return false}
+    if lhs.terminal != rhs.terminal {return false}
+    if lhs.stdin != rhs.stdin {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

@@ -3346,7 +3346,7 @@ const ProtobufCMessageDescriptor ocishim__v1__log_driver__descriptor =
   (ProtobufCMessageInit) ocishim__v1__log_driver__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__log_config__field_descriptors[5] =
+static const ProtobufCFieldDescriptor ocishim__v1__log_config__field_descriptors[6] =
 {
   {
     "drivers",
@@ -3408,10 +3408,23 @@ static const ProtobufCFieldDescriptor ocishim__v1__log_config__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "follow_symlinks",
+    6,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__LogConfig, follow_symlinks),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__log_config__field_indices_by_name[] = {
   4,   /* field[4] = container_name */
   0,   /* field[0] = drivers */
+  5,   /* field[5] = follow_symlinks */
   2,   /* field[2] = max_files */
   1,   /* field[1] = size_max */
   3,   /* field[3] = tag */
@@ -3419,7 +3432,7 @@ static const unsigned ocishim__v1__log_config__field_indices_by_name[] = {
 static const ProtobufCIntRange ocishim__v1__log_config__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 5 }
+  { 0, 6 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__log_config__descriptor =
 {
@@ -3429,7 +3442,7 @@ const ProtobufCMessageDescriptor ocishim__v1__log_config__descriptor =
   "Ocishim__V1__LogConfig",
   "ocishim.v1",
   sizeof(Ocishim__V1__LogConfig),
-  5,
+  6,
   ocishim__v1__log_config__field_descriptors,
   ocishim__v1__log_config__field_indices_by_name,
   1,  ocishim__v1__log_config__number_ranges,
@@ -4537,7 +4550,7 @@ const ProtobufCMessageDescriptor ocishim__v1__state_response__descriptor =
   (ProtobufCMessageInit) ocishim__v1__state_response__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__kill_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor ocishim__v1__kill_request__field_descriptors[3] =
 {
   {
     "signal",
@@ -4563,15 +4576,28 @@ static const ProtobufCFieldDescriptor ocishim__v1__kill_request__field_descripto
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "exec_id",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__KillRequest, exec_id),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__kill_request__field_indices_by_name[] = {
   1,   /* field[1] = all */
+  2,   /* field[2] = exec_id */
   0,   /* field[0] = signal */
 };
 static const ProtobufCIntRange ocishim__v1__kill_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__kill_request__descriptor =
 {
@@ -4581,7 +4607,7 @@ const ProtobufCMessageDescriptor ocishim__v1__kill_request__descriptor =
   "Ocishim__V1__KillRequest",
   "ocishim.v1",
   sizeof(Ocishim__V1__KillRequest),
-  2,
+  3,
   ocishim__v1__kill_request__field_descriptors,
   ocishim__v1__kill_request__field_indices_by_name,
   1,  ocishim__v1__kill_request__number_ranges,
@@ -6094,7 +6120,7 @@ const ProtobufCMessageDescriptor ocishim__v1__exec_state_request__descriptor =
   (ProtobufCMessageInit) ocishim__v1__exec_state_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor ocishim__v1__exec_state_response__field_descriptors[6] =
+static const ProtobufCFieldDescriptor ocishim__v1__exec_state_response__field_descriptors[8] =
 {
   {
     "exec_id",
@@ -6168,6 +6194,30 @@ static const ProtobufCFieldDescriptor ocishim__v1__exec_state_response__field_de
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "terminal",
+    7,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__ExecStateResponse, terminal),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "stdin",
+    8,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BOOL,
+    0,   /* quantifier_offset */
+    offsetof(Ocishim__V1__ExecStateResponse, stdin),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned ocishim__v1__exec_state_response__field_indices_by_name[] = {
   0,   /* field[0] = exec_id */
@@ -6176,11 +6226,13 @@ static const unsigned ocishim__v1__exec_state_response__field_indices_by_name[] 
   2,   /* field[2] = pid */
   1,   /* field[1] = running */
   4,   /* field[4] = started_at */
+  7,   /* field[7] = stdin */
+  6,   /* field[6] = terminal */
 };
 static const ProtobufCIntRange ocishim__v1__exec_state_response__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 6 }
+  { 0, 8 }
 };
 const ProtobufCMessageDescriptor ocishim__v1__exec_state_response__descriptor =
 {
@@ -6190,7 +6242,7 @@ const ProtobufCMessageDescriptor ocishim__v1__exec_state_response__descriptor =
   "Ocishim__V1__ExecStateResponse",
   "ocishim.v1",
   sizeof(Ocishim__V1__ExecStateResponse),
-  6,
+  8,
   ocishim__v1__exec_state_response__field_descriptors,
   ocishim__v1__exec_state_response__field_indices_by_name,
   1,  ocishim__v1__exec_state_response__number_ranges,

@@ -184,7 +184,7 @@ struct  Ocishim__V1__ComponentInfo
   char *path;
   /*
    * "<package>-<version>" from the distribution's package database, or
-   * "Unknown" as the seed reports it when no package owns the file.
+   * "Unknown" as podman reports it when no package owns the file.
    */
   char *package;
   /*
@@ -285,10 +285,16 @@ struct  Ocishim__V1__LogConfig
    * CONTAINER_NAME for journald.
    */
   char *container_name;
+  /*
+   * Open a k8s-file log path that is a symlink through the link (as conmon
+   * does). By default a symlink at the path is refused, so that whoever can
+   * write into the log's directory cannot redirect the shim's writes.
+   */
+  protobuf_c_boolean follow_symlinks;
 };
 #define OCISHIM__V1__LOG_CONFIG__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__log_config__descriptor) \
-    , 0,NULL, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string }
+    , 0,NULL, 0, 0, (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Ocishim__V1__RuntimeOptions
@@ -350,7 +356,7 @@ struct  Ocishim__V1__RestoreOptions
 {
   ProtobufCMessage base;
   /*
-   * CRIU images (the seed's ctr.CheckpointPath()).
+   * CRIU images (podman's ctr.CheckpointPath()).
    */
   char *image_path;
   /*
@@ -433,7 +439,7 @@ struct  Ocishim__V1__CreateRequest
    */
   protobuf_c_boolean no_cgroups;
   /*
-   * SELinux labels; the runtime is started at level s0 as the seed does.
+   * SELinux labels; the runtime is started at level s0 as podman does.
    */
   char *process_label;
   char *mount_label;
@@ -456,11 +462,13 @@ struct  Ocishim__V1__CreateRequest
    */
   char *socket_dir;
   /*
-   * conmon's --full-attach: bind the attach socket in the bundle itself
-   * (<bundle>/attach, through /proc/self/fd when the path is longer than
-   * sun_path) without the <socket_dir>/<id> symlink; AttachSocketPath then
-   * reports <bundle>/attach. Without it, as conmon does, <socket_dir>/<id> is
-   * a symlink to the bundle and the socket is reached as
+   * The shim writes nothing into the bundle: the container's attach socket,
+   * its control FIFOs (ctl, winsz) and the oom marker are in the state dir.
+   * conmon's --full-attach: the socket is reached as <state-dir>/attach
+   * itself (through /proc/self/fd when the path is longer than sun_path),
+   * without the <socket_dir>/<id> symlink; AttachSocketPath then reports
+   * <state-dir>/attach. Without it, as conmon does, <socket_dir>/<id> is a
+   * symlink to the directory holding the socket and the socket is reached as
    * <socket_dir>/<id>/attach.
    */
   protobuf_c_boolean full_attach;
@@ -596,10 +604,15 @@ struct  Ocishim__V1__KillRequest
    * All processes of the container (runc kill --all).
    */
   protobuf_c_boolean all;
+  /*
+   * Empty: the container (through the runtime). Otherwise a running exec
+   * session's process, signalled directly (`all` does not apply).
+   */
+  char *exec_id;
 };
 #define OCISHIM__V1__KILL_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__kill_request__descriptor) \
-    , 0, 0 }
+    , 0, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Ocishim__V1__KillResponse
@@ -1043,10 +1056,15 @@ struct  Ocishim__V1__ExecStateResponse
   int32_t exit_code;
   int64_t started_at;
   int64_t finished_at;
+  /*
+   * The session's process has a terminal / a stdin (ExecRequest's).
+   */
+  protobuf_c_boolean terminal;
+  protobuf_c_boolean stdin;
 };
 #define OCISHIM__V1__EXEC_STATE_RESPONSE__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&ocishim__v1__exec_state_response__descriptor) \
-    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0 }
+    , (char *)protobuf_c_empty_string, 0, 0, 0, 0, 0, 0, 0 }
 
 
 struct  Ocishim__V1__ExecCleanupRequest
@@ -1115,12 +1133,12 @@ struct  Ocishim__V1__CheckpointRequest
 {
   ProtobufCMessage base;
   /*
-   * Where CRIU writes the images (the seed's ctr.CheckpointPath()); an
+   * Where CRIU writes the images (podman's ctr.CheckpointPath()); an
    * absolute path, created by the runtime.
    */
   char *image_path;
   /*
-   * CRIU's dump.log and stats; empty: the bundle, as the seed does.
+   * CRIU's dump.log and stats; empty: the bundle, as podman does.
    */
   char *work_path;
   protobuf_c_boolean leave_running;
@@ -1170,7 +1188,7 @@ struct  Ocishim__V1__SupportsCheckpointResponse
 {
   ProtobufCMessage base;
   /*
-   * `<runtime> checkpoint --help` succeeds (the seed's SupportsCheckpoint).
+   * `<runtime> checkpoint --help` succeeds (podman's SupportsCheckpoint).
    */
   protobuf_c_boolean runtime_supports;
   /*
