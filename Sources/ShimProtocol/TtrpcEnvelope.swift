@@ -65,7 +65,8 @@ public struct RequestEnvelope: Sendable, Equatable {
 }
 
 /// The answers the server writes: a ttrpc.Response with its payload, or with
-/// a google.rpc.Status carrying the error (code and message; no details).
+/// a google.rpc.Status carrying the error: code, message and, for a failure
+/// with a reason, one google.rpc.ErrorInfo in the details (RPCError.status).
 public enum ResponseEnvelope {
     /// OK: the status left out (proto3: absent is code 0), then the payload.
     public static func success(_ payload: [UInt8]) -> [UInt8] {
@@ -82,12 +83,27 @@ public enum ResponseEnvelope {
             WireWriter.varint(UInt64(bitPattern: Int64(error.code.rawValue)), into: &status)
         }
         WireWriter.field(2, Array(error.message.utf8), into: &status)
+        if !error.reason.isEmpty {
+            WireWriter.field(3, errorInfoAny(reason: error.reason), into: &status)
+        }
         var out: [UInt8] = []
         // A set message field is written even when empty.
         WireWriter.varint(1 << 3 | 2, into: &out)
         WireWriter.varint(UInt64(status.count), into: &out)
         out += status
         return out
+    }
+
+    /// google.protobuf.Any{type_url, value: google.rpc.ErrorInfo{reason,
+    /// domain}}, the bytes Google_Protobuf_Any(message:) writes for it.
+    private static func errorInfoAny(reason: String) -> [UInt8] {
+        var info: [UInt8] = []
+        WireWriter.field(1, Array(reason.utf8), into: &info)
+        WireWriter.field(2, Array(RPCError.domain.utf8), into: &info)
+        var any: [UInt8] = []
+        WireWriter.field(1, Array("type.googleapis.com/google.rpc.ErrorInfo".utf8), into: &any)
+        WireWriter.field(2, info, into: &any)
+        return any
     }
 }
 

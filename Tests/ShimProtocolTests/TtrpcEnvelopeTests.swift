@@ -96,7 +96,10 @@ final class TtrpcEnvelopeTests: XCTestCase {
             XCTAssertEqual(ResponseEnvelope.success(payload), try response.serializedBytes())
         }
         for error in [RPCError(.notFound, "container c1 does not exist"), RPCError(.invalidArgument, ""),
-                      RPCError(.unknown, "ü"), RPCError(.unauthenticated, String(repeating: "x", count: 200))] {
+                      RPCError(.unknown, "ü"), RPCError(.unauthenticated, String(repeating: "x", count: 200)),
+                      // A reason travels as a google.rpc.ErrorInfo in the status's details.
+                      RPCError(.notFound, "exec failed: no such file", reason: RPCReason.commandNotFound),
+                      RPCError(.permissionDenied, "", reason: RPCReason.commandNotExecutable)] {
             var response = Ttrpc_Response()
             response.status = error.status
             let bytes = ResponseEnvelope.failure(error)
