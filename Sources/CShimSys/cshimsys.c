@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -117,8 +116,19 @@ static void child_fail(int pipe_fd, int step) {
     _exit(127);
 }
 
-// The child's part, from the signals to execve; never returns. `ep` is the
-// write end of the close-on-exec error pipe.
+// The thread's signal mask through the raw syscall: glibc's sigprocmask
+// leaves its reserved real-time signals (SIGCANCEL, SIGSETXID) out of any
+// set it is given, so they could not be blocked around the clone (glibc's
+// own posix_spawn blocks them the same way).
+static void set_signal_mask(const sigset_t *mask, sigset_t *old) {
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, mask, old, NSIG / 8);
+}
+
+// The child's part, from the signals to execve; never returns. `ep_in` is
+// the write end of the close-on-exec error pipe. In a child that shares the
+// parent's memory (start_shared_child) everything here runs on the borrowed
+// stack and only makes system calls: no allocation, no lock, no static
+// buffer (can_share_memory keeps the steps that would out of it).
 static void spawn_child(const ocishim_spawn_attr *a, int ep_in) {
     // Defaults for every signal first, then the empty mask: the shim blocks
     // SIGCHLD & co for its signalfd and ignores SIGPIPE, neither of which a
@@ -127,7 +137,7 @@ static void spawn_child(const ocishim_spawn_attr *a, int ep_in) {
     reset_signal_dispositions();
     sigset_t none;
     sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
+    set_signal_mask(&none, NULL);
 
     if (a->new_session) {
         if (setsid() < 0) child_fail(ep_in, STEP_SESSION);
@@ -206,11 +216,11 @@ static pid_t start_shared_child(const ocishim_spawn_attr *a, int errpipe) {
     // No signal handler may run in the child before it has set every
     // disposition back to the default: block them all around the clone.
     sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
+    memset(&all, 0xff, sizeof(all));
+    set_signal_mask(&all, &old);
     pid_t pid = clone(shared_child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
     int saved = errno;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    set_signal_mask(&old, NULL);
     errno = saved;
     return pid;
 }
