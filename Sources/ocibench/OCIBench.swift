@@ -198,6 +198,7 @@ struct OCIBench: ParsableCommand {
             if !leftovers.isEmpty { FileHandle.standardError.write(Data("ocibench: removed what was left: \(leftovers.joined(separator: ", "))\n".utf8)) }
         }
         let started = Date()
+        let loadBefore = ProcFS.loadAverage()
         let bench = try Bench(settings: settings, workDir: dir, makeBundle: makeBundle,
                               shim: FileSystem.absolute(shim), conmon: conmon, runc: runc)
         let parts = Set((only ?? "latency,log,memory,rpc,containerd,scale").split(separator: ",").map(String.init))
@@ -226,6 +227,7 @@ struct OCIBench: ParsableCommand {
             environment.append([parts[0], parts.count > 1 ? parts[1] : ""])
         }
         environment.append(["bench duration", "\(Int(Date().timeIntervalSince(started))) s"])
+        environment.append(["load average (1, 5, 15 min) before the run, at its end", "\(loadBefore); \(ProcFS.loadAverage())"])
         results.environment = environment
         return results
     }

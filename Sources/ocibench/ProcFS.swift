@@ -27,6 +27,14 @@ enum ProcFS {
         return (user + system) / ticksPerSecond
     }
 
+    /// The host's load average over 1, 5 and 15 minutes (/proc/loadavg), as
+    /// the document quotes it: the machine is shared, and figures taken
+    /// under others' load must say so.
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
     /// Seconds on a CPU (/proc/<pid>/schedstat, nanoseconds): the
     /// precision utime + stime (10 ms ticks) lacks for a process that runs
     /// for microseconds at a time.

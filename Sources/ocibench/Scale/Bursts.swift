@@ -21,6 +21,7 @@ extension ScaleBench {
             for engines in settings.burstEngines {
                 for kind in kinds {
                     try Interrupt.check()
+                    results.noteLoad("burst \(run), \(engines) engine(s), \(kind)")
                     let burst = try self.burst(kind: kind, engines: engines, count: count)
                     results.bursts.append(burst)
                     progress(String(format: "burst %d/%d: %d containers, %d engine(s), %@: %.1f containers/s, create → running p50 %.1f ms, p99 %.1f ms",

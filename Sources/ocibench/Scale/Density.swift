@@ -16,6 +16,7 @@ extension ScaleBench {
     func measureDensity(_ monitor: any Monitor) throws {
         let name = monitor.name
         Processes.reapExited()
+        results.noteLoad("\(name) idle containers")
         let before = Census(runc: runc, workDir: bench.workDir)
         results.memAvailableBefore[name] = before.memAvailableKB
         var idle: [Idle] = []
@@ -64,6 +65,7 @@ extension ScaleBench {
         results.density[name] = steps
         results.ramp[name] = Self.buckets(latencies, of: max(10, (results.settings.sizes.max() ?? 100) / 20))
 
+        results.noteLoad("\(name) polling")
         results.polls[name] = try poll(idle, monitor: name)
 
         tornDown = true

@@ -212,6 +212,12 @@ struct ScaleReport {
         if !scale.notes.isEmpty {
             out += "\n" + scale.notes.map { "- \($0)\n" }.joined()
         }
+        if let loads = scale.loadAverages, !loads.isEmpty {
+            out += "\n### The host's load as each part began\n\n"
+            out += "Load average over 1, 5 and 15 minutes (/proc/loadavg) on a machine shared with other work; "
+            out += "the bench's own previous part counts in the 1-minute figure.\n\n"
+            for line in loads { out += "- \(line)\n" }
+        }
         return out
     }
 

@@ -19,6 +19,15 @@ struct ScaleResults: Codable {
     var memAvailableBefore: [String: Double] = [:]
     var memAvailableAfter: [String: Double] = [:]
     var notes: [String] = []
+    /// The host's load average as each part began ("part: 1 5 15 min"):
+    /// other work on the machine shows here (and the bench's own previous
+    /// part, in the 1-minute figure). Optional: results saved before it
+    /// still render.
+    var loadAverages: [String]?
+
+    mutating func noteLoad(_ part: String) {
+        loadAverages = (loadAverages ?? []) + ["\(part): \(ProcFS.loadAverage())"]
+    }
 }
 
 /// Order statistics of one sample.
