@@ -116,6 +116,115 @@ static void child_fail(int pipe_fd, int step) {
     _exit(127);
 }
 
+// The thread's signal mask through the raw syscall: glibc's sigprocmask
+// leaves its reserved real-time signals (SIGCANCEL, SIGSETXID) out of any
+// set it is given, so they could not be blocked around the clone (glibc's
+// own posix_spawn blocks them the same way).
+static void set_signal_mask(const sigset_t *mask, sigset_t *old) {
+    syscall(SYS_rt_sigprocmask, SIG_SETMASK, mask, old, NSIG / 8);
+}
+
+// The child's part, from the signals to execve; never returns. `ep_in` is
+// the write end of the close-on-exec error pipe. In a child that shares the
+// parent's memory (start_shared_child) everything here runs on the borrowed
+// stack and only makes system calls: no allocation, no lock, no static
+// buffer (can_share_memory keeps the steps that would out of it).
+static void spawn_child(const ocishim_spawn_attr *a, int ep_in) {
+    // Defaults for every signal first, then the empty mask: the shim blocks
+    // SIGCHLD & co for its signalfd and ignores SIGPIPE, neither of which a
+    // runtime should inherit (and a child sharing the parent's memory must
+    // not run a parent's handler).
+    reset_signal_dispositions();
+    sigset_t none;
+    sigemptyset(&none);
+    set_signal_mask(&none, NULL);
+
+    if (a->new_session) {
+        if (setsid() < 0) child_fail(ep_in, STEP_SESSION);
+    } else if (a->new_pgroup) {
+        if (setpgid(0, 0) < 0) child_fail(ep_in, STEP_SESSION);
+    }
+
+    // Move every source above all destinations (and the error pipe) first,
+    // so that a source that is also some other mapping's destination is
+    // not overwritten before it is copied.
+    int maxdst = ep_in;
+    for (int i = 0; i < a->nfds; i++)
+        if (a->fds[i].dst > maxdst) maxdst = a->fds[i].dst;
+    int high[a->nfds > 0 ? a->nfds : 1];
+    for (int i = 0; i < a->nfds; i++) {
+        high[i] = fcntl(a->fds[i].src, F_DUPFD_CLOEXEC, maxdst + 1);
+        if (high[i] < 0) child_fail(ep_in, STEP_FDS);
+    }
+    // The error pipe must survive at a number no destination uses.
+    int ep = fcntl(ep_in, F_DUPFD_CLOEXEC, maxdst + 1 + a->nfds);
+    if (ep < 0) child_fail(ep_in, STEP_FDS);
+    for (int i = 0; i < a->nfds; i++) {
+        if (dup2(high[i], a->fds[i].dst) < 0) child_fail(ep, STEP_FDS);
+    }
+    // Close everything that is not a destination, except the error pipe
+    // which closes itself on exec.
+    for (int fd = 0; fd <= maxdst; fd++) {
+        int keep = 0;
+        for (int i = 0; i < a->nfds; i++)
+            if (a->fds[i].dst == fd) keep = 1;
+        if (!keep) close(fd);
+    }
+    for (int i = 0; i < a->nfds; i++) close(high[i]);
+    if (ep > maxdst + 1) close_range((unsigned)maxdst + 1, (unsigned)ep - 1, 0);
+    close_range((unsigned)ep + 1, ~0U, 0);
+
+    if (a->cwd && chdir(a->cwd) != 0) child_fail(ep, STEP_CHDIR);
+    if (a->unshare_sys_kernel && unmount_sys_kernel() != 0) child_fail(ep, STEP_UNSHARE);
+    if (a->exec_label && a->setexeccon && a->setexeccon(a->exec_label) != 0)
+        child_fail(ep, STEP_LABEL);
+    char *const *envp = a->envp;
+    if (a->listen_pid_env) envp = with_listen_pid(a->envp);
+    execve(a->path, a->argv, envp);
+    child_fail(ep, STEP_EXEC);
+}
+
+typedef struct {
+    const ocishim_spawn_attr *attr;
+    int errpipe;
+} shared_child;
+
+static int shared_child_main(void *arg) {
+    const shared_child *c = arg;
+    spawn_child(c->attr, c->errpipe);
+    return 127;
+}
+
+// Whether the child may share the parent's memory until it execs
+// (clone with CLONE_VM | CLONE_VFORK, as posix_spawn does): only when it
+// allocates nothing and touches no static buffer (LISTEN_PID's copy of the
+// environment, /sys/kernel's mount table, libselinux), since the parent may
+// have other threads (the engine-side tools do). A forked shim copies its
+// page tables and then faults on every page it writes until the child has
+// exec'd: a shared child costs neither, on the path of every runtime call.
+static int can_share_memory(const ocishim_spawn_attr *a) {
+    return !a->listen_pid_env && !a->unshare_sys_kernel && !a->exec_label;
+}
+
+// The shared child's stack: a region of the caller's, which is suspended
+// until the child has exec'd (CLONE_VFORK), so nothing else uses it.
+#define SHARED_CHILD_STACK (32 * 1024)
+
+static pid_t start_shared_child(const ocishim_spawn_attr *a, int errpipe) {
+    _Alignas(16) char stack[SHARED_CHILD_STACK];
+    shared_child c = {a, errpipe};
+    // No signal handler may run in the child before it has set every
+    // disposition back to the default: block them all around the clone.
+    sigset_t all, old;
+    memset(&all, 0xff, sizeof(all));
+    set_signal_mask(&all, &old);
+    pid_t pid = clone(shared_child_main, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &c);
+    int saved = errno;
+    set_signal_mask(&old, NULL);
+    errno = saved;
+    return pid;
+}
+
 pid_t ocishim_spawn(const ocishim_spawn_attr *a, int *err, const char **failed_step) {
     int errpipe[2];
     *err = 0;
@@ -125,65 +234,19 @@ pid_t ocishim_spawn(const ocishim_spawn_attr *a, int *err, const char **failed_s
         *failed_step = "pipe";
         return -1;
     }
-    pid_t pid = fork();
+    pid_t pid;
+    if (can_share_memory(a)) {
+        pid = start_shared_child(a, errpipe[1]);
+    } else {
+        pid = fork();
+        if (pid == 0) spawn_child(a, errpipe[1]);
+    }
     if (pid < 0) {
         *err = errno;
         *failed_step = spawn_steps[STEP_FORK];
         close(errpipe[0]);
         close(errpipe[1]);
         return -1;
-    }
-    if (pid == 0) {
-        // Child. Defaults for every signal: the shim blocks SIGCHLD & co for its
-        // signalfd and ignores SIGPIPE, neither of which a runtime should inherit.
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        reset_signal_dispositions();
-
-        if (a->new_session) {
-            if (setsid() < 0) child_fail(errpipe[1], STEP_SESSION);
-        } else if (a->new_pgroup) {
-            if (setpgid(0, 0) < 0) child_fail(errpipe[1], STEP_SESSION);
-        }
-
-        // Move every source above all destinations (and the error pipe) first,
-        // so that a source that is also some other mapping's destination is
-        // not overwritten before it is copied.
-        int maxdst = errpipe[1];
-        for (int i = 0; i < a->nfds; i++)
-            if (a->fds[i].dst > maxdst) maxdst = a->fds[i].dst;
-        int high[a->nfds > 0 ? a->nfds : 1];
-        for (int i = 0; i < a->nfds; i++) {
-            high[i] = fcntl(a->fds[i].src, F_DUPFD_CLOEXEC, maxdst + 1);
-            if (high[i] < 0) child_fail(errpipe[1], STEP_FDS);
-        }
-        // The error pipe must survive at a number no destination uses.
-        int ep = fcntl(errpipe[1], F_DUPFD_CLOEXEC, maxdst + 1 + a->nfds);
-        if (ep < 0) child_fail(errpipe[1], STEP_FDS);
-        for (int i = 0; i < a->nfds; i++) {
-            if (dup2(high[i], a->fds[i].dst) < 0) child_fail(ep, STEP_FDS);
-        }
-        // Close everything that is not a destination, except the error pipe
-        // which closes itself on exec.
-        for (int fd = 0; fd <= maxdst; fd++) {
-            int keep = 0;
-            for (int i = 0; i < a->nfds; i++)
-                if (a->fds[i].dst == fd) keep = 1;
-            if (!keep) close(fd);
-        }
-        for (int i = 0; i < a->nfds; i++) close(high[i]);
-        if (ep > maxdst + 1) close_range((unsigned)maxdst + 1, (unsigned)ep - 1, 0);
-        close_range((unsigned)ep + 1, ~0U, 0);
-
-        if (a->cwd && chdir(a->cwd) != 0) child_fail(ep, STEP_CHDIR);
-        if (a->unshare_sys_kernel && unmount_sys_kernel() != 0) child_fail(ep, STEP_UNSHARE);
-        if (a->exec_label && a->setexeccon && a->setexeccon(a->exec_label) != 0)
-            child_fail(ep, STEP_LABEL);
-        char *const *envp = a->envp;
-        if (a->listen_pid_env) envp = with_listen_pid(a->envp);
-        execve(a->path, a->argv, envp);
-        child_fail(ep, STEP_EXEC);
     }
     close(errpipe[1]);
     spawn_failure f;

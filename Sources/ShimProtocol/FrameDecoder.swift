@@ -34,11 +34,20 @@ public struct FrameDecoder: Sendable {
 
     /// Appends received bytes and calls `emit` for every event they complete.
     public mutating func feed<C: Collection>(_ bytes: C, _ emit: (Event) -> Void) where C.Element == UInt8 {
-        var input = bytes[...]
+        Array(bytes).withUnsafeBytes { feed($0, emit) }
+    }
+
+    /// The same for bytes in memory, as the shim reads them. Not generic on
+    /// purpose: called across modules, a generic `feed` runs unspecialized
+    /// and makes the Swift runtime instantiate Slice's metadata and
+    /// conformances for the argument's type, which writes caches on pages
+    /// that then stay dirty in every idle shim (docs/BENCHMARKS.md, "Scale").
+    public mutating func feed(_ bytes: UnsafeRawBufferPointer, _ emit: (Event) -> Void) {
+        var input = bytes
         if skipping > 0 {
             let n = min(skipping, input.count)
             skipping -= n
-            input = input.dropFirst(n)
+            input = UnsafeRawBufferPointer(rebasing: input[n...])
         }
         buffer.append(contentsOf: input)
         while true {

@@ -21,17 +21,22 @@ public enum MethodKind: Sendable {
 public struct ShimMethod: Sendable {
     public let name: String
     public let kind: MethodKind
-    private let types: @Sendable () -> (request: any SwiftProtobuf.Message.Type, response: any SwiftProtobuf.Message.Type)
+    // The autoclosures as given: they capture nothing, so a catalogue of
+    // methods allocates no closure contexts (one per method when both were
+    // wrapped in a closure of their own).
+    private let request: @Sendable () -> any SwiftProtobuf.Message.Type
+    private let response: @Sendable () -> any SwiftProtobuf.Message.Type
 
-    public var requestType: any SwiftProtobuf.Message.Type { types().request }
-    public var responseType: any SwiftProtobuf.Message.Type { types().response }
+    public var requestType: any SwiftProtobuf.Message.Type { request() }
+    public var responseType: any SwiftProtobuf.Message.Type { response() }
 
     public init(_ name: String, _ kind: MethodKind = .unary,
          _ request: @autoclosure @escaping @Sendable () -> any SwiftProtobuf.Message.Type,
          _ response: @autoclosure @escaping @Sendable () -> any SwiftProtobuf.Message.Type) {
         self.name = name
         self.kind = kind
-        self.types = { (request(), response()) }
+        self.request = request
+        self.response = response
     }
 
     /// The ttrpc request flags this method's first frame carries.
@@ -49,15 +54,15 @@ public struct ShimMethod: Sendable {
 public struct ServiceCatalog: Sendable {
     public let name: String
     public let methods: [ShimMethod]
-    private let byName: [String: ShimMethod]
 
     public init(name: String, methods: [ShimMethod]) {
         self.name = name
         self.methods = methods
-        byName = Dictionary(uniqueKeysWithValues: methods.map { ($0.name, $0) })
     }
 
-    public func method(named name: String) -> ShimMethod? { byName[name] }
+    /// A look through a few dozen names, done when handlers are registered
+    /// and for errors: no dictionary that every shim would keep for its life.
+    public func method(named name: String) -> ShimMethod? { methods.first { $0.name == name } }
 }
 
 public enum ShimService {

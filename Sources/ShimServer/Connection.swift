@@ -123,9 +123,9 @@ public final class Connection {
             return respondError(frame.streamID, RPCError(.invalidArgument, "StreamID cannot be re-used and must increment"))
         }
         lastStreamID = frame.streamID
-        let request: Ttrpc_Request
+        let request: RequestEnvelope
         do {
-            request = try Ttrpc_Request(serializedBytes: frame.payload)
+            request = try RequestEnvelope(decoding: frame.payload)
         } catch {
             return respondError(frame.streamID, RPCError(.invalidArgument, "unmarshal request error: \(error)"))
         }
@@ -154,9 +154,7 @@ public final class Connection {
     /// An error for a frame that never became (or no longer is) a call.
     private func respondError(_ streamID: UInt32, _ error: RPCError) {
         log.debug("\(label): stream \(streamID): \(error)")
-        var response = Ttrpc_Response()
-        response.status = error.status
-        send(Frame(streamID: streamID, type: .response, payload: (try? response.serializedBytes()) ?? []))
+        send(Frame(streamID: streamID, type: .response, payload: ResponseEnvelope.failure(error)))
     }
 
     func callEnded(_ call: ServerCall) {

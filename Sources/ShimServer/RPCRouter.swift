@@ -68,7 +68,7 @@ public final class RPCRouter {
     }
 
     /// Routes a decoded ttrpc Request; answers errors itself.
-    func dispatch(_ request: Ttrpc_Request, call: ServerCall) {
+    func dispatch(_ request: RequestEnvelope, call: ServerCall) {
         guard let service = services[request.service] else {
             let served = services.keys.sorted().joined(separator: ", ")
             return call.fail(RPCError(.unimplemented, "service \(request.service) (this shim serves \(served))"))
@@ -79,7 +79,7 @@ public final class RPCRouter {
             }
             return call.fail(RPCError(.unimplemented, "method \(request.method)"))
         }
-        route.handler(call, [UInt8](request.payload))
+        route.handler(call, request.payload)
     }
 }
 

@@ -33,17 +33,13 @@ public final class ServerCall {
     /// Unary success.
     public func reply(_ payload: [UInt8]) {
         guard !isFinished else { return }
-        var response = Ttrpc_Response()
-        response.payload = .init(payload)
-        finishWith(Frame(streamID: streamID, type: .response, payload: (try? response.serializedBytes()) ?? []))
+        finishWith(Frame(streamID: streamID, type: .response, payload: ResponseEnvelope.success(payload)))
     }
 
     /// Ends the call with an error status (unary or stream).
     public func fail(_ error: RPCError) {
         guard !isFinished else { return }
-        var response = Ttrpc_Response()
-        response.status = error.status
-        finishWith(Frame(streamID: streamID, type: .response, payload: (try? response.serializedBytes()) ?? []))
+        finishWith(Frame(streamID: streamID, type: .response, payload: ResponseEnvelope.failure(error)))
     }
 
     /// One message of a server stream.

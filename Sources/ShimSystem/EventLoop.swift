@@ -47,13 +47,34 @@ public final class EventLoop {
     private var deferred: [() -> Void] = []
     private var stopped = false
     private var idleReported = false
+    /// When the last quiet spell was reported (CLOCK_MONOTONIC: the idle
+    /// delay is epoll's real time, whatever clock the timers use).
+    private var idleReportedAt: Int64 = 0
+    /// The idle delay in use: `idleDelayMillis` times this.
+    private var idleDelayFactor: Int32 = 1
+    /// At most 8 times the base delay: an engine that polls once a second
+    /// keeps its shims from releasing, one that stops lets them release
+    /// within seconds.
+    private static let maxIdleDelayFactor: Int32 = 8
 
     /// Called once the loop has waited `idleDelayMillis` with nothing to do
     /// (no fd event, timer or deferred work), and again only after new
     /// activity: where a quiet shim gives back memory it does not need. A
     /// shim that stays idle is woken once, then sleeps in epoll_wait.
+    ///
+    /// Woken again within one delay of such a report, the loop doubles the
+    /// delay (up to 8 times `idleDelayMillis`): wake-ups about as often as
+    /// the delay (an engine polling State every second) would otherwise find
+    /// the memory just given back and fault it in on every call. Woken after
+    /// a longer quiet, it is back to `idleDelayMillis`.
     public var onIdle: (() -> Void)?
     public var idleDelayMillis: Int32 = 1000
+
+    /// The delay before the next quiet spell is reported.
+    private var idleDelay: Int32 {
+        let (product, overflow) = idleDelayMillis.multipliedReportingOverflow(by: idleDelayFactor)
+        return overflow ? .max : product
+    }
 
     /// The loop's time, CLOCK_MONOTONIC nanoseconds; tests give a clock they
     /// advance by hand (`ManualClock`), so that timers fire without sleeping.
@@ -177,8 +198,9 @@ public final class EventLoop {
         }
         // Not reported idle yet: wait no longer than the idle delay, so that
         // a timeout with nothing to do means the loop has gone quiet.
-        let watchingForIdle = onIdle != nil && !idleReported && (wait < 0 || wait > idleDelayMillis)
-        if watchingForIdle { wait = idleDelayMillis }
+        let delay = idleDelay
+        let watchingForIdle = onIdle != nil && !idleReported && (wait < 0 || wait > delay)
+        if watchingForIdle { wait = delay }
         // On the stack: no allocation per turn (this is the log's hot path).
         let n = withUnsafeTemporaryAllocation(of: ocishim_epoll_event.self, capacity: 32) { events -> Int32 in
             let n = ocishim_epoll_wait(epfd, events.baseAddress!, Int32(events.count), wait)
@@ -195,10 +217,22 @@ public final class EventLoop {
         if n > 0 { active = true }
         active = runDueTimers() || active
         if active {
+            if idleReported { adaptIdleDelay(quietNanos: Clock.monotonicNanos() - idleReportedAt) }
             idleReported = false
         } else if watchingForIdle && n == 0 {
             idleReported = true
+            idleReportedAt = Clock.monotonicNanos()
             onIdle?()
+        }
+    }
+
+    /// The first activity after a reported quiet spell, `quietNanos` after
+    /// the report: a wake within one delay doubles it, a later one resets it.
+    private func adaptIdleDelay(quietNanos: Int64) {
+        if quietNanos < Int64(idleDelay) * 1_000_000 {
+            idleDelayFactor = min(idleDelayFactor * 2, Self.maxIdleDelayFactor)
+        } else {
+            idleDelayFactor = 1
         }
     }
 

@@ -6,9 +6,12 @@ import CShimSys
 /// of work dirtied should not stay with them. Measured per idle shim in
 /// docs/BENCHMARKS.md.
 public enum IdleMemory {
-    /// Stack kept below the caller's frame: room for the next turn of the
-    /// loop without faulting pages back in.
-    public static let keptStack = 4 << 10
+    /// Stack kept below the releasing function's frame: only what its own
+    /// locals and the madvise call below it use. The next turn of the loop
+    /// faults back the page or two it goes deeper (zero-filled, a few
+    /// microseconds once per wake-up); a whole page kept for it stayed in
+    /// every idle shim.
+    public static let keptStack = 1 << 10
 
     /// Heap pages freed since the last trim (malloc_trim: from anywhere in
     /// the heap, not only its top), the stack below the current frame, and

@@ -48,15 +48,19 @@ public enum Spawner {
                 options.path.withCString { path in
                     withOptionalCString(options.directory) { cwd in
                         withOptionalCString(options.execLabel) { label in
-                            let maps = options.fds.map { ocishim_fd_map(src: $0.parent.rawValue, dst: $0.child.rawValue) }
-                            return maps.withUnsafeBufferPointer { fds in
+                            // On the stack, not in an Array: an Array of an imported C
+                            // struct makes the runtime create its metadata.
+                            withUnsafeTemporaryAllocation(of: ocishim_fd_map.self, capacity: max(options.fds.count, 1)) { fds in
+                                for (index, fd) in options.fds.enumerated() {
+                                    (fds.baseAddress! + index).initialize(to: ocishim_fd_map(src: fd.parent.rawValue, dst: fd.child.rawValue))
+                                }
                                 var attr = ocishim_spawn_attr()
                                 attr.path = path
                                 attr.argv = argv
                                 attr.envp = envp
                                 attr.cwd = cwd
-                                attr.fds = fds.baseAddress
-                                attr.nfds = Int32(fds.count)
+                                attr.fds = UnsafePointer(fds.baseAddress)
+                                attr.nfds = Int32(options.fds.count)
                                 attr.new_session = options.newSession ? 1 : 0
                                 attr.new_pgroup = options.newProcessGroup ? 1 : 0
                                 attr.unshare_sys_kernel = options.unshareSysKernel ? 1 : 0

@@ -10,6 +10,7 @@ final class Bundles {
     let rootfs: String
     private let baseConfig: [String: Any]
     private var count = 0
+    private var configs: [[String]: Data] = [:]
 
     /// The container-side paths of the data files.
     static let linesFile = "/data/lines"
@@ -46,18 +47,31 @@ final class Bundles {
     func make(_ name: String, args: [String]) throws -> String {
         count += 1
         let path = "\(dir)/\(name)-\(count)"
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        var config = baseConfig
-        var process = config["process"] as? [String: Any] ?? [:]
-        process["args"] = args
-        process["terminal"] = false
-        config["process"] = process
-        var root = config["root"] as? [String: Any] ?? [:]
-        root["path"] = rootfs
-        root["readonly"] = false
-        config["root"] = root
-        let data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted])
-        try data.write(to: URL(fileURLWithPath: path + "/config.json"))
+        try make(at: path, args: args)
         return path
+    }
+
+    /// A bundle running `args` in the directory `path` (created): the scale
+    /// section gives each container one inside its own directory, removed
+    /// with it. The config is serialized once per command.
+    func make(at path: String, args: [String]) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let data: Data
+        if let cached = configs[args] {
+            data = cached
+        } else {
+            var config = baseConfig
+            var process = config["process"] as? [String: Any] ?? [:]
+            process["args"] = args
+            process["terminal"] = false
+            config["process"] = process
+            var root = config["root"] as? [String: Any] ?? [:]
+            root["path"] = rootfs
+            root["readonly"] = false
+            config["root"] = root
+            data = try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted])
+            configs[args] = data
+        }
+        try data.write(to: URL(fileURLWithPath: path + "/config.json"))
     }
 }

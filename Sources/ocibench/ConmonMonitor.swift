@@ -114,7 +114,24 @@ final class ConmonContainer: MonitoredContainer {
 
     func disconnect() {}
 
+    func connect() throws {}
+
+    /// Set once `remove` has done its work: `destroy` has nothing left to do.
+    private var removed = false
+
+    func remove() throws {
+        try Processes.run(runc, ["kill", id, "KILL"])
+        try waitExitRecorded()
+        try Processes.run(runc, ["delete", "--force", id])
+        guard Processes.waitForExitKeepingZombie(monitorPid, seconds: 30) else {
+            throw BenchError("conmon of \(id) (pid \(monitorPid)) did not exit after its container")
+        }
+        Processes.wait(monitorPid)
+        removed = true
+    }
+
     func destroy() {
+        guard !removed else { return }
         _ = try? Processes.run(runc, ["delete", "--force", id], allowFailure: true)
         if monitorPid > 0 {
             if !Processes.waitForExitKeepingZombie(monitorPid, seconds: 10) { kill(monitorPid, SIGKILL) }

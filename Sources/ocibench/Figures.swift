@@ -71,8 +71,8 @@ enum Figure: String, CaseIterable {
         case .throughputLines, .throughputBlob: .ratioAtLeast(2)
         case .cpuLines, .cpuBlob: .ratioAtMost(0.5)
         case .createOverhead, .startOverhead: .ratioAtMost(1)
-        case .privateDirty: .ratioAtMost(1)
-        case .pss: .ratioAtMost(1.5)
+        case .privateDirty: .ratioAtMost(0.75)
+        case .pss: .ratioAtMost(1)
         case .stateP99: .atMost(1)
         case .partialLines: .atMost(0)
         default: .none

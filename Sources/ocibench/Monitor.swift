@@ -15,6 +15,15 @@ protocol MonitoredContainer: AnyObject {
     func queryState(refresh: Bool) throws
     /// The engine goes away; the container and its monitor stay.
     func disconnect()
+    /// The engine connects again (ocishim: to the shim's socket; conmon has
+    /// nothing to connect to).
+    func connect() throws
+    /// Removes the container as podman's `rm --force` does and waits for the
+    /// monitor to exit: SIGKILL, the exit recorded, then the runtime's
+    /// delete (ocishim: Stop with SIGKILL at once, then Delete; conmon:
+    /// `runc kill`, the exit file, `runc delete --force`).
+    /// Unlike `destroy`, nothing more: what this leaves behind is measured.
+    func remove() throws
     /// Kills and deletes the container; the monitor exits and is reaped.
     func destroy()
 }
@@ -28,7 +37,7 @@ struct ContainerSpec {
     var dir: String
 }
 
-protocol Monitor {
+protocol Monitor: Sendable {
     var name: String { get }
     /// Creates the container: returns once it is created (not started).
     func create(_ spec: ContainerSpec) throws -> MonitoredContainer

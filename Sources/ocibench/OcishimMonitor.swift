@@ -91,7 +91,27 @@ final class OcishimContainer: MonitoredContainer {
         client = nil
     }
 
+    func connect() throws {
+        _ = try connection()
+    }
+
+    /// Set once `remove` has done its work: `destroy` has nothing left to do.
+    private var removed = false
+
+    func remove() throws {
+        let client = try connection()
+        let _: Ocishim_V1_StopResponse = try client.call("Stop", Ocishim_V1_StopRequest.with { $0.signal = UInt32(SIGKILL) })
+        let _: Ocishim_V1_DeleteResponse = try client.call("Delete", Ocishim_V1_DeleteRequest())
+        disconnect()
+        guard Processes.waitForExitKeepingZombie(monitorPid, seconds: 30) else {
+            throw BenchError("the shim of \(id) (pid \(monitorPid)) did not exit after Delete")
+        }
+        Processes.wait(monitorPid)
+        removed = true
+    }
+
     func destroy() {
+        guard !removed else { return }
         if let client = try? connection() {
             let _: Ocishim_V1_DeleteResponse? = try? client.call("Delete", Ocishim_V1_DeleteRequest.with { $0.force = true })
             client.close()

@@ -27,6 +27,23 @@ enum ProcFS {
         return (user + system) / ticksPerSecond
     }
 
+    /// The host's load average over 1, 5 and 15 minutes (/proc/loadavg), as
+    /// the document quotes it: the machine is shared, and figures taken
+    /// under others' load must say so.
+    static func loadAverage() -> String {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return "?" }
+        return text.split(separator: " ").prefix(3).joined(separator: " ")
+    }
+
+    /// Seconds on a CPU (/proc/<pid>/schedstat, nanoseconds): the
+    /// precision utime + stime (10 ms ticks) lacks for a process that runs
+    /// for microseconds at a time.
+    static func scheduledSeconds(_ pid: pid_t) -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/schedstat", encoding: .utf8),
+              let first = text.split(separator: " ").first, let nanos = Double(first) else { return nil }
+        return nanos / 1e9
+    }
+
     struct Memory {
         var rssKB: Double
         var pssKB: Double
@@ -44,6 +61,23 @@ enum ProcFS {
         }
         guard let rss = values["Rss"], let pss = values["Pss"], let dirty = values["Private_Dirty"] else { return nil }
         return Memory(rssKB: rss, pssKB: pss, privateDirtyKB: dirty)
+    }
+
+    /// The numeric entries of /proc: every process of the host.
+    static func allPids() -> [pid_t] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []).compactMap(pid_t.init)
+    }
+
+    /// The pids whose command line contains `text` (NUL-separated
+    /// arguments, joined by spaces for the search).
+    static func pids(mentioning text: String) -> [pid_t] {
+        allPids().filter { commandLine($0)?.contains(text) == true }
+    }
+
+    /// The arguments of a process joined by spaces; nil once it is gone.
+    static func commandLine(_ pid: pid_t) -> String? {
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return nil }
+        return String(decoding: data.map { $0 == 0 ? UInt8(ascii: " ") : $0 }, as: UTF8.self)
     }
 
     /// The pids whose /proc/<pid>/comm is `name`.

@@ -31,6 +31,33 @@ struct RawRunc {
         return Timing(createToRunning: Double(t2 - t0) / 1e9, startToExit: Double(t3 - t1) / 1e9)
     }
 
+    /// `runc create` + `runc start` of a container that keeps running:
+    /// seconds from create to running, and its init's pid (the bench's
+    /// child once `runc create` has exited: the bench is a subreaper).
+    func createStart(id: String, bundle: String, dir: String) throws -> (seconds: Double, pid: pid_t) {
+        let pidFile = dir + "/raw.pid"
+        let t0 = Clock.monotonicNanos()
+        try Processes.runQuiet(runc, ["create", "--bundle", bundle, "--pid-file", pidFile, id])
+        guard let pid = pid_t((try String(contentsOfFile: pidFile, encoding: .utf8)).trimmingCharacters(in: .whitespacesAndNewlines)) else {
+            _ = try? Processes.run(runc, ["delete", "--force", id], allowFailure: true)
+            throw BenchError("runc create left no pid in \(pidFile)")
+        }
+        do {
+            try Processes.run(runc, ["start", id])
+        } catch {
+            remove(id: id, pid: pid)
+            throw error
+        }
+        return (Double(Clock.monotonicNanos() - t0) / 1e9, pid)
+    }
+
+    /// Kills a container of `createStart`, reaps its init and deletes it.
+    func remove(id: String, pid: pid_t) {
+        kill(pid, SIGKILL)
+        Processes.wait(pid)
+        _ = try? Processes.run(runc, ["delete", "--force", id], allowFailure: true)
+    }
+
     /// Seconds for `runc run` (create, start, wait, delete) in the foreground.
     func run(id: String, bundle: String) throws -> Double {
         let t0 = Clock.monotonicNanos()

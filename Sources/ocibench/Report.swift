@@ -7,6 +7,9 @@ struct Report {
     static let shim = "ocishim"
     static let counterpart = "conmon"
 
+    /// The scale section, when it ran.
+    var scale: ScaleReport? { results.scale.map(ScaleReport.init) }
+
     struct Row {
         var figure: Figure
         var ocishim: Double?
@@ -87,7 +90,8 @@ struct Report {
 
     // --- docs/BENCHMARKS.md -------------------------------------------------------------
 
-    func markdown(notes: String) -> String {
+    /// `plot`: the scale section's SVG, relative to the document.
+    func markdown(notes: String, plot: String? = nil) -> String {
         var out = """
             # Benchmarks: ocishim and conmon side by side
 
@@ -120,7 +124,8 @@ struct Report {
         for figure in Figure.allCases where [.log, .latency].contains(Section(figure)) {
             out += "| \(figure.title) | \(spread(figure, Self.shim)) | \(spread(figure, Self.counterpart)) |\n"
         }
-        out += "\n" + methodText + "\n" + notes
+        if let scale { out += scale.markdown(plot: plot) }
+        out += "\n" + methodText + (scale?.methodText ?? "") + "\n" + notes
         return out
     }
 

@@ -14,6 +14,8 @@ struct Results: Codable {
     /// The machine and versions, as (name, value) pairs in order.
     var environment: [[String]] = []
     var command = ""
+    /// The scale section, when it ran.
+    var scale: ScaleResults?
 
     init(settings: Settings) { self.settings = settings }
 

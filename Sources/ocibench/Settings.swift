@@ -17,9 +17,11 @@ struct Settings: Codable {
     /// Take the start → exit time of /bin/true off each throughput run (the
     /// quick run's few MB take less time than starting a container does).
     var subtractStartup = true
+    /// The scale section (hundreds of containers); nil: not measured.
+    var scale: ScaleSettings?
 
     static let full = Settings(runs: 7, latencyRuns: 50, logBytes: 200_000_000, dataFileBytes: 10_000_000,
-                               idleContainers: 20, stateCalls: 2000, runtimeStateCalls: 100)
+                               idleContainers: 20, stateCalls: 2000, runtimeStateCalls: 100, scale: .full)
     static let quick = Settings(runs: 1, latencyRuns: 1, logBytes: 4_000_000, dataFileBytes: 1_000_000,
                                 idleContainers: 2, stateCalls: 50, runtimeStateCalls: 5, subtractStartup: false)
 
@@ -27,4 +29,24 @@ struct Settings: Codable {
     func catArgs(_ file: String) -> [String] {
         ["/bin/cat"] + Array(repeating: file, count: max(1, logBytes / dataFileBytes))
     }
+}
+
+/// The scale section: many idle containers at once, bursts of creation,
+/// an engine polling them all, and their teardown (Scale/ScaleBench.swift).
+struct ScaleSettings: Codable {
+    /// Numbers of idle containers, each under its own monitor, at which
+    /// memory is measured (the host is filled step by step). The first is
+    /// the size the flatness target compares the largest with.
+    var sizes: [Int]
+    /// Containers per creation burst.
+    var burstContainers: Int
+    /// Concurrent engines sharing a burst.
+    var burstEngines: [Int]
+    /// Bursts per (engines, monitor), interleaved.
+    var burstRuns: Int
+    /// Seconds the engine polls State on every container, once a second.
+    var pollSeconds: Int
+
+    static let full = ScaleSettings(sizes: [20, 100, 500, 1000], burstContainers: 100, burstEngines: [1, 4, 16],
+                                    burstRuns: 2, pollSeconds: 10)
 }

@@ -165,8 +165,13 @@ struct Serve {
 
     /// A shim of a build without the lock still shows itself by answering
     /// on its socket.
+    /// No socket, no connect: a failed connect throws, and the first throw
+    /// of an error type makes the Swift runtime instantiate its Error
+    /// conformance (swift_willThrowTyped), a page of every shim's memory.
     private static func socketAnswers(in stateDir: String) -> Bool {
-        guard let fd = try? UnixSocket.connect(path: FileSystem.join(stateDir, "shim.sock"), type: Int32(SOCK_STREAM.rawValue)) else {
+        let path = FileSystem.join(stateDir, "shim.sock")
+        guard FileSystem.exists(path),
+              let fd = try? UnixSocket.connect(path: path, type: Int32(SOCK_STREAM.rawValue)) else {
             return false
         }
         try? fd.close()

@@ -121,6 +121,26 @@ final class CgroupPlacementTests: XCTestCase {
         XCTAssertEqual(try CgroupPlacement.relativePath(parent: "/"), ["conmon"])
     }
 
+    /// Every shim asks where to place itself at Create, and most have no
+    /// cgroup parent: reading and parsing the mount table for nothing cost
+    /// each of them CPU on the create path and memory for the parse.
+    func testPlacementThatDoesNotApplyReadsNoMountTable() {
+        var read = 0
+        func layout() -> CgroupLayout {
+            read += 1
+            return CgroupLayout(hierarchies: [])
+        }
+        XCTAssertEqual(CgroupPlacement.place(pid: getpid(), parent: "", manager: "cgroupfs", noCgroups: false,
+                                             invocationID: nil, layout: layout()), .skipped("no cgroup parent given"))
+        XCTAssertEqual(CgroupPlacement.place(pid: getpid(), parent: "p", manager: "disabled", noCgroups: false,
+                                             invocationID: nil, layout: layout()), .skipped("the cgroup manager is \"disabled\""))
+        XCTAssertEqual(CgroupPlacement.remove(parent: "", evacuating: getpid(), layout: layout()), CgroupPlacement.Removal())
+        XCTAssertEqual(read, 0, "the mount table was read \(read) time(s)")
+        _ = CgroupPlacement.place(pid: getpid(), parent: "p", manager: "cgroupfs", noCgroups: false,
+                                  invocationID: nil, layout: layout())
+        XCTAssertEqual(read, 1, "placement that applies reads it once")
+    }
+
     func testAHierarchyThatIsNotACgroupFilesystemFailsAsAWarning() throws {
         // A plain directory takes the mkdir but has no cgroup.procs to write.
         let dir = try TemporaryDirectory.make(prefix: "notacgroup")

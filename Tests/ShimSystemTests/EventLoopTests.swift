@@ -101,6 +101,41 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(idle, 2)
     }
 
+    /// An engine polling every second woke each shim just after it had given
+    /// its memory back, so every State call faulted the code back in (the
+    /// scale bench's polling: a fifth of a core for 1,000 shims). A loop
+    /// woken within one delay of going quiet waits twice as long before the
+    /// next report; woken after a longer quiet, it is back to the base delay.
+    /// The margins are wide (100 ms against 150) for a loaded machine.
+    func testAWakeSoonAfterAQuietSpellLengthensTheNextOne() throws {
+        let loop = try EventLoop()
+        loop.idleDelayMillis = 100
+        var idle = 0
+        loop.onIdle = { idle += 1 }
+        let (r, w) = try Pipe.make()
+        defer { close(r); close(w) }
+        try loop.watch(r, .readable) { _ in
+            var b: UInt8 = 0
+            _ = read(r, &b, 1)
+        }
+        var byte: UInt8 = 1
+        loop.turn(maxWaitMillis: -1)
+        XCTAssertEqual(idle, 1)
+        // Woken at once after the quiet spell: 150 ms of quiet is no longer one.
+        _ = write(w, &byte, 1)
+        loop.turn(maxWaitMillis: -1)
+        loop.turn(maxWaitMillis: 150)
+        XCTAssertEqual(idle, 1, "150 ms after a wake that came right after a quiet spell")
+        loop.turn(maxWaitMillis: 250)
+        XCTAssertEqual(idle, 2, "200 ms are")
+        // Left alone for longer than that, then woken: back to 100 ms.
+        for _ in 0..<3 { loop.turn(maxWaitMillis: 150) }
+        _ = write(w, &byte, 1)
+        loop.turn(maxWaitMillis: -1)
+        loop.turn(maxWaitMillis: 150)
+        XCTAssertEqual(idle, 3, "100 ms are a quiet spell again")
+    }
+
     func testReleasingIdleMemoryKeepsTheStackAndHeapUsable() throws {
         // Deep frames first, so there is stack below this one to drop.
         func deep(_ n: Int) -> Int {

@@ -88,6 +88,33 @@ final class ProcessTests: XCTestCase {
         XCTAssertEqual(result.stdoutText.trimmingCharacters(in: .whitespacesAndNewlines), "SigIgn:\t0000000000000000")
     }
 
+    /// The child starts with every signal blocked (so that none of the
+    /// parent's handlers can run in a child sharing its memory) and must
+    /// leave none of them blocked, caught or ignored for the program.
+    func testTheChildHasNoBlockedCaughtOrIgnoredSignals() throws {
+        var blocked = sigset_t()
+        sigemptyset(&blocked)
+        for signal in [SIGCHLD, SIGUSR1, SIGTERM] { sigaddset(&blocked, signal) }
+        var old = sigset_t()
+        pthread_sigmask(SIG_SETMASK, &blocked, &old)
+        defer { pthread_sigmask(SIG_SETMASK, &old, nil) }
+        let previous = signal(SIGUSR2) { _ in }
+        defer { signal(SIGUSR2, previous) }
+        signal(SIGPIPE, SIG_IGN)
+        // cat installs no handler of its own (grep catches SIGSEGV).
+        let result = try runToEnd(.init(path: "/bin/cat", arguments: ["cat", "/proc/self/status"],
+                                        environment: [], timeoutNanos: 5_000_000_000))
+        let lines = result.stdoutText.split(separator: "\n").filter { ["SigBlk:", "SigIgn:", "SigCgt:"].contains($0.prefix(7)) }
+        XCTAssertEqual(lines,
+                       ["SigBlk:\t0000000000000000", "SigIgn:\t0000000000000000", "SigCgt:\t0000000000000000"])
+        // The parent's mask is its own again once the child is started.
+        var now = sigset_t()
+        pthread_sigmask(SIG_BLOCK, nil, &now)
+        for signal: Int32 in 1..<32 where signal != SIGKILL && signal != SIGSTOP {
+            XCTAssertEqual(sigismember(&now, signal), sigismember(&blocked, signal), "signal \(signal)")
+        }
+    }
+
     func testAMissingProgramFailsAtExecWithItsErrno() {
         XCTAssertThrowsError(try runner.run(.init(path: "/nonexistent/runc", arguments: ["runc"], environment: [], timeoutNanos: 1)) { _ in }) { error in
             let spawn = error as? SpawnError

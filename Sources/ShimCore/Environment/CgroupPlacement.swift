@@ -63,13 +63,16 @@ public enum CgroupPlacement {
         pid: pid_t, parent: String, manager: String, noCgroups: Bool,
         cgroupsMode: String = "enabled",
         invocationID: String? = invocationIDFromEnvironment(),
-        layout: CgroupLayout = .current(),
+        layout readLayout: @autoclosure () -> CgroupLayout = .current(),
         systemdBus: String = systemdBus
     ) -> Outcome {
         if let reason = skipReason(parent: parent, manager: manager, noCgroups: noCgroups,
                                    cgroupsMode: cgroupsMode, invocationID: invocationID, systemdBus: systemdBus) {
             return .skipped(reason)
         }
+        // Read only now: most shims have no parent, and the mount table's
+        // read and parse cost each of them on the create path.
+        let layout = readLayout()
         let components: [String]
         do throws(CoreError) {
             components = try relativePath(parent: parent)
@@ -211,9 +214,10 @@ public enum CgroupPlacement {
     /// may always be put in.
     @discardableResult
     public static func remove(parent: String, evacuating pid: pid_t? = nil,
-                              layout: CgroupLayout = .current()) -> Removal {
+                              layout readLayout: @autoclosure () -> CgroupLayout = .current()) -> Removal {
         var removal = Removal()
         guard !parent.isEmpty, let components = try? relativePath(parent: parent) else { return removal }
+        let layout = readLayout()
         for hierarchy in layout.hierarchies {
             let directory = hierarchy.mountPoint + "/" + components.joined(separator: "/")
             if let pid, FileSystem.isDirectory(directory) {

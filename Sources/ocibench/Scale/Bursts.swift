@@ -1,0 +1,92 @@
+import Foundation
+import Glibc
+import ShimSystem
+
+/// Creation bursts: `burstContainers` containers created by 1, 4, 16
+/// engines at once, each engine creating and starting its share one after
+/// the other; runc alone, ocishim and conmon interleaved burst by burst. A
+/// burst's containers are removed (by as many engines, untimed) before the
+/// next one.
+extension ScaleBench {
+    /// One container of a burst, created and running.
+    private enum Created {
+        case raw(id: String, pid: pid_t)
+        case monitored(MonitoredContainer)
+    }
+
+    func measureBursts() throws {
+        let count = settings.burstContainers
+        let kinds = ["runc", bench.ocishim.name, bench.conmon.name]
+        for run in 1...settings.burstRuns {
+            for engines in settings.burstEngines {
+                for kind in kinds {
+                    try Interrupt.check()
+                    results.noteLoad("burst \(run), \(engines) engine(s), \(kind)")
+                    let burst = try self.burst(kind: kind, engines: engines, count: count)
+                    results.bursts.append(burst)
+                    progress(String(format: "burst %d/%d: %d containers, %d engine(s), %@: %.1f containers/s, create → running p50 %.1f ms, p99 %.1f ms",
+                                    run, settings.burstRuns, count, engines, kind, burst.perSecond,
+                                    burst.createToRunningMs.median, burst.createToRunningMs.p99))
+                }
+            }
+        }
+    }
+
+    private func burst(kind: String, engines: Int, count: Int) throws -> BurstRun {
+        let specs = try (0..<count).map { _ in try spec("burst") }
+        defer { specs.forEach(removeDir) }
+        let monitor: (any Monitor)? = kind == bench.ocishim.name ? bench.ocishim : kind == bench.conmon.name ? bench.conmon : nil
+        let raw = bench.raw
+        let created = Collected<Handed<Created>>()
+        let latencies = Collected<Double>()
+        let failures = Collected<String>()
+        let t0 = Clock.monotonicNanos()
+        Parallel.run(engines) { engine in
+            for index in stride(from: engine, to: count, by: engines) {
+                if Interrupt.requested || !failures.values.isEmpty { return }
+                let spec = specs[index]
+                do {
+                    if let monitor {
+                        let start = Clock.monotonicNanos()
+                        let container = try monitor.create(spec)
+                        created.append(Handed(value: .monitored(container)))
+                        try container.start()
+                        latencies.append(Double(Clock.monotonicNanos() - start) / 1e6)
+                        container.disconnect()
+                    } else {
+                        let (seconds, pid) = try raw.createStart(id: spec.id, bundle: spec.bundle, dir: spec.dir)
+                        created.append(Handed(value: .raw(id: spec.id, pid: pid)))
+                        latencies.append(seconds * 1e3)
+                    }
+                } catch {
+                    failures.append("\(spec.id): \(error)")
+                }
+            }
+        }
+        let seconds = Double(Clock.monotonicNanos() - t0) / 1e9
+        removeAll(created.values.map(\.value), engines: engines)
+        try Interrupt.check()
+        if let failure = failures.values.first { throw BenchError("burst of \(kind) with \(engines) engine(s): \(failure)") }
+        guard let summary = Summary(latencies.values) else { throw BenchError("burst of \(kind): nothing measured") }
+        return BurstRun(kind: kind, engines: engines, containers: count, seconds: seconds, createToRunningMs: summary)
+    }
+
+    /// Kills and deletes a burst's containers, `engines` at a time: SIGKILL
+    /// and the exit first, then the runtime's delete (`runc delete --force`
+    /// of a running container waits 100 ms after its SIGKILL).
+    private func removeAll(_ containers: [Created], engines: Int) {
+        let raw = bench.raw
+        let handed = containers.map { Handed(value: $0) }
+        Parallel.run(engines) { engine in
+            for index in stride(from: engine, to: handed.count, by: engines) {
+                switch handed[index].value {
+                case .raw(let id, let pid):
+                    raw.remove(id: id, pid: pid)
+                case .monitored(let container):
+                    do { try container.remove() } catch { container.destroy() }
+                }
+            }
+        }
+        Processes.reapExited()
+    }
+}
