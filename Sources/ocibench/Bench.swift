@@ -298,27 +298,40 @@ final class Bench {
         }
     }
 
-    // --- containerd-shim-runc-v2 ----------------------------------------------------------
+    // --- containerd's shims ---------------------------------------------------------------
 
-    /// The same idle memory figures for containerd's runc shim, where
-    /// containerd and ctr are installed: a private containerd (own root,
-    /// state and socket under the work directory), `ctr run --rootfs` of the
-    /// same busybox rootfs.
-    func measureContainerdShim(containerd: String?, ctr: String?) {
+    /// The same idle memory figures for containerd's runc shim and for
+    /// containerd-shim-ocishim-v1 (`ocishimV1`, the binary; nil: not
+    /// measured), where containerd and ctr are installed: a private
+    /// containerd each (own root, state and socket under the work
+    /// directory), `ctr run --rootfs` of the same busybox rootfs.
+    func measureContainerdShims(containerd: String?, ctr: String?, ocishimV1: String?) {
         guard let containerd, let ctr else {
             results.baselineNotes[Baseline.containerdRSS.rawValue] = "not measured: containerd and ctr are not installed (apt-get install containerd)"
             return
         }
-        progress("containerd-shim-runc-v2: \(settings.idleContainers) idle containers")
+        let runcV2 = ContainerdShimProbe(containerd: containerd, ctr: ctr, dir: workDir + "/containerd", rootfs: bundles.rootfs)
+        measure(runcV2, name: "containerd-shim-runc-v2", as: (.containerdRSS, .containerdPSS, .containerdPrivateDirty))
+        guard let ocishimV1 else {
+            results.baselineNotes[Baseline.ocishimV1RSS.rawValue] = "not measured: no containerd-shim-ocishim-v1 next to the shim (--containerd-shim)"
+            return
+        }
+        var probe = ContainerdShimProbe(containerd: containerd, ctr: ctr, dir: workDir + "/containerd-ocishim", rootfs: bundles.rootfs)
+        probe.runtime = "io.containerd.ocishim.v1"
+        probe.shimDirectory = FileSystem.dirname(of: ocishimV1)
+        measure(probe, name: "containerd-shim-ocishim-v1", as: (.ocishimV1RSS, .ocishimV1PSS, .ocishimV1PrivateDirty))
+    }
+
+    private func measure(_ probe: ContainerdShimProbe, name: String, as figures: (rss: Baseline, pss: Baseline, dirty: Baseline)) {
+        progress("\(name): \(settings.idleContainers) idle containers")
         do {
-            try ContainerdShimProbe(containerd: containerd, ctr: ctr, dir: workDir + "/containerd", rootfs: bundles.rootfs)
-                .measure(count: settings.idleContainers) { memory in
-                    self.record(.containerdRSS, memory.rssKB)
-                    self.record(.containerdPSS, memory.pssKB)
-                    self.record(.containerdPrivateDirty, memory.privateDirtyKB)
-                }
+            try probe.measure(count: settings.idleContainers) { memory in
+                self.record(figures.rss, memory.rssKB)
+                self.record(figures.pss, memory.pssKB)
+                self.record(figures.dirty, memory.privateDirtyKB)
+            }
         } catch {
-            results.baselineNotes[Baseline.containerdRSS.rawValue] = "not measured: \(error)"
+            results.baselineNotes[figures.rss.rawValue] = "not measured: \(error)"
         }
         Processes.reapExited()
     }

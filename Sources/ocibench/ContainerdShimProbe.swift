@@ -1,15 +1,21 @@
 import Foundation
 import Glibc
 
-/// containerd-shim-runc-v2's idle memory: a private containerd started for
-/// the purpose (its own root, state and socket, the CRI plugin off), `ctr
-/// run -d --rootfs` containers, the shims found by their -address argument.
-/// Everything is removed again, containerd stopped by its pid.
+/// A containerd shim's idle memory: a private containerd started for the
+/// purpose (its own root, state and socket, the CRI plugin off), `ctr run
+/// -d --rootfs --runtime R` containers, the shims found by their -address
+/// argument. Everything is removed again, containerd stopped by its pid.
 struct ContainerdShimProbe {
     let containerd: String
     let ctr: String
     let dir: String
     let rootfs: String
+    /// The runtime name ctr asks for (io.containerd.runc.v2,
+    /// io.containerd.ocishim.v1).
+    var runtime = "io.containerd.runc.v2"
+    /// Put first on containerd's PATH, where it looks for the shim binary
+    /// the runtime name stands for.
+    var shimDirectory: String?
 
     var socket: String { dir + "/containerd.sock" }
 
@@ -28,7 +34,13 @@ struct ContainerdShimProbe {
         try config.write(toFile: dir + "/config.toml", atomically: true, encoding: .utf8)
         let logFD = open(dir + "/containerd.log", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
         defer { close(logFD) }
-        let daemon = try Processes.spawn(containerd, ["--config", dir + "/config.toml"], fds: [(1, logFD), (2, logFD)])
+        var environment = Processes.environment
+        if let shimDirectory {
+            let path = environment.first { $0.hasPrefix("PATH=") }.map { String($0.dropFirst(5)) } ?? "/usr/sbin:/usr/bin:/sbin:/bin"
+            environment = environment.filter { !$0.hasPrefix("PATH=") } + ["PATH=\(shimDirectory):\(path)"]
+        }
+        let daemon = try Processes.spawn(containerd, ["--config", dir + "/config.toml"], fds: [(1, logFD), (2, logFD)],
+                                         environment: environment)
         defer {
             kill(daemon, SIGTERM)
             Processes.wait(daemon)
@@ -51,14 +63,14 @@ struct ContainerdShimProbe {
             }
         }
         for id in ids {
-            try Processes.run(ctr, ["-a", socket, "run", "-d", "--rootfs", rootfs, id, "/bin/sleep", "1000000"])
+            try Processes.run(ctr, ["-a", socket, "run", "-d", "--runtime", runtime, "--rootfs", rootfs, id, "/bin/sleep", "1000000"])
         }
         usleep(1_500_000)
         let shims = ProcFS.pids(named: "containerd-shim").filter { pid in
             let cmdline = (try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8)) ?? ""
             return cmdline.contains(socket)
         }
-        guard shims.count == count else { throw BenchError("expected \(count) containerd-shim-runc-v2 processes, found \(shims.count)") }
+        guard shims.count == count else { throw BenchError("expected \(count) shims of \(runtime), found \(shims.count)") }
         for pid in shims {
             if let memory = ProcFS.memory(pid) { report(memory) }
         }

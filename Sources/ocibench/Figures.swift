@@ -94,6 +94,9 @@ enum Figure: String, CaseIterable {
 enum Baseline: String, CaseIterable {
     case rawCreateToRunning, rawStartToExit, runcRun, runcExec
     case containerdRSS, containerdPSS, containerdPrivateDirty
+    /// containerd-shim-ocishim-v1 through the same private containerd, in
+    /// the same run: what runc.v2's figures compare with.
+    case ocishimV1RSS, ocishimV1PSS, ocishimV1PrivateDirty
 
     var title: String {
         switch self {
@@ -104,12 +107,16 @@ enum Baseline: String, CaseIterable {
         case .containerdRSS: "containerd-shim-runc-v2 VmRSS per idle shim"
         case .containerdPSS: "containerd-shim-runc-v2 PSS per idle shim"
         case .containerdPrivateDirty: "containerd-shim-runc-v2 Private_Dirty per idle shim"
+        case .ocishimV1RSS: "containerd-shim-ocishim-v1 VmRSS per idle shim"
+        case .ocishimV1PSS: "containerd-shim-ocishim-v1 PSS per idle shim"
+        case .ocishimV1PrivateDirty: "containerd-shim-ocishim-v1 Private_Dirty per idle shim"
         }
     }
 
     var unit: String {
         switch self {
-        case .containerdRSS, .containerdPSS, .containerdPrivateDirty: "kB"
+        case .containerdRSS, .containerdPSS, .containerdPrivateDirty,
+             .ocishimV1RSS, .ocishimV1PSS, .ocishimV1PrivateDirty: "kB"
         default: "ms"
         }
     }

@@ -39,8 +39,12 @@ struct OCIBench: ParsableCommand {
     @Option(name: .customLong("idle"), help: "Idle containers per monitor for the memory figures (default: 20).")
     var idleContainers: Int?
 
-    @Flag(name: .customLong("no-containerd"), help: "Skip containerd-shim-runc-v2's memory figures.")
+    @Flag(name: .customLong("no-containerd"), help: "Skip the containerd shims' memory figures.")
     var noContainerd = false
+
+    @Option(name: .customLong("containerd-shim"),
+            help: "containerd-shim-ocishim-v1 to measure beside containerd-shim-runc-v2 (default: the one next to --shim).")
+    var containerdShim: String?
 
     @Option(name: .customLong("save-results"), help: "Save the measured samples as JSON (docs/benchmarks-results.json).")
     var saveResults: String?
@@ -210,7 +214,10 @@ struct OCIBench: ParsableCommand {
         if parts.contains("memory") { try bench.measureMemory() }
         if parts.contains("rpc") { try bench.measureRPCAndExec() }
         if !noContainerd && parts.contains("containerd") {
-            bench.measureContainerdShim(containerd: FileSystem.lookPath("containerd"), ctr: FileSystem.lookPath("ctr"))
+            let besideShim = FileSystem.join(FileSystem.dirname(of: FileSystem.absolute(shim)), "containerd-shim-ocishim-v1")
+            let ocishimV1 = containerdShim.map(FileSystem.absolute) ?? (FileSystem.isExecutableFile(besideShim) ? besideShim : nil)
+            bench.measureContainerdShims(containerd: FileSystem.lookPath("containerd"), ctr: FileSystem.lookPath("ctr"),
+                                         ocishimV1: ocishimV1)
         }
         var scale: ScaleResults?
         if parts.contains("scale"), let scaleSettings = settings.scale {

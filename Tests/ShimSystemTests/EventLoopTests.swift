@@ -113,16 +113,16 @@ final class EventLoopTests: XCTestCase {
         var idle = 0
         loop.onIdle = { idle += 1 }
         let (r, w) = try Pipe.make()
-        defer { close(r); close(w) }
+        defer { try? r.close(); try? w.close() }
         try loop.watch(r, .readable) { _ in
             var b: UInt8 = 0
-            _ = read(r, &b, 1)
+            _ = read(r.rawValue, &b, 1)
         }
         var byte: UInt8 = 1
         loop.turn(maxWaitMillis: -1)
         XCTAssertEqual(idle, 1)
         // Woken at once after the quiet spell: 150 ms of quiet is no longer one.
-        _ = write(w, &byte, 1)
+        _ = write(w.rawValue, &byte, 1)
         loop.turn(maxWaitMillis: -1)
         loop.turn(maxWaitMillis: 150)
         XCTAssertEqual(idle, 1, "150 ms after a wake that came right after a quiet spell")
@@ -130,7 +130,7 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(idle, 2, "200 ms are")
         // Left alone for longer than that, then woken: back to 100 ms.
         for _ in 0..<3 { loop.turn(maxWaitMillis: 150) }
-        _ = write(w, &byte, 1)
+        _ = write(w.rawValue, &byte, 1)
         loop.turn(maxWaitMillis: -1)
         loop.turn(maxWaitMillis: 150)
         XCTAssertEqual(idle, 3, "100 ms are a quiet spell again")
