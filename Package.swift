@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "ocictl", targets: ["ocictl"]),
         .executable(name: "ocibench", targets: ["ocibench"]),
         .executable(name: "ocishim-conmon", targets: ["ocishim-conmon"]),
+        .executable(name: "containerd-shim-ocishim-v1", targets: ["containerd-shim-ocishim-v1"]),
         .library(name: "ShimClient", targets: ["ShimClient"]),
         .library(name: "CShimClient", targets: ["CShimClient"]),
     ],
@@ -51,6 +52,19 @@ let package = Package(
         .target(
             name: "ConmonFrontend",
             dependencies: ["ShimCore", "ShimSystem", "CShimSys", .product(name: "Logging", package: "swift-log")]),
+        // containerd's shim v2 task API, its events and cgroup metrics
+        // (generated from proto/containerd): only the containerd front end
+        // links them.
+        .target(
+            name: "ContainerdProtocol",
+            dependencies: ["ShimProtocol", .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        // containerd's shim binary protocol and task service in front of
+        // the core (containerd-shim-ocishim-v1, docs/CONTAINERD.md).
+        .target(
+            name: "ContainerdFrontend",
+            dependencies: ["ContainerdProtocol", "ShimServer", "ShimProtocol", "ShimCore", "ShimSystem", "CShimSys",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                           .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "ShimClient",
             dependencies: ["ShimProtocol", "ShimSystem"]),
@@ -75,6 +89,9 @@ let package = Package(
         .executableTarget(
             name: "ocishim-conmon",
             dependencies: ["ConmonFrontend"]),
+        .executableTarget(
+            name: "containerd-shim-ocishim-v1",
+            dependencies: ["ContainerdFrontend"]),
         .executableTarget(
             name: "ocictl",
             dependencies: [
@@ -117,7 +134,11 @@ let package = Package(
         // parsing, the docs' examples), without spawning anything.
         .testTarget(name: "OcictlTests", dependencies: ["ocictl", "ShimProtocol", "ShimClient", "ShimSystem"]),
         .testTarget(
+            name: "ContainerdFrontendTests",
+            dependencies: ["ContainerdFrontend", "ContainerdProtocol", "ShimCore", "ShimProtocol", "ShimSystem", "CShimSys",
+                           .product(name: "SwiftProtobuf", package: "swift-protobuf")]),
+        .testTarget(
             name: "ShimIntegrationTests",
-            dependencies: ["ShimClient", "ShimProtocol", "ShimTranscript", "ShimSystem"]),
+            dependencies: ["ShimClient", "ShimProtocol", "ShimTranscript", "ShimSystem", "ContainerdProtocol"]),
     ]
 )

@@ -1,5 +1,6 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// conmon's control FIFOs, `<bundle>/ctl` and `<bundle>/winsz`, served
 /// exactly as conmon 2.1.6's src/ctrl.c serves them, quirks included, since
@@ -28,11 +29,11 @@ final class ConmonControl {
     let controlPath: String
     let windowSizePath: String
     private let loop: EventLoop
-    private let controlRead: Int32
+    private let controlRead: FileDescriptor
     /// conmon's dummy writer: no hang-up when the engine's writer closes.
-    private let controlKeepalive: Int32
-    private let windowSizeRead: Int32
-    private let windowSizeWrite: Int32
+    private let controlKeepalive: FileDescriptor
+    private let windowSizeRead: FileDescriptor
+    private let windowSizeWrite: FileDescriptor
     private var buffer = [UInt8](repeating: 0, count: ConmonControl.bufferSize)
     private var readOffset = 0
     private var readSize = ConmonControl.bufferSize - 1
@@ -52,8 +53,8 @@ final class ConmonControl {
         windowSizePath = FileSystem.join(bundle, "winsz")
         (controlRead, controlKeepalive) = try Self.makeFIFO(controlPath, what: "terminal control fifo")
         (windowSizeRead, windowSizeWrite) = try Self.makeFIFO(windowSizePath, what: "window resize control fifo")
-        _ = fcntl(windowSizeWrite, F_SETFL, fcntl(windowSizeWrite, F_GETFL) | O_NONBLOCK)
-        ConmonLog.ndebugf("terminal_ctrl_fd: \(controlRead)")
+        _ = fcntl(windowSizeWrite.rawValue, F_SETFL, fcntl(windowSizeWrite.rawValue, F_GETFL) | O_NONBLOCK)
+        ConmonLog.ndebugf("terminal_ctrl_fd: \(controlRead.rawValue)")
         do {
             try loop.watch(controlRead, .readable, readHangup: false) { [unowned self] _ in
                 readLines(controlRead, handle: controlLine)
@@ -63,7 +64,7 @@ final class ConmonControl {
         }
     }
 
-    private static func makeFIFO(_ path: String, what: String) throws(ConmonFailure) -> (read: Int32, write: Int32) {
+    private static func makeFIFO(_ path: String, what: String) throws(ConmonFailure) -> (read: FileDescriptor, write: FileDescriptor) {
         if mkfifo(path, 0o660) != 0 && errno == EEXIST {
             unlink(path)
             if mkfifo(path, 0o660) != 0 { throw .pexitf("Failed to mkfifo at \(path)") }
@@ -75,7 +76,7 @@ final class ConmonControl {
             close(read)
             throw .pexitf("Failed to open \(what) write half")
         }
-        return (read, write)
+        return (FileDescriptor(rawValue: read), FileDescriptor(rawValue: write))
     }
 
     /// The terminal exists: `winsz` is read from now on.
@@ -91,23 +92,23 @@ final class ConmonControl {
     func stop() {
         loop.unwatch(controlRead)
         if watchingWindowSize { loop.unwatch(windowSizeRead) }
-        for fd in [controlRead, controlKeepalive, windowSizeRead, windowSizeWrite] { close(fd) }
+        for fd in [controlRead, controlKeepalive, windowSizeRead, windowSizeWrite] { try? fd.close() }
     }
 
     // --- conmon's read_from_ctrl_buffer -------------------------------------------------
 
-    private func readLines(_ fd: Int32, handle: ([UInt8]) -> Bool) {
+    private func readLines(_ fd: FileDescriptor, handle: ([UInt8]) -> Bool) {
         let n = buffer.withUnsafeMutableBytes { raw in
-            read(fd, raw.baseAddress! + readOffset, readSize)
+            read(fd.rawValue, raw.baseAddress! + readOffset, readSize)
         }
         guard n > 0 else {
             if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
-            ConmonLog.nwarnf("Failed to read from fd \(fd)")
+            ConmonLog.nwarnf("Failed to read from fd \(fd.rawValue)")
             return
         }
         buffer[readOffset + n] = 0
         let text = cString(from: 0)
-        ConmonLog.ndebugf("Got ctl message: \(String(decoding: text, as: UTF8.self)) on fd \(fd)")
+        ConmonLog.ndebugf("Got ctl message: \(String(decoding: text, as: UTF8.self)) on fd \(fd.rawValue)")
         var begin = 0
         var newline = strchrnul(begin)
         while buffer[newline] != 0 {
@@ -151,7 +152,7 @@ final class ConmonControl {
         switch values[0] {
         case 1:
             let text = Array("\(values[1]) \(values[2])\n".utf8)
-            let n = text.withUnsafeBytes { write(windowSizeWrite, $0.baseAddress, $0.count) }
+            let n = text.withUnsafeBytes { write(windowSizeWrite.rawValue, $0.baseAddress, $0.count) }
             if n < 0 {
                 ConmonLog.nwarn("Failed to write to window resizing fd. A resize event may have been dropped")
                 return false

@@ -1,6 +1,7 @@
 import Glibc
 import ShimCore
 import ShimSystem
+import SystemPackage
 
 /// `ocishim-conmon`: conmon's interface (command line, environment pipes,
 /// files, messages) in front of the shim core, so that an engine that
@@ -17,7 +18,7 @@ import ShimSystem
 ///     run until the exit; exit files, exit command, the exit status
 public enum ConmonFrontend {
     /// conmon's version as podman checks it (>= 2.0.24, "conmon version X.Y.Z"
-    /// on the first line), and what this is on the second.
+    /// on the first line).
     public static let conmonInterfaceVersion = "2.1.6"
 
     /// Where the monitor's own diagnostics go, at debug level, once it has
@@ -25,8 +26,12 @@ public enum ConmonFrontend {
     /// containers.conf's conmon_env_vars.
     public static let diagnosticsVariable = "OCISHIM_CONMON_LOG_FILE"
 
+    /// conmon's two lines; the second is its GIT_COMMIT, "unknown" for a
+    /// build that knows none (Debian's conmon prints that too): there is no
+    /// commit of conmon's to name here. Tools tell ocishim-conmon from
+    /// conmon by the binary, not by this text.
     public static var versionText: String {
-        "conmon version \(conmonInterfaceVersion)\ncommit: ocishim-conmon \(ShimVersion.current)\n"
+        "conmon version \(conmonInterfaceVersion)\ncommit: unknown\n"
     }
 
     public static func main(_ argv: [String]) -> Never {
@@ -62,7 +67,7 @@ public enum ConmonFrontend {
         let diagnosticsFile = ParentPipes.processVariable(diagnosticsVariable)
         let monitor: Monitor
         do throws(ConmonFailure) {
-            monitor = try Monitor(plan: plan, stateDir: privateStateDir(plan), keepFDs: inherited)
+            monitor = try Monitor(plan: plan, stateDir: privateStateDir(plan), keepFDs: inherited.map(FileDescriptor.init(rawValue:)))
         } catch {
             error.exit()
         }
@@ -81,7 +86,7 @@ public enum ConmonFrontend {
         pipes.key = options.apiVersion >= 1 ? "data" : options.exec ? "exit_code" : "pid"
         monitor.pipes = pipes
         // The container's stdio with -l passthrough, taken before stdio goes.
-        let passthrough = plan.passthrough ? (Int32(0)...2).map { fcntl($0, F_DUPFD_CLOEXEC, 3) } : []
+        let passthrough = plan.passthrough ? (Int32(0)...2).map { FileDescriptor(rawValue: fcntl($0, F_DUPFD_CLOEXEC, 3)) } : []
         Detach.becomeMonitor(disconnectStdio: true, diagnosticsFile: diagnosticsFile)
         if diagnosticsFile != nil { ConmonLog.level = max(ConmonLog.level, .debug) }
         if options.seccompNotifySocket != nil {

@@ -1,6 +1,7 @@
 import Glibc
 import ShimCore
 import ShimSystem
+import SystemPackage
 
 /// conmon's exec mode (`-e`): one monitor per exec session of a container
 /// another monitor runs, in both of conmon's exec APIs:
@@ -20,7 +21,7 @@ import ShimSystem
 /// drivers, where an ExecSync-style caller reads it back.
 extension Monitor {
     /// `providedStdio`: the monitor's own stdio, for -l passthrough.
-    func runExec(providedStdio: [Int32]) {
+    func runExec(providedStdio: [FileDescriptor]) {
         var options = plan.createOptions(providedStdio: [])
         options.bundle = plan.bundle ?? stateDir
         core.joinForExecs(options, askRuntime: false) { [self] result in
@@ -29,16 +30,19 @@ extension Monitor {
         }
     }
 
-    private func registerSession(providedStdio: [Int32]) {
+    private func registerSession(providedStdio: [FileDescriptor]) {
         let id = execSessionID
-        if let bundle = plan.bundle { setUpEndpoints(bundle: bundle, execID: id) }
+        // conmon's order: the link, the attach socket (the core's, made at
+        // registration), the FIFOs.
+        if let bundle = plan.bundle { makeAttachLink(bundle: bundle) }
         var options = plan.execOptions(sessionID: id, stateDir: stateDir)
         options.runtimeFDs = keepFDs
         options.runtimeEnvironment = ProcessEnvironment.current()
         options.providedStdio = providedStdio
         let registered = core.registerExec(options)
-        for fd in providedStdio { close(fd) }
+        for fd in providedStdio { try? fd.close() }
         if case .failure(let error) = registered { return runtimeFailed(error) }
+        if let bundle = plan.bundle { setUpControl(bundle: bundle, execID: id) }
         guard plan.options.execAttach else { return startSession() }
         if plan.bundle != nil && !plan.passthrough {
             ConmonLog.ndebug("sending attach message to parent")
@@ -89,11 +93,11 @@ extension Monitor {
         ConmonLog.ndebug("exec with attach is waiting for start message from parent")
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
         do {
-            try loop.watch(fd, .readable) { [self] _ in
+            try loop.watch(FileDescriptor(rawValue: fd), .readable) { [self] _ in
                 var buffer = [UInt8](repeating: 0, count: 8192)
                 let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
                 if n < 0 && (errno == EAGAIN || errno == EINTR) { return }
-                loop.unwatch(fd)
+                loop.unwatch(FileDescriptor(rawValue: fd))
                 close(fd)
                 ConmonLog.ndebug("exec with attach got start message from parent")
                 proceed()

@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import ShimCore
 import ShimSystem
+import SystemPackage
 
 /// The monitor process after it has detached: a ShimHost (loop, signals,
 /// reaper, core), as `ocishim serve` has, but no server: the engine talks
@@ -14,7 +15,7 @@ final class Monitor {
     var pipes = ParentPipes()
     let stateDir: String
     let host: ShimHost
-    let keepFDs: [Int32]
+    let keepFDs: [FileDescriptor]
     var loop: EventLoop { host.loop }
     var core: RuntimeCore { host.core }
     let log = Logger(label: "ocishim.conmon")
@@ -26,7 +27,7 @@ final class Monitor {
     /// Exec mode: the session's process is running (signals go to it).
     var execRunning = false
 
-    init(plan: MonitorPlan, stateDir: String, keepFDs: [Int32]) throws(ConmonFailure) {
+    init(plan: MonitorPlan, stateDir: String, keepFDs: [FileDescriptor]) throws(ConmonFailure) {
         self.plan = plan
         self.stateDir = stateDir
         self.keepFDs = keepFDs
@@ -55,7 +56,7 @@ final class Monitor {
     /// Creates (or restores) the container, or runs the exec session,
     /// reports on the sync pipe, and runs until the end; returns the
     /// monitor's exit status.
-    func run(providedStdio: [Int32]) -> Int32 {
+    func run(providedStdio: [FileDescriptor]) -> Int32 {
         if plan.mode == .exec {
             runExec(providedStdio: providedStdio)
         } else {
@@ -72,20 +73,26 @@ final class Monitor {
 
     // --- before the runtime ---------------------------------------------------------------
 
-    /// conmon's attach setup before the runtime runs: the `<socket-dir>/<cuuid>`
-    /// link to the bundle (unless --full-attach) and the control FIFOs. A
-    /// failure ends the monitor, with nothing run yet.
-    func setUpEndpoints(bundle: String, execID: String?) {
-        guard !plan.passthrough else { return }
-        if !plan.options.fullAttach {
-            var link = FileSystem.join(plan.options.socketDirPath, plan.containerUUID ?? "")
-            // conmon's corner case: a link as long as a socket path may be.
-            if link.utf8.count == 107 { link = String(decoding: link.utf8.prefix(106), as: UTF8.self) }
-            if unlink(link) != 0 && errno != ENOENT {
-                die(.pexitf("Failed to remove existing symlink for socket directory \(link)"))
-            }
-            if symlink(bundle, link) != 0 { die(.pexit("Failed to create symlink for notify socket")) }
+    /// conmon's attach setup before the runtime runs, in conmon's order
+    /// (src/conmon.c main, setup_attach_socket then
+    /// setup_terminal_control_fifo and setup_console_fifo): first the
+    /// `<socket-dir>/<cuuid>` link to the bundle (unless --full-attach)...
+    /// A failure ends the monitor, with nothing run yet.
+    func makeAttachLink(bundle: String) {
+        guard !plan.passthrough, !plan.options.fullAttach else { return }
+        var link = FileSystem.join(plan.options.socketDirPath, plan.containerUUID ?? "")
+        // conmon's corner case: a link as long as a socket path may be.
+        if link.utf8.count == 107 { link = String(decoding: link.utf8.prefix(106), as: UTF8.self) }
+        if unlink(link) != 0 && errno != ENOENT {
+            die(.pexitf("Failed to remove existing symlink for socket directory \(link)"))
         }
+        if symlink(bundle, link) != 0 { die(.pexit("Failed to create symlink for notify socket")) }
+    }
+
+    /// ...then the attach socket, which the core makes (listening before
+    /// the runtime runs), then the control FIFOs `ctl` and `winsz`.
+    func setUpControl(bundle: String, execID: String?) {
+        guard !plan.passthrough else { return }
         do {
             let control = try ConmonControl(bundle: bundle, loop: loop)
             control.resize = { [unowned self] rows, columns in
@@ -108,41 +115,55 @@ final class Monitor {
         failure.exit()
     }
 
-    /// LISTEN_PID as conmon's runtime child treats it: a pid that does not
-    /// parse fails the create (conmon's child exits with its message on the
-    /// runtime's stderr); the monitor's own pid, or --replace-listen-pid,
-    /// makes it the runtime's.
-    func listenPid() -> Result<Bool, CoreError> {
-        guard let text = ParentPipes.processVariable("LISTEN_PID") else { return .success(false) }
+    /// LISTEN_PID as conmon's runtime child reads it.
+    enum ListenPid {
+        case unset
+        /// The runtime takes LISTEN_FDS as its own: LISTEN_PID names the
+        /// monitor, or --replace-listen-pid.
+        case valid(replace: Bool)
+        /// Not a pid (conmon's child exits with its message on the
+        /// runtime's stderr): `shown` as conmon prints it, strtol's errno.
+        case invalid(shown: String, code: Int32)
+    }
+
+    func listenPid() -> ListenPid {
+        guard let text = ParentPipes.processVariable("LISTEN_PID") else { return .unset }
         let parsed = CNumber.strtol(Array(text.utf8), base: 10)
         guard let parsed, !parsed.overflow, parsed.value > 0 else {
-            let code: Int32 = parsed?.overflow == true ? ERANGE : 0
-            let shown = String(decoding: text.utf8.prefix(10), as: UTF8.self)
-            ConmonLog.syslogOnly(tag: "error", "Invalid LISTEN_PID \(shown): \(ConmonLog.strerror(code))\n")
-            var error = CoreError(.runtimeFailed, "Invalid LISTEN_PID \(shown)")
-            error.runtimeOutput = Array("[conmon:e]: Invalid LISTEN_PID \(shown) \(ConmonLog.strerror(code))\n".utf8)
-            error.runtimeStatus = 1
-            return .failure(error)
+            return .invalid(shown: String(decoding: text.utf8.prefix(10), as: UTF8.self),
+                            code: parsed?.overflow == true ? ERANGE : 0)
         }
-        return .success(plan.options.replaceListenPid || parsed.value == Int64(getpid()))
+        return .valid(replace: plan.options.replaceListenPid || parsed.value == Int64(getpid()))
+    }
+
+    /// conmon's child dies of an invalid LISTEN_PID where the runtime would
+    /// run: its message in syslog, and on the runtime's stderr, which the
+    /// monitor passes on as a failed runtime's.
+    func invalidListenPid(shown: String, code: Int32) -> CoreError {
+        ConmonLog.syslogOnly(tag: "error", "Invalid LISTEN_PID \(shown): \(ConmonLog.strerror(code))\n")
+        var error = CoreError(.runtimeFailed, "Invalid LISTEN_PID \(shown)")
+        error.runtimeOutput = Array("[conmon:e]: Invalid LISTEN_PID \(shown) \(ConmonLog.strerror(code))\n".utf8)
+        error.runtimeStatus = 1
+        return error
     }
 
     // --- create ------------------------------------------------------------------------------
 
-    private func create(providedStdio: [Int32]) {
-        if let bundle = plan.bundle { setUpEndpoints(bundle: bundle, execID: nil) }
+    private func create(providedStdio: [FileDescriptor]) {
+        if let bundle = plan.bundle { makeAttachLink(bundle: bundle) }
         var options = plan.createOptions(providedStdio: providedStdio)
         options.runtimeFDs = keepFDs
         options.runtimeEnvironment = ProcessEnvironment.current()
-        switch listenPid() {
-        case .failure(let error):
-            for fd in providedStdio { close(fd) }
-            return runtimeFailed(error)
-        case .success(let replace):
-            options.runtimeListenPid = replace
+        let listen = listenPid()
+        if case .valid(let replace) = listen { options.runtimeListenPid = replace }
+        // The core makes the attach socket; conmon's FIFOs follow it, and
+        // then what conmon's runtime child checks first.
+        let beforeRuntime = { [self] () throws(CoreError) -> Void in
+            if let bundle = plan.bundle { setUpControl(bundle: bundle, execID: nil) }
+            if case .invalid(let shown, let code) = listen { throw invalidListenPid(shown: shown, code: code) }
         }
-        core.create(options) { [self] result in
-            for fd in providedStdio { close(fd) }
+        core.create(options, beforeRuntime: beforeRuntime) { [self] result in
+            for fd in providedStdio { try? fd.close() }
             switch result {
             case .failure(let error):
                 runtimeFailed(error)

@@ -1,6 +1,7 @@
 import Glibc
 import ShimCore
 import ShimSystem
+import SystemPackage
 
 /// A conmon command line checked as conmon's process_cli and
 /// configure_log_drivers check it — the same checks, in the same order,
@@ -176,7 +177,7 @@ public struct MonitorPlan: Sendable {
 
     /// The core's configuration: the container's id, a private state dir,
     /// the runtime by path, inherited fds to hold for the container's life.
-    public func shimConfig(stateDir: String, keepFDs: [Int32]) -> ShimConfig {
+    public func shimConfig(stateDir: String, keepFDs: [FileDescriptor]) -> ShimConfig {
         var runtime = RuntimeSelection(runtimePath.hasPrefix("/") ? runtimePath : FileSystem.join(workingDirectory, runtimePath))
         runtime.asGiven = true
         var config = ShimConfig(containerID: containerID, stateDir: stateDir, runtime: runtime)
@@ -207,6 +208,9 @@ public struct MonitorPlan: Sendable {
         log.fileMode = Self.logFileMode
         // conmon opens the log path as given, through a symlink too.
         log.followSymlinks = true
+        // conmon reads 8 KiB at a time (STDIO_BUF_SIZE): no record of its
+        // holds more of a line.
+        log.recordLimit = 8192
         return log
     }
 
@@ -219,6 +223,11 @@ public struct MonitorPlan: Sendable {
         exec.attachSocket = bundle != nil && !passthrough
         exec.controlFIFOs = false
         exec.attachLinkStays = true
+        // conmon leaves its socket when runc exec fails, and accepts
+        // clients only after runc exec returned (at once with a terminal:
+        // its loop runs meanwhile, waiting for the console).
+        exec.keepEndpointsAfterFailure = true
+        exec.attachClientsWaitForProcess = !options.terminal
         exec.fullAttach = options.fullAttach
         exec.terminal = options.terminal
         exec.stdin = options.stdin
@@ -242,7 +251,7 @@ public struct MonitorPlan: Sendable {
     }
 
     /// What the core creates (or restores).
-    public func createOptions(providedStdio: [Int32]) -> CreateOptions {
+    public func createOptions(providedStdio: [FileDescriptor]) -> CreateOptions {
         var create = CreateOptions(bundle: bundle ?? workingDirectory)
         create.terminal = options.terminal
         create.stdin = options.stdin
@@ -267,6 +276,14 @@ public struct MonitorPlan: Sendable {
         create.controlFIFOs = false
         create.attachLinkStays = true
         create.attachSocket = !passthrough
+        // conmon runs the runtime without reading config.json (-t alone
+        // decides the console socket), makes its attach socket before the
+        // runtime runs and leaves it when the runtime fails, and accepts
+        // clients only once the runtime has returned (at once with a
+        // terminal: its loop runs meanwhile, waiting for the console).
+        create.readBundleConfig = false
+        create.keepEndpointsAfterFailure = true
+        create.attachClientsWaitForProcess = !options.terminal
         return create
     }
 }

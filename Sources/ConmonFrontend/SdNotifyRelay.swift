@@ -1,6 +1,7 @@
 import CShimSys
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// conmon's --sdnotify-socket (src/conn_sock.c, setup_notify_socket): a
 /// datagram socket at `<bundle>/notify/notify.sock` (the engine points the
@@ -49,7 +50,7 @@ final class SdNotifyRelay {
         guard bound == 0 else { throw fail(.pexitf("Failed to bind socket: \(fullPath)")) }
         guard chmod(fullPath, 0o777) == 0 else { throw fail(.pexitf("Failed to change socket permissions \(fullPath)")) }
         do {
-            try loop.watch(socket, .readable) { [unowned self] _ in relay() }
+            try loop.watch(FileDescriptor(rawValue: socket), .readable) { [unowned self] _ in relay() }
         } catch {
             throw fail(.pexitf("Failed to bind socket: \(fullPath)", errno: EINVAL))
         }
@@ -91,7 +92,7 @@ final class SdNotifyRelay {
     }
 
     func stop() {
-        loop.unwatch(socket)
+        loop.unwatch(FileDescriptor(rawValue: socket))
         close(socket)
         close(host)
     }

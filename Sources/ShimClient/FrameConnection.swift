@@ -1,12 +1,13 @@
 import Glibc
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 
 /// Blocking frame I/O over an fd pair, with an optional timeout per read.
 /// The engine side may block; only the shim must not.
 public final class FrameConnection {
-    public let readFD: Int32
-    public let writeFD: Int32
+    public let readFD: FileDescriptor
+    public let writeFD: FileDescriptor
     private var decoder = FrameDecoder()
     private var ready: [Frame] = []
     private var buffer = [UInt8](repeating: 0, count: 64 << 10)
@@ -17,7 +18,7 @@ public final class FrameConnection {
     /// Sees every frame sent and received (transcript recording).
     public var observer: ((_ sent: Bool, _ frame: Frame) -> Void)?
 
-    public init(readFD: Int32, writeFD: Int32) {
+    public init(readFD: FileDescriptor, writeFD: FileDescriptor) {
         self.readFD = readFD
         self.writeFD = writeFD
     }
@@ -27,8 +28,8 @@ public final class FrameConnection {
     public func close() {
         guard !isClosed else { return }
         isClosed = true
-        Glibc.close(readFD)
-        if writeFD != readFD && !writeClosed { Glibc.close(writeFD) }
+        try? readFD.close()
+        if writeFD != readFD && !writeClosed { try? writeFD.close() }
     }
 
     /// Closes only the sending side (the shim sees EOF), keeps reading.
@@ -36,9 +37,9 @@ public final class FrameConnection {
         guard !writeClosed, !isClosed else { return }
         writeClosed = true
         if writeFD == readFD {
-            shutdown(writeFD, Int32(SHUT_WR))
+            shutdown(writeFD.rawValue, Int32(SHUT_WR))
         } else {
-            Glibc.close(writeFD)
+            try? writeFD.close()
         }
     }
 
@@ -62,14 +63,14 @@ public final class FrameConnection {
         let deadline = timeoutMillis < 0 ? Int64.max : Clock.monotonicNanos() + Int64(timeoutMillis) * 1_000_000
         while ready.isEmpty {
             let left = deadline == Int64.max ? -1 : Int32(clamping: max(0, (deadline - Clock.monotonicNanos()) / 1_000_000))
-            var pfd = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
+            var pfd = pollfd(fd: readFD.rawValue, events: Int16(POLLIN), revents: 0)
             let p = poll(&pfd, 1, left)
             if p < 0 {
                 if errno == EINTR { continue }
                 throw .system(SystemError("poll"))
             }
             if p == 0 { throw .timedOut("a frame from the shim") }
-            let n = buffer.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { read(readFD.rawValue, $0.baseAddress, $0.count) }
             if n < 0 {
                 if errno == EINTR || errno == EAGAIN { continue }
                 if errno == ECONNRESET { return nil }

@@ -2,6 +2,7 @@ import CShimSys
 import Glibc
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 import SwiftProtobuf
 
 /// The engine's side of one shim: spawn it or connect to it, then call its
@@ -28,10 +29,10 @@ public final class ShimClient {
     /// The client ignores SIGPIPE for the whole process: a shim that goes
     /// away must surface as an error on the next call, not end the engine.
     public static func spawn(shim: String, arguments: [String], environment: [String]? = nil,
-                             inheritedFds: [(child: Int32, parent: Int32)] = []) throws(ClientError) -> ShimClient {
+                             inheritedFds: [(child: FileDescriptor, parent: FileDescriptor)] = []) throws(ClientError) -> ShimClient {
         SignalSource.ignore([SIGPIPE])
-        let toShim: (read: Int32, write: Int32)
-        let fromShim: (read: Int32, write: Int32)
+        let toShim: (read: FileDescriptor, write: FileDescriptor)
+        let fromShim: (read: FileDescriptor, write: FileDescriptor)
         do {
             toShim = try Pipe.make()
             fromShim = try Pipe.make()
@@ -40,22 +41,23 @@ public final class ShimClient {
         }
         var options = SpawnOptions(path: shim, arguments: [shim, "serve"] + arguments,
                                    environment: environment ?? ShimClient.currentEnvironment())
-        options.fds = [(0, toShim.read), (1, fromShim.write), (2, 2)] + inheritedFds
+        options.fds = [(.standardInput, toShim.read), (.standardOutput, fromShim.write), (.standardError, .standardError)]
+            + inheritedFds
         let pid: pid_t
         do {
             pid = try Spawner.spawn(options)
         } catch {
-            for fd in [toShim.read, toShim.write, fromShim.read, fromShim.write] { Glibc.close(fd) }
+            for fd in [toShim.read, toShim.write, fromShim.read, fromShim.write] { try? fd.close() }
             throw .spawn("\(error)")
         }
-        Glibc.close(toShim.read)
-        Glibc.close(fromShim.write)
+        try? toShim.read.close()
+        try? fromShim.write.close()
         if !arguments.contains("--foreground") {
             var status: Int32 = 0
             while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
             if status != 0 {
-                Glibc.close(toShim.write)
-                Glibc.close(fromShim.read)
+                try? toShim.write.close()
+                try? fromShim.read.close()
                 throw .spawn("\(shim) serve exited with \(Termination.describe(waitStatus: status)) (see its stderr)")
             }
         }
@@ -89,14 +91,17 @@ public final class ShimClient {
     // --- unary calls ------------------------------------------------------------
 
     /// Calls `method` and decodes its answer; a non-OK status throws `.rpc`.
+    /// `service`: another ttrpc service the peer serves (containerd's task
+    /// API on a containerd shim).
     public func call<Request: SwiftProtobuf.Message, Response: SwiftProtobuf.Message>(
-        _ method: String, _ request: Request, as: Response.Type = Response.self, timeoutSeconds: Double? = nil
+        _ method: String, _ request: Request, as: Response.Type = Response.self, timeoutSeconds: Double? = nil,
+        service: String = ShimService.name
     ) throws(ClientError) -> Response {
         let payload: [UInt8]
         do { payload = try request.serializedBytes() } catch {
             throw .protocolViolation("cannot encode \(Request.protoMessageName): \(error)")
         }
-        let response = try callRaw(method, payload: payload, timeoutSeconds: timeoutSeconds)
+        let response = try callRaw(method, payload: payload, timeoutSeconds: timeoutSeconds, service: service)
         if let error = RPCError(status: response.status) { throw .rpc(error) }
         do {
             return try Response(serializedBytes: [UInt8](response.payload))
@@ -106,15 +111,17 @@ public final class ShimClient {
     }
 
     /// Sends a unary request and returns the Response envelope as is.
-    public func callRaw(_ method: String, payload: [UInt8], timeoutSeconds: Double? = nil) throws(ClientError) -> Ttrpc_Response {
-        let id = try sendRequest(method, payload: payload, flags: [])
+    public func callRaw(_ method: String, payload: [UInt8], timeoutSeconds: Double? = nil,
+                        service: String = ShimService.name) throws(ClientError) -> Ttrpc_Response {
+        let id = try sendRequest(method, payload: payload, flags: [], service: service)
         return try awaitResponse(streamID: id, what: method, timeoutSeconds: timeoutSeconds ?? self.timeoutSeconds)
     }
 
     /// Sends a Request frame; returns its stream id.
-    public func sendRequest(_ method: String, payload: [UInt8], flags: FrameFlags, timeoutNanos: Int64 = 0) throws(ClientError) -> UInt32 {
+    public func sendRequest(_ method: String, payload: [UInt8], flags: FrameFlags, timeoutNanos: Int64 = 0,
+                            service: String = ShimService.name) throws(ClientError) -> UInt32 {
         var request = Ttrpc_Request()
-        request.service = ShimService.name
+        request.service = service
         request.method = method
         request.payload = .init(payload)
         request.timeoutNano = timeoutNanos

@@ -80,6 +80,22 @@ extension RuntimeCore {
         }
     }
 
+    /// The pids of every process in the container, as the runtime knows
+    /// them (containerd's Pids): the init, exec sessions and their children.
+    public func processIDs(_ done: @escaping (Result<[Int32], CoreError>) -> Void) {
+        do throws(CoreError) {
+            try existing("list the container's processes").runtime.processIDs(containerID, done)
+        } catch {
+            done(.failure(error))
+        }
+    }
+
+    /// The exec sessions (registered, running or exited, not removed) with
+    /// their pids (0 before they start).
+    public var execProcesses: [(execID: String, pid: Int32)] {
+        currentContainer?.execs.all.map { ($0.id, $0.process.pid) } ?? []
+    }
+
     // --- stdio ------------------------------------------------------------------------------
 
     /// Attaches `client` to the container's process or to an exec session.

@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import ShimSystem
+import SystemPackage
 
 /// The conmon runtime core of one shim: what podman's ConmonOCIRuntime and the
 /// conmon monitor do for one container, driven from the shim's event loop.
@@ -77,27 +78,40 @@ public final class RuntimeCore {
 
     // --- lifecycle ---------------------------------------------------------------
 
-    public func create(_ options: CreateOptions, _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+    /// Creates (or restores) the container. `beforeRuntime`: called once
+    /// the shim's own files for it are in place (stdio, log, attach
+    /// endpoints), right before the runtime runs, for a front end's own
+    /// files; throwing fails the create with that error, as the runtime's
+    /// failure would.
+    public func create(_ options: CreateOptions, beforeRuntime: (() throws(CoreError) -> Void)? = nil,
+                       _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+        // The relayed stdio fds are the core's from here: a refusal closes them.
+        let refuse = { (error: CoreError) in
+            options.relayedStdio?.closeAll()
+            done(.failure(error))
+        }
         if let container, container.phase.kind == .creating {
-            return done(.failure(.precondition("container \(containerID) is being created")))
+            return refuse(.precondition("container \(containerID) is being created"))
         }
         if let container, holdsContainer {
-            return done(.failure(CoreError(.alreadyExists, "container \(containerID) already exists (\(container.status.rawValue))")))
+            return refuse(CoreError(.alreadyExists, "container \(containerID) already exists (\(container.status.rawValue))"))
         }
         let bundleConfig: BundleConfig
         let settings: RuntimeSettings
         do {
-            bundleConfig = try BundleConfig.load(bundle: FileSystem.absolute(options.bundle))
+            let bundle = FileSystem.absolute(options.bundle)
+            bundleConfig = options.readBundleConfig ? try BundleConfig.load(bundle: bundle)
+                                                    : BundleConfig(bundle: bundle, document: .object([]))
             settings = try runtimeSettings(for: options)
         } catch {
-            return done(.failure(error))
+            return refuse(error)
         }
         let created = Container(id: containerID, options: options, bundleConfig: bundleConfig, context: context,
                                 runtime: context.makeRuntime(settings))
         container = created
         created.onChange = { [unowned self] in persist() }
         store.runtime = settings
-        created.create { [self] result in
+        created.create(beforeRuntime: beforeRuntime) { [self] result in
             switch result {
             case .success:
                 // The container is gone with its exit: close what the engine
@@ -309,7 +323,7 @@ public final class RuntimeCore {
     }
 
     private func closeKeptFDs() {
-        for fd in config.keepFDs { close(fd) }
+        for fd in config.keepFDs { try? fd.close() }
     }
 
     /// After Delete: the shim's files go; a log at an engine-given path and

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// How a shim was started: identity, where its files live, which runtime it
 /// drives. Filled from `ocishim serve` options; fixed for the shim's life.
 public struct ShimConfig: Sendable {
@@ -21,7 +23,7 @@ public struct ShimConfig: Sendable {
     public var listenFDs = 0
     /// Other inherited fds the engine asked the shim to hold open for the
     /// container's life (e.g. rootless network sync pipes).
-    public var keepFDs: [Int32] = []
+    public var keepFDs: [FileDescriptor] = []
 
     public init(containerID: String, stateDir: String, runtime: RuntimeSelection) {
         self.containerID = containerID

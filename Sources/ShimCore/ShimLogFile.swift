@@ -1,5 +1,6 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// Where the shim's own messages go when they do not go to syslog: stderr
 /// until the shim is up, then a file of its own (`<state-dir>/shim.log`).
@@ -17,13 +18,14 @@ import ShimSystem
 final class ShimLogOutput: @unchecked Sendable {
     static let shared = ShimLogOutput()
 
-    private var fd: Int32 = 2
+    /// Where messages go now; nil: nowhere (discarded).
+    private var fd: FileDescriptor? = .standardError
     private var path: String?
     private var size = 0
     private var limit = 0
 
     func write(_ line: String) {
-        guard fd >= 0 else { return }
+        guard let fd else { return }
         var bytes = Array(line.utf8)
         if let path, size + bytes.count > limit {
             rotate(path)
@@ -31,7 +33,7 @@ final class ShimLogOutput: @unchecked Sendable {
         }
         var offset = 0
         while offset < bytes.count {
-            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+            let n = bytes[offset...].withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress, $0.count) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else { break }  // a full disk or a closed stderr: the message is dropped
             offset += n
@@ -44,7 +46,7 @@ final class ShimLogOutput: @unchecked Sendable {
     func useFile(_ path: String, limit: Int) throws(SystemError) {
         let opened = try Self.open(path, truncate: false)
         var st = stat()
-        let existing = fstat(opened, &st) == 0 ? Int(st.st_size) : 0
+        let existing = fstat(opened.rawValue, &st) == 0 ? Int(st.st_size) : 0
         closeFile()
         fd = opened
         self.path = path
@@ -55,7 +57,7 @@ final class ShimLogOutput: @unchecked Sendable {
     /// No more messages anywhere: the shim's files are being removed.
     func discard() {
         closeFile()
-        fd = -1
+        fd = nil
         path = nil
     }
 
@@ -64,8 +66,8 @@ final class ShimLogOutput: @unchecked Sendable {
     /// file. Returns false when no file is in use.
     @discardableResult
     func captureStandardError() -> Bool {
-        guard path != nil, fd >= 0 else { return false }
-        capturingStandardError = dup2(fd, 2) == 2
+        guard path != nil, let fd else { return false }
+        capturingStandardError = dup2(fd.rawValue, 2) == 2
         return capturingStandardError
     }
 
@@ -74,19 +76,19 @@ final class ShimLogOutput: @unchecked Sendable {
     private func rotate(_ path: String) {
         closeFile()
         _ = rename(path, path + ".1")
-        fd = (try? Self.open(path, truncate: true)) ?? -1
+        fd = try? Self.open(path, truncate: true)
         size = 0
-        if capturingStandardError && fd >= 0 { _ = dup2(fd, 2) }
+        if capturingStandardError, let fd { _ = dup2(fd.rawValue, 2) }
     }
 
     private func closeFile() {
-        if path != nil && fd >= 0 { close(fd) }
+        if path != nil { try? fd?.close() }
     }
 
-    private static func open(_ path: String, truncate: Bool) throws(SystemError) -> Int32 {
+    private static func open(_ path: String, truncate: Bool) throws(SystemError) -> FileDescriptor {
         let flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (truncate ? O_TRUNC : 0)
         let fd = Glibc.open(path, flags, 0o600)
         guard fd >= 0 else { throw SystemError("open \(path)") }
-        return fd
+        return FileDescriptor(rawValue: fd)
     }
 }

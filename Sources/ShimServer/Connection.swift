@@ -2,6 +2,7 @@ import Glibc
 import Logging
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 
 /// One client of the shim (the engine on stdio, or a socket peer): reads
 /// frames, enforces the ttrpc rules, hands requests to the router and writes
@@ -10,8 +11,8 @@ public final class Connection {
     public let label: String
     private let loop: EventLoop
     private let router: RPCRouter
-    private let readFD: Int32
-    private let writeFD: Int32
+    private let readFD: FileDescriptor
+    private let writeFD: FileDescriptor
     private let scratch: ScratchBuffer
     private let log: Logger
     private var decoder = FrameDecoder()
@@ -22,13 +23,15 @@ public final class Connection {
     private var deadlines: [UInt32: EventLoop.TimerToken] = [:]
     public private(set) var isOpen = true
     /// Called once when the connection has closed.
-    var onClose: ((Connection) -> Void)?
+    public var onClose: ((Connection) -> Void)?
 
     /// A client that stops reading may hold this much unsent output before
     /// it is disconnected; the shim's memory must not grow without bound.
     static let outboxLimit = 64 << 20
 
-    init(label: String, readFD: Int32, writeFD: Int32, loop: EventLoop, router: RPCRouter, scratch: ScratchBuffer, log: Logger) {
+    /// A client on `readFD`/`writeFD` (the same fd for a socket), served
+    /// by `router` once `start` runs. The connection owns the fds.
+    public init(label: String, readFD: FileDescriptor, writeFD: FileDescriptor, loop: EventLoop, router: RPCRouter, scratch: ScratchBuffer, log: Logger) {
         self.label = label
         self.readFD = readFD
         self.writeFD = writeFD
@@ -48,9 +51,9 @@ public final class Connection {
         }
     }
 
-    func start() throws(SystemError) {
+    public func start() throws(SystemError) {
         for fd in Set([readFD, writeFD]) {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) | O_NONBLOCK)
         }
         // A socket is one fd for both directions: its writability (watched
         // while output is pending) comes through this handler too.
@@ -73,7 +76,7 @@ public final class Connection {
         for _ in 0..<16 {
             guard isOpen else { return }
             let buffer = scratch.bytes
-            let n = read(readFD, buffer.baseAddress, buffer.count)
+            let n = read(readFD.rawValue, buffer.baseAddress, buffer.count)
             if n > 0 {
                 decoder.feed(UnsafeRawBufferPointer(rebasing: buffer[0..<n])) { handle($0) }
                 if n < buffer.count { return }
@@ -185,8 +188,8 @@ public final class Connection {
         output.close()
         loop.unwatch(readFD)
         loop.unwatch(writeFD)
-        Glibc.close(readFD)
-        if writeFD != readFD { Glibc.close(writeFD) }
+        try? readFD.close()
+        if writeFD != readFD { try? writeFD.close() }
         for timer in deadlines.values { loop.cancel(timer) }
         deadlines = [:]
         let open = calls.values

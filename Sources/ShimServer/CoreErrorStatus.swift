@@ -3,7 +3,7 @@ import ShimProtocol
 
 extension RPCError {
     /// The status code an engine sees for a core failure.
-    init(_ error: CoreError) {
+    public init(_ error: CoreError) {
         let code: RPCCode = switch error.kind {
         case .invalidArgument: .invalidArgument
         case .failedPrecondition: .failedPrecondition
@@ -29,5 +29,5 @@ extension RPCError {
 
 extension Result where Failure == CoreError {
     /// The same result with its error as a status.
-    var rpc: Result<Success, RPCError> { mapError { RPCError($0) } }
+    public var rpc: Result<Success, RPCError> { mapError { RPCError($0) } }
 }

@@ -85,7 +85,8 @@ public final class RPCRouter {
 
 /// The typed answer of a unary call.
 public struct Reply<Response: SwiftProtobuf.Message> {
-    let call: ServerCall
+    /// The call (a handler that waits sets `onCancel` on it).
+    public let call: ServerCall
 
     public func callAsFunction(_ result: Result<Response, RPCError>) {
         switch result {

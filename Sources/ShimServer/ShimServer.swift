@@ -3,6 +3,7 @@ import Logging
 import ShimCore
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 
 /// `ocishim serve`: the shim's own protocol over ttrpc, on the engine's
 /// stdio and `<state-dir>/shim.sock`, on one ShimHost (loop, signals,
@@ -69,12 +70,12 @@ public final class ShimServer {
             if devnull > 2 { close(devnull) }
         }
         guard readFD >= 0, writeFD >= 0 else { return false }
-        return add(readFD: readFD, writeFD: writeFD, label: "stdio")
+        return add(readFD: FileDescriptor(rawValue: readFD), writeFD: FileDescriptor(rawValue: writeFD), label: "stdio")
     }
 
     /// Adds a client over an fd pair (the same fd twice for a socket).
     @discardableResult
-    public func add(readFD: Int32, writeFD: Int32, label: String) -> Bool {
+    public func add(readFD: FileDescriptor, writeFD: FileDescriptor, label: String) -> Bool {
         nextConnectionNumber += 1
         let connection = Connection(label: label, readFD: readFD, writeFD: writeFD, loop: loop,
                                     router: router, scratch: scratch, log: log)
@@ -82,8 +83,8 @@ public final class ShimServer {
             try connection.start()
         } catch {
             log.warning("cannot serve \(label): \(error)")
-            close(readFD)
-            if writeFD != readFD { close(writeFD) }
+            try? readFD.close()
+            if writeFD != readFD { try? writeFD.close() }
             return false
         }
         connections[ObjectIdentifier(connection)] = connection

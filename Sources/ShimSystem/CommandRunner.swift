@@ -1,5 +1,6 @@
 import CShimSys
 import Glibc
+import SystemPackage
 
 /// What a finished command left behind.
 public struct CommandResult: Sendable {
@@ -30,7 +31,7 @@ public final class CommandRunner {
         public var captureOutput = true
         /// Extra fds for the child (child number -> parent fd), e.g. the
         /// container's stdio for `runc create`, or a console socket.
-        public var extraFds: [(child: Int32, parent: Int32)] = []
+        public var extraFds: [(child: FileDescriptor, parent: FileDescriptor)] = []
         /// Customizes the spawn (session, SELinux label, mount namespace).
         public var configure: ((inout SpawnOptions) -> Void)?
         /// Stop capturing beyond this many bytes per stream.
@@ -56,30 +57,31 @@ public final class CommandRunner {
     /// Returns the pid, or throws when it could not be started at all.
     @discardableResult
     public func run(_ command: Command, completion: @escaping (CommandResult) -> Void) throws -> pid_t {
-        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        guard devnull >= 0 else { throw SystemError("open /dev/null") }
-        defer { close(devnull) }
+        let devnullFD = open("/dev/null", O_RDWR | O_CLOEXEC)
+        guard devnullFD >= 0 else { throw SystemError("open /dev/null") }
+        let devnull = FileDescriptor(rawValue: devnullFD)
+        defer { try? devnull.close() }
 
-        var childFds: [(child: Int32, parent: Int32)] = []
-        var toCloseAfterSpawn: [Int32] = []
-        var capture: [Int32] = []
-        var stdinWriter: Int32 = -1
+        var childFds: [(child: FileDescriptor, parent: FileDescriptor)] = []
+        var toCloseAfterSpawn: [FileDescriptor] = []
+        var capture: [FileDescriptor] = []
+        var stdinWriter: FileDescriptor?
         func cleanupOnFailure() {
-            for fd in toCloseAfterSpawn + capture { close(fd) }
-            if stdinWriter >= 0 { close(stdinWriter) }
+            for fd in toCloseAfterSpawn + capture { try? fd.close() }
+            try? stdinWriter?.close()
         }
 
         if command.stdin != nil {
             let (r, w) = try Pipe.make()
-            childFds.append((0, r))
+            childFds.append((.standardInput, r))
             toCloseAfterSpawn.append(r)
             stdinWriter = w
-        } else if !command.extraFds.contains(where: { $0.child == 0 }) {
-            childFds.append((0, devnull))
+        } else if !command.extraFds.contains(where: { $0.child == .standardInput }) {
+            childFds.append((.standardInput, devnull))
         }
         if command.captureOutput {
-            for child in [Int32(1), 2] {
-                let (r, w): (Int32, Int32)
+            for child in [FileDescriptor.standardOutput, .standardError] {
+                let (r, w): (FileDescriptor, FileDescriptor)
                 do { (r, w) = try Pipe.make() } catch { cleanupOnFailure(); throw error }
                 childFds.append((child, w))
                 toCloseAfterSpawn.append(w)
@@ -87,9 +89,9 @@ public final class CommandRunner {
             }
         }
         childFds.append(contentsOf: command.extraFds)
-        if !command.captureOutput && !command.extraFds.contains(where: { $0.child == 1 }) {
-            childFds.append((1, devnull))
-            childFds.append((2, devnull))
+        if !command.captureOutput && !command.extraFds.contains(where: { $0.child == .standardOutput }) {
+            childFds.append((.standardOutput, devnull))
+            childFds.append((.standardError, devnull))
         }
 
         var options = SpawnOptions(path: command.path, arguments: command.arguments,
@@ -103,13 +105,13 @@ public final class CommandRunner {
             cleanupOnFailure()
             throw error
         }
-        for fd in toCloseAfterSpawn { close(fd) }
+        for fd in toCloseAfterSpawn { try? fd.close() }
 
         let run = RunningCommand(loop: loop, pid: pid, captureFds: capture, limit: command.outputLimit, completion: completion)
-        if stdinWriter >= 0 {
+        if let stdinWriter {
             // Small inputs (process specs, resources JSON) fit the pipe buffer.
             _ = try? FileSystem.writeAll(fd: stdinWriter, command.stdin ?? [], what: "stdin of \(command.path)")
-            close(stdinWriter)
+            try? stdinWriter.close()
         }
         run.start()
         if command.timeoutNanos > 0 {
@@ -124,7 +126,8 @@ public final class CommandRunner {
 private final class RunningCommand {
     let loop: EventLoop
     let pid: pid_t
-    var fds: [Int32]
+    /// nil once closed.
+    var fds: [FileDescriptor?]
     var output: [[UInt8]]
     let limit: Int
     var timedOut = false
@@ -132,7 +135,7 @@ private final class RunningCommand {
     var timer: EventLoop.TimerToken?
     let completion: (CommandResult) -> Void
 
-    init(loop: EventLoop, pid: pid_t, captureFds: [Int32], limit: Int, completion: @escaping (CommandResult) -> Void) {
+    init(loop: EventLoop, pid: pid_t, captureFds: [FileDescriptor], limit: Int, completion: @escaping (CommandResult) -> Void) {
         self.loop = loop
         self.pid = pid
         self.fds = captureFds
@@ -143,7 +146,8 @@ private final class RunningCommand {
 
     func start() {
         for (i, fd) in fds.enumerated() {
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+            guard let fd else { continue }
+            _ = fcntl(fd.rawValue, F_SETFL, fcntl(fd.rawValue, F_GETFL) | O_NONBLOCK)
             do {
                 try loop.watch(fd, .readable) { [unowned self] _ in self.drain(i) }
             } catch {
@@ -155,11 +159,10 @@ private final class RunningCommand {
     /// Reads what is available; returns false at EOF.
     @discardableResult
     func drain(_ i: Int) -> Bool {
-        let fd = fds[i]
-        guard fd >= 0 else { return false }
+        guard let fd = fds[i] else { return false }
         var buf = [UInt8](repeating: 0, count: 65536)
         while true {
-            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            let n = buf.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress, $0.count) }
             if n > 0 {
                 let room = limit - output[i].count
                 if room > 0 { output[i].append(contentsOf: buf[0..<min(n, room)]) }
@@ -172,10 +175,10 @@ private final class RunningCommand {
     }
 
     func closeCapture(_ i: Int) {
-        guard fds[i] >= 0 else { return }
-        loop.unwatch(fds[i])
-        close(fds[i])
-        fds[i] = -1
+        guard let fd = fds[i] else { return }
+        loop.unwatch(fd)
+        try? fd.close()
+        fds[i] = nil
     }
 
     func expire() {
@@ -203,9 +206,9 @@ private final class RunningCommand {
 
 /// pipe2 with close-on-exec on both ends.
 public enum Pipe {
-    public static func make() throws(SystemError) -> (read: Int32, write: Int32) {
+    public static func make() throws(SystemError) -> (read: FileDescriptor, write: FileDescriptor) {
         var fds: [Int32] = [-1, -1]
         try sysCall("pipe2") { ocishim_pipe2(&fds, O_CLOEXEC) }
-        return (fds[0], fds[1])
+        return (FileDescriptor(rawValue: fds[0]), FileDescriptor(rawValue: fds[1]))
     }
 }

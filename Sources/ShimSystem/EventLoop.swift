@@ -1,5 +1,6 @@
 import CShimSys
 import Glibc
+import SystemPackage
 
 /// The shim's one event loop: epoll for fds, a deadline list for timers, and a
 /// queue of work deferred to the next turn. Single-threaded by design; nothing
@@ -96,8 +97,9 @@ public final class EventLoop {
     /// `readHangup: false` leaves out EPOLLRDHUP: for a socket whose peer has
     /// half-closed, which would otherwise report ready on every turn. EPOLLHUP
     /// and EPOLLERR are always reported, even with an empty `interest`.
-    public func watch(_ fd: Int32, _ interest: Interest, readHangup: Bool = true,
+    public func watch(_ descriptor: FileDescriptor, _ interest: Interest, readHangup: Bool = true,
                       handler: @escaping (Readiness) -> Void) throws(SystemError) {
+        let fd = descriptor.rawValue
         generation &+= 1
         let data = UInt64(generation) << 32 | UInt64(UInt32(bitPattern: fd))
         let op = watches[fd] == nil ? EPOLL_CTL_ADD : EPOLL_CTL_MOD
@@ -107,7 +109,8 @@ public final class EventLoop {
     }
 
     /// Changes what an already watched fd is watched for.
-    public func change(_ fd: Int32, _ interest: Interest) {
+    public func change(_ descriptor: FileDescriptor, _ interest: Interest) {
+        let fd = descriptor.rawValue
         guard let w = watches[fd] else { return }
         let data = UInt64(w.generation) << 32 | UInt64(UInt32(bitPattern: fd))
         _ = ocishim_epoll_ctl(epfd, EPOLL_CTL_MOD, fd, interest.rawValue | EPOLLRDHUP.rawValue, data)
@@ -115,12 +118,12 @@ public final class EventLoop {
 
     /// Stops watching `fd`. Call before closing it: a closed fd leaves epoll on
     /// its own only when no duplicate of it exists (for example in a child).
-    public func unwatch(_ fd: Int32) {
-        guard watches.removeValue(forKey: fd) != nil else { return }
-        _ = ocishim_epoll_ctl(epfd, EPOLL_CTL_DEL, fd, 0, 0)
+    public func unwatch(_ descriptor: FileDescriptor) {
+        guard watches.removeValue(forKey: descriptor.rawValue) != nil else { return }
+        _ = ocishim_epoll_ctl(epfd, EPOLL_CTL_DEL, descriptor.rawValue, 0, 0)
     }
 
-    public func isWatching(_ fd: Int32) -> Bool { watches[fd] != nil }
+    public func isWatching(_ descriptor: FileDescriptor) -> Bool { watches[descriptor.rawValue] != nil }
 
     /// Runs `body` once after `nanoseconds` (monotonic clock). Delays come
     /// from clients (a request's timeout, a stop timeout): a deadline past

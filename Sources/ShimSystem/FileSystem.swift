@@ -1,5 +1,6 @@
 import CShimSys
 import Glibc
+import SystemPackage
 
 /// Path-level file operations with errors that name the path.
 public enum FileSystem {
@@ -41,7 +42,7 @@ public enum FileSystem {
             throw SystemError("open \(path)")
         }
         defer { close(fd) }
-        return try readRegularFile(fd: fd, limit: limit, what: path)
+        return try readRegularFile(fd: FileDescriptor(rawValue: fd), limit: limit, what: path)
     }
 
     public static func read(_ path: String, limit: Int = 64 << 20, followSymlinks: Bool = true) throws(SystemError) -> [UInt8] {
@@ -58,9 +59,9 @@ public enum FileSystem {
     /// The content of an open fd that must be a regular file of at most
     /// `limit` bytes (procfs and cgroupfs files count as regular, with a
     /// size of 0 until read, hence the check after reading).
-    public static func readRegularFile(fd: Int32, limit: Int, what: String) throws(SystemError) -> [UInt8] {
+    public static func readRegularFile(fd: FileDescriptor, limit: Int, what: String) throws(SystemError) -> [UInt8] {
         var info = stat()
-        try sysCall("fstat \(what)") { fstat(fd, &info) }
+        try sysCall("fstat \(what)") { fstat(fd.rawValue, &info) }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
             throw SystemError("read \(what)", errno: .invalidArgument,
                               reason: "not a regular file (\(fileTypeName(info.st_mode)))")
@@ -87,12 +88,12 @@ public enum FileSystem {
     }
 
     /// Reads until EOF or `limit` bytes from a blocking fd.
-    public static func readAll(fd: Int32, limit: Int, what: String) throws(SystemError) -> [UInt8] {
+    public static func readAll(fd: FileDescriptor, limit: Int, what: String) throws(SystemError) -> [UInt8] {
         var out: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16384)
         while out.count < limit {
             let want = min(chunk.count, limit - out.count)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, want) }
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, want) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError("read \(what)")
@@ -104,10 +105,10 @@ public enum FileSystem {
     }
 
     /// Writes all bytes to a blocking fd.
-    public static func writeAll(fd: Int32, _ bytes: [UInt8], what: String) throws(SystemError) {
+    public static func writeAll(fd: FileDescriptor, _ bytes: [UInt8], what: String) throws(SystemError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            let n = bytes.withUnsafeBytes { Glibc.write(fd.rawValue, $0.baseAddress! + offset, $0.count - offset) }
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError("write \(what)")
@@ -124,13 +125,13 @@ public enum FileSystem {
         let (fd, tmp) = try createTemporaryFile(besides: path, mode: mode)
         do throws(SystemError) {
             try writeAll(fd: fd, bytes, what: tmp)
-            try sysCall("fsync \(tmp)") { fsync(fd) }
+            try sysCall("fsync \(tmp)") { fsync(fd.rawValue) }
         } catch {
-            close(fd)
+            try? fd.close()
             unlink(tmp)
             throw error
         }
-        close(fd)
+        try? fd.close()
         if rename(tmp, path) != 0 {
             let err = SystemError("rename \(tmp) to \(path)")
             unlink(tmp)
@@ -143,7 +144,7 @@ public enum FileSystem {
     /// created exclusively (mkostemp): a symlink or file planted at a
     /// predictable name can neither redirect the write nor be clobbered.
     public static func createTemporaryFile(besides path: String, mode: mode_t,
-                                           flags: Int32 = 0) throws(SystemError) -> (fd: Int32, path: String) {
+                                           flags: Int32 = 0) throws(SystemError) -> (fd: FileDescriptor, path: String) {
         var template = Array("\(path).tmp.XXXXXX".utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { ocishim_mkostemp($0.baseAddress!, O_CLOEXEC | flags) }
         if fd < 0 { throw SystemError("create a temporary file for \(path)") }
@@ -154,7 +155,7 @@ public enum FileSystem {
             unlink(tmp)
             throw err
         }
-        return (fd, tmp)
+        return (FileDescriptor(rawValue: fd), tmp)
     }
 
     public static func writeAtomically(_ path: String, _ text: String, mode: mode_t = 0o644) throws(SystemError) {
@@ -307,6 +308,6 @@ extension FileSystem {
             throw SystemError("open \(path) in \(root)")
         }
         defer { close(fd) }
-        return try readRegularFile(fd: fd, limit: limit, what: join(root, path))
+        return try readRegularFile(fd: FileDescriptor(rawValue: fd), limit: limit, what: join(root, path))
     }
 }

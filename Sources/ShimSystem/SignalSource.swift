@@ -1,5 +1,6 @@
 import CShimSys
 import Glibc
+import SystemPackage
 
 /// Delivers signals through the event loop (signalfd): the signals are blocked
 /// for normal delivery and read from an fd instead, so handlers run in the loop
@@ -12,7 +13,7 @@ public final class SignalSource {
     }
 
     private let loop: EventLoop
-    private let fd: Int32
+    private let fd: FileDescriptor
     private var handlers: [Int32: (Delivery) -> Void] = [:]
     private var mask = sigset_t()
 
@@ -20,14 +21,14 @@ public final class SignalSource {
         self.loop = loop
         var empty = sigset_t()
         sigemptyset(&empty)
-        fd = try sysCall("signalfd") { signalfd(-1, &empty, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) }
+        fd = FileDescriptor(rawValue: try sysCall("signalfd") { signalfd(-1, &empty, Int32(SFD_CLOEXEC | SFD_NONBLOCK)) })
         mask = empty
         try loop.watch(fd, .readable) { [unowned self] _ in self.drain() }
     }
 
     deinit {
         loop.unwatch(fd)
-        close(fd)
+        try? fd.close()
     }
 
     /// Routes `signal` to `handler` from now on.
@@ -38,7 +39,7 @@ public final class SignalSource {
         sigemptyset(&block)
         sigaddset(&block, signal)
         sigprocmask(SIG_BLOCK, &block, nil)
-        try sysCall("signalfd") { signalfd(fd, &mask, 0) }
+        try sysCall("signalfd") { signalfd(fd.rawValue, &mask, 0) }
     }
 
     /// Ignores signals that must never end the shim (SIGPIPE from a vanished
@@ -51,7 +52,7 @@ public final class SignalSource {
         var info = signalfd_siginfo()
         let size = MemoryLayout<signalfd_siginfo>.size
         while true {
-            let n = withUnsafeMutableBytes(of: &info) { read(fd, $0.baseAddress, size) }
+            let n = withUnsafeMutableBytes(of: &info) { read(fd.rawValue, $0.baseAddress, size) }
             guard n == size else { return }
             let delivery = Delivery(signal: Int32(info.ssi_signo), pid: Int32(bitPattern: info.ssi_pid))
             handlers[delivery.signal]?(delivery)

@@ -1,5 +1,6 @@
 import CShimSys
 import Glibc
+import SystemPackage
 
 /// Starting programs with an exact fd table: the child gets the listed fds at
 /// the listed numbers and nothing else (no shim fd leaks into a runtime or a
@@ -10,7 +11,7 @@ public struct SpawnOptions {
     public var environment: [String]
     public var directory: String?
     /// child fd number -> parent fd
-    public var fds: [(child: Int32, parent: Int32)] = []
+    public var fds: [(child: FileDescriptor, parent: FileDescriptor)] = []
     public var newSession = false
     public var newProcessGroup = false
     public var unshareSysKernel = false
@@ -51,7 +52,7 @@ public enum Spawner {
                             // struct makes the runtime create its metadata.
                             withUnsafeTemporaryAllocation(of: ocishim_fd_map.self, capacity: max(options.fds.count, 1)) { fds in
                                 for (index, fd) in options.fds.enumerated() {
-                                    (fds.baseAddress! + index).initialize(to: ocishim_fd_map(src: fd.parent, dst: fd.child))
+                                    (fds.baseAddress! + index).initialize(to: ocishim_fd_map(src: fd.parent.rawValue, dst: fd.child.rawValue))
                                 }
                                 var attr = ocishim_spawn_attr()
                                 attr.path = path

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 
 /// The lock a live shim holds on `<state-dir>/shim.lock` for its whole life.
 ///
@@ -23,12 +24,12 @@ public enum StateDirLock {
     /// Takes the lock and returns the fd that holds it (close-on-exec; keep
     /// it open for the shim's life). nil: another process holds it. Creates
     /// the lock file if missing and writes nothing else.
-    public static func acquire(stateDir: String) throws(SystemError) -> Int32? {
+    public static func acquire(stateDir: String) throws(SystemError) -> FileDescriptor? {
         let file = path(stateDir: stateDir)
         let fd = open(file, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw SystemError("open \(file)") }
         var lock = Self.wholeFile(Int16(F_WRLCK))
-        if fcntl(fd, setLock, &lock) == 0 { return fd }
+        if fcntl(fd, setLock, &lock) == 0 { return FileDescriptor(rawValue: fd) }
         let failure = SystemError("lock \(file)")
         close(fd)
         if failure.errno == .resourceTemporarilyUnavailable || failure.errno == .permissionDenied { return nil }

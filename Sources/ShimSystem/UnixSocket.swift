@@ -1,13 +1,14 @@
 import CShimSys
 import Glibc
+import SystemPackage
 
 /// AF_UNIX sockets: the shim's control socket and the attach sockets.
 public enum UnixSocket {
     /// sun_path holds 108 bytes including the terminating NUL.
     public static let maxPathLength = 107
 
-    public static func connect(path: String, type: Int32) throws(SystemError) -> Int32 {
-        try withBindablePath(path) { (short) throws(SystemError) in try connect(shortPath: short, reportAs: path, type: type) }
+    public static func connect(path: String, type: Int32) throws(SystemError) -> FileDescriptor {
+        FileDescriptor(rawValue: try withBindablePath(path) { (short) throws(SystemError) in try connect(shortPath: short, reportAs: path, type: type) })
     }
 
     private static func connect(shortPath path: String, reportAs original: String, type: Int32) throws(SystemError) -> Int32 {
@@ -47,7 +48,7 @@ public enum UnixSocket {
     }
 
     /// Binds and listens at `path` with `mode`; the socket is non-blocking.
-    public static func listen(path: String, type: Int32, mode: mode_t, backlog: Int32 = 64) throws(SystemError) -> Int32 {
+    public static func listen(path: String, type: Int32, mode: mode_t, backlog: Int32 = 64) throws(SystemError) -> FileDescriptor {
         let fd = try sysCall("socket") { socket(AF_UNIX, type | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0) }
         do throws(SystemError) {
             try withBindablePath(path) { (short) throws(SystemError) in
@@ -65,7 +66,7 @@ public enum UnixSocket {
             }
             try sysCall("chmod \(path)") { chmod(path, mode) }
             try sysCall("listen \(path)") { Glibc.listen(fd, backlog) }
-            return fd
+            return FileDescriptor(rawValue: fd)
         } catch {
             close(fd)
             throw error
@@ -73,10 +74,10 @@ public enum UnixSocket {
     }
 
     /// Accepts one pending peer (non-blocking, close-on-exec); nil if none.
-    public static func accept(_ fd: Int32) throws(SystemError) -> Int32? {
+    public static func accept(_ listener: FileDescriptor) throws(SystemError) -> FileDescriptor? {
         while true {
-            let peer = ocishim_accept4(fd, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
-            if peer >= 0 { return peer }
+            let peer = ocishim_accept4(listener.rawValue, Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue))
+            if peer >= 0 { return FileDescriptor(rawValue: peer) }
             if errno == EINTR { continue }
             if errno == EAGAIN || errno == ECONNABORTED { return nil }
             throw SystemError("accept")

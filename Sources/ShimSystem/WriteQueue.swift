@@ -60,7 +60,8 @@ public final class WriteQueue {
     /// Most bytes that may wait.
     public let limit: Int
     public let framing: Framing
-    public private(set) var fd: Int32
+    /// nil until `connect`.
+    public private(set) var fd: FileDescriptor?
     /// Closed by `close()` or by a failed write: appends are refused.
     public private(set) var isClosed = false
     /// Something waits for the fd to become writable.
@@ -84,9 +85,9 @@ public final class WriteQueue {
     private var packetLengths: [Int] = []
     private var firstPacket = 0
 
-    /// `fd` must be non-blocking. -1: not yet known; appends wait until
+    /// `fd` must be non-blocking. nil: not yet known; appends wait until
     /// `connect`.
-    public init(fd: Int32 = -1, loop: EventLoop, limit: Int, framing: Framing = .stream, watching: Watching = .byQueue) {
+    public init(fd: FileDescriptor? = nil, loop: EventLoop, limit: Int, framing: Framing = .stream, watching: Watching = .byQueue) {
         precondition(limit > 0, "WriteQueue limit \(limit)")
         self.fd = fd
         self.loop = loop
@@ -102,8 +103,8 @@ public final class WriteQueue {
 
     /// Gives a queue made before its fd existed the fd, and writes what has
     /// waited for it.
-    public func connect(_ fd: Int32) {
-        guard self.fd < 0, !isClosed, fd >= 0 else { return }
+    public func connect(_ fd: FileDescriptor) {
+        guard self.fd == nil, !isClosed else { return }
         self.fd = fd
         flush()
     }
@@ -123,7 +124,7 @@ public final class WriteQueue {
         guard total > 0 else { return .accepted }
         guard pendingBytes + total <= limit else { return .overLimit }
         var written = 0
-        if isEmpty && fd >= 0 {
+        if isEmpty && fd != nil {
             switch writeNow(head, body) {
             case .wrote(let n):
                 if n == total { return .accepted }
@@ -144,7 +145,7 @@ public final class WriteQueue {
     /// itself on EPOLLOUT; owners that watch the fd (`.byOwner`) call it
     /// when epoll reports the fd writable.
     public func flush() {
-        guard !isClosed, fd >= 0, !isEmpty else { return }
+        guard !isClosed, fd != nil, !isEmpty else { return }
         while !isEmpty {
             let outcome = buffer.withUnsafeBytes { bytes in
                 let waiting = UnsafeRawBufferPointer(rebasing: bytes[start...])
@@ -176,7 +177,7 @@ public final class WriteQueue {
         guard !isClosed else { return }
         isClosed = true
         releaseBuffer()
-        if isWaitingForWritable, case .byQueue = watching { loop.unwatch(fd) }
+        if isWaitingForWritable, case .byQueue = watching, let fd { loop.unwatch(fd) }
         isWaitingForWritable = false
         onDrained = nil
         onFailed = nil
@@ -193,18 +194,19 @@ public final class WriteQueue {
 
     /// One piece, `head` then `body`, for as long as the fd takes it.
     private func writeNow(_ head: UnsafeRawBufferPointer, _ body: UnsafeRawBufferPointer) -> WriteOutcome {
+        guard let fd else { return .wouldBlock }
         let total = head.count + body.count
         var written = 0
         while written < total {
             let n = withPieces(head, body, skipping: written) { pieces, count -> Int in
                 switch framing {
                 case .stream:
-                    return writev(fd, pieces, Int32(count))
+                    return writev(fd.rawValue, pieces, Int32(count))
                 case .packets:
                     var message = msghdr()
                     message.msg_iov = pieces
                     message.msg_iovlen = count
-                    return sendmsg(fd, &message, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
+                    return sendmsg(fd.rawValue, &message, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL))
                 }
             }
             if n < 0 {
@@ -273,7 +275,7 @@ public final class WriteQueue {
     // --- EPOLLOUT -------------------------------------------------------------
 
     private func waitForWritable() {
-        guard !isWaitingForWritable, !isClosed, fd >= 0 else { return }
+        guard !isWaitingForWritable, !isClosed, let fd else { return }
         switch watching {
         case .byQueue:
             do {
@@ -292,7 +294,7 @@ public final class WriteQueue {
         guard isWaitingForWritable else { return }
         isWaitingForWritable = false
         switch watching {
-        case .byQueue: loop.unwatch(fd)
+        case .byQueue: if let fd { loop.unwatch(fd) }
         case .byOwner(let interest): interest(false)
         }
     }

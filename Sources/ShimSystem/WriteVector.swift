@@ -66,12 +66,12 @@ public final class WriteVector {
     /// EINTR is retried. The first other error ends it; `written` then says
     /// how far the output got, so the caller can repair a torn tail. The
     /// vector is empty afterwards either way.
-    public func write(to fd: Int32) -> WriteResult {
+    public func write(to fd: FileDescriptor) -> WriteResult {
         defer { removeAll() }
         var first = 0
         var written = 0
         while first < count {
-            let n = writev(fd, segments + first, Int32(count - first))
+            let n = writev(fd.rawValue, segments + first, Int32(count - first))
             if n < 0 {
                 if errno == EINTR { continue }
                 return WriteResult(written: written, error: Errno(rawValue: errno))

@@ -2,6 +2,7 @@ import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 
 /// A fresh shim for one replay: its own temporary state directory, its own
 /// container id, and the variables (`${ID}`, `${STATE_DIR}`, `${SHIM_VERSION}`)
@@ -63,10 +64,10 @@ public final class TranscriptSession {
         guard let script, FileSystem.isExecutableFile(script) else {
             throw .spawn("the transcript needs a bundle, and no make-bundle script was found (set --make-bundle or $OCISHIM_MAKE_BUNDLE)")
         }
-        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { close(devnull) }
+        let devnull = FileDescriptor(rawValue: open("/dev/null", O_RDWR | O_CLOEXEC))
+        defer { try? devnull.close() }
         var options = SpawnOptions(path: script, arguments: [script, dir] + command, environment: ProcessEnvironment.current())
-        options.fds = [(0, devnull), (1, devnull), (2, 2)]
+        options.fds = [(.standardInput, devnull), (.standardOutput, devnull), (.standardError, .standardError)]
         let pid: pid_t
         do { pid = try Spawner.spawn(options) } catch { throw .spawn("\(error)") }
         var status: Int32 = 0
@@ -76,21 +77,21 @@ public final class TranscriptSession {
 
     /// `<shim> --version` ends with the version ("ocishim version 0.1.0").
     public static func shimVersion(of shim: String) throws(ClientError) -> String {
-        let pipe: (read: Int32, write: Int32)
+        let pipe: (read: FileDescriptor, write: FileDescriptor)
         do { pipe = try Pipe.make() } catch { throw .system(error) }
         var options = SpawnOptions(path: shim, arguments: [shim, "--version"], environment: ProcessEnvironment.current())
-        options.fds = [(1, pipe.write), (2, 2)]
+        options.fds = [(.standardOutput, pipe.write), (.standardError, .standardError)]
         let pid: pid_t
         do {
             pid = try Spawner.spawn(options)
         } catch {
-            close(pipe.read)
-            close(pipe.write)
+            try? pipe.read.close()
+            try? pipe.write.close()
             throw .spawn("\(error)")
         }
-        close(pipe.write)
+        try? pipe.write.close()
         let output = (try? FileSystem.readAll(fd: pipe.read, limit: 4096, what: "\(shim) --version")) ?? []
-        close(pipe.read)
+        try? pipe.read.close()
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let firstLine = String(decoding: output, as: UTF8.self).split(separator: "\n").first ?? ""
@@ -134,9 +135,9 @@ public final class TranscriptSession {
     private func removeLeftoverContainer() {
         guard bundleDir != nil, let runc = FileSystem.lookPath("runc") else { return }
         var options = SpawnOptions(path: runc, arguments: [runc, "delete", "--force", id], environment: ProcessEnvironment.current())
-        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { close(devnull) }
-        options.fds = [(0, devnull), (1, devnull), (2, devnull)]
+        let devnull = FileDescriptor(rawValue: open("/dev/null", O_RDWR | O_CLOEXEC))
+        defer { try? devnull.close() }
+        options.fds = [(.standardInput, devnull), (.standardOutput, devnull), (.standardError, devnull)]
         guard let pid = try? Spawner.spawn(options) else { return }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

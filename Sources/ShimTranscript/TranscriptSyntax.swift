@@ -1,4 +1,5 @@
 import ShimProtocol
+import ShimSystem
 
 /// The small lexical pieces of the transcript format, shared by parser and
 /// printer so that what one writes the other reads: quoted strings, hex bytes,
@@ -164,22 +165,13 @@ enum TranscriptSyntax {
         out.reserveCapacity(digits.count / 2)
         var i = 0
         while i < digits.count {
-            guard let hi = hexValue(digits[i]), let lo = hexValue(digits[i + 1]) else {
+            guard let hi = HexDigit.value(digits[i]), let lo = HexDigit.value(digits[i + 1]) else {
                 throw TranscriptSyntaxError("not hex: \(token)")
             }
             out.append(hi << 4 | lo)
             i += 2
         }
         return out
-    }
-
-    private static func hexValue(_ c: UInt8) -> UInt8? {
-        switch c {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): c - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): c - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): c - UInt8(ascii: "A") + 10
-        default: nil
-        }
     }
 
     // --- flags and frame types -----------------------------------------------

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// Debian's conmon, launched as podman's createOCIContainer does: the shared
 /// conmon arguments, `_OCI_SYNCPIPE` (fd 3) on which conmon answers
@@ -26,8 +27,8 @@ struct ConmonMonitor: Monitor {
             "-p", pidFile, "-l", "k8s-file:\(spec.logPath)", "--exit-dir", exitDir,
             "--socket-dir-path", socketDir, "--log-level", "error", "--conmon-pidfile", conmonPidFile,
         ]
-        let sync = try Pipe.make()
-        let startPipe = try Pipe.make()
+        let sync = try ShimSystem.Pipe.makeRaw()
+        let startPipe = try ShimSystem.Pipe.makeRaw()
         defer {
             close(sync.read)
             close(startPipe.write)

@@ -2,6 +2,7 @@ import CShimSys
 import Foundation
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// Child processes of the bench, all started with an exact fd table (no fd of
 /// the bench leaks into a monitor) and waited for by pid. The bench is a child
@@ -31,7 +32,7 @@ enum Processes {
         }
         var options = SpawnOptions(path: path, arguments: [path] + arguments,
                                    environment: environment ?? Self.environment, directory: directory)
-        options.fds = table
+        options.fds = table.map { (FileDescriptor(rawValue: $0.child), FileDescriptor(rawValue: $0.parent)) }
         do {
             return try Spawner.spawn(options)
         } catch {
@@ -45,7 +46,7 @@ enum Processes {
     /// pipe open (`runQuiet`).
     @discardableResult
     static func run(_ path: String, _ arguments: [String], allowFailure: Bool = false) throws -> String {
-        let output = try Pipe.make()
+        let output = try ShimSystem.Pipe.makeRaw()
         let pid: pid_t
         do {
             pid = try spawn(path, arguments, fds: [(1, output.write), (2, output.write)])
@@ -55,7 +56,7 @@ enum Processes {
             throw error
         }
         close(output.write)
-        let bytes = (try? FileSystem.readAll(fd: output.read, limit: 16 << 20, what: path)) ?? []
+        let bytes = (try? FileSystem.readAll(fd: FileDescriptor(rawValue: output.read), limit: 16 << 20, what: path)) ?? []
         close(output.read)
         let status = wait(pid)
         let text = String(decoding: bytes, as: UTF8.self)
@@ -113,4 +114,13 @@ enum Processes {
 struct BenchError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+extension ShimSystem.Pipe {
+    /// A pipe as plain fd numbers: the bench hands them to Glibc calls and
+    /// to conmon's command line as they are.
+    static func makeRaw() throws(SystemError) -> (read: Int32, write: Int32) {
+        let pipe = try make()
+        return (pipe.read.rawValue, pipe.write.rawValue)
+    }
 }

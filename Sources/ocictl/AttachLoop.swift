@@ -4,6 +4,7 @@ import ShimClient
 import ShimCore
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 
 /// The terminal side of `ocictl attach`, `run` and `exec`: the Attach
 /// stream's output to our stdout/stderr, our stdin to the stream, SIGWINCH as
@@ -99,7 +100,7 @@ final class AttachLoop {
     private func watchStdin() throws {
         _ = fcntl(0, F_SETFL, fcntl(0, F_GETFL) | O_NONBLOCK)
         do {
-            try loop.watch(0, .readable) { [unowned self] _ in readStdin() }
+            try loop.watch(.standardInput, .readable) { [unowned self] _ in readStdin() }
         } catch {
             // A regular file or /dev/null: epoll cannot watch it, and it
             // never blocks; send it all now.
@@ -118,7 +119,7 @@ final class AttachLoop {
                 try stream.send(Ocishim_V1_AttachInput.with { $0.stdin = .init(buffer[0..<n]) })
                 return true
             }
-            loop.unwatch(0)
+            loop.unwatch(.standardInput)
             try stream.closeSend()
         } catch {
             failure = error
@@ -149,7 +150,7 @@ final class AttachLoop {
                 }
                 if !message.data.isEmpty {
                     let bytes = [UInt8](message.data)
-                    try? FileSystem.writeAll(fd: message.stream == .stderr ? 2 : 1, bytes, what: "output")
+                    try? FileSystem.writeAll(fd: message.stream == .stderr ? .standardError : .standardOutput, bytes, what: "output")
                 }
                 if message.dropped > 0 {
                     writeErr("ocictl: \(message.dropped) bytes of earlier output were dropped by the shim\n")
@@ -166,5 +167,5 @@ final class AttachLoop {
 }
 
 func writeErr(_ text: String) {
-    try? FileSystem.writeAll(fd: 2, Array(text.utf8), what: "stderr")
+    try? FileSystem.writeAll(fd: .standardError, Array(text.utf8), what: "stderr")
 }

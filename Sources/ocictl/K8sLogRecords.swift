@@ -1,5 +1,6 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// One k8s-file record: "<RFC 3339 time> <stdout|stderr> <P|F> <content>".
 struct LogRecord: Equatable {
@@ -115,7 +116,7 @@ struct LogPrinter {
             bytes += record.content
             if !record.partial { bytes.append(UInt8(ascii: "\n")) }
             atLineStart[record.stderr] = !record.partial
-            try? FileSystem.writeAll(fd: record.stderr ? 2 : 1, bytes, what: "output")
+            try? FileSystem.writeAll(fd: record.stderr ? .standardError : .standardOutput, bytes, what: "output")
         }
     }
 }

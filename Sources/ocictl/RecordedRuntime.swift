@@ -1,5 +1,6 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// The OCI runtime a shim recorded in its state.json (path, --root, global
 /// options): how ocictl reaches a container once its shim is gone, as
@@ -79,14 +80,16 @@ struct CommandOutcome {
     static func run(_ path: String, _ arguments: [String], timeoutSeconds: Int64 = 60) throws -> CommandOutcome {
         let output: (read: Int32, write: Int32), errors: (read: Int32, write: Int32)
         do {
-            output = try Pipe.make()
-            errors = try Pipe.make()
+            let (outRead, outWrite) = try Pipe.make(), (errRead, errWrite) = try Pipe.make()
+            output = (outRead.rawValue, outWrite.rawValue)
+            errors = (errRead.rawValue, errWrite.rawValue)
         } catch {
             throw CLIError("cannot run \(path): \(error)")
         }
         let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
         var options = SpawnOptions(path: path, arguments: [path] + arguments, environment: ProcessEnvironment.current())
         options.fds = [(0, devnull), (1, output.write), (2, errors.write)]
+            .map { (FileDescriptor(rawValue: $0.0), FileDescriptor(rawValue: $0.1)) }
         let pid: pid_t
         do {
             pid = try Spawner.spawn(options)

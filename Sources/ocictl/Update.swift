@@ -3,6 +3,7 @@ import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 
 /// `runc update`'s options: the container's resources (an OCI LinuxResources
 /// document) changed while it runs.
@@ -74,7 +75,7 @@ struct Update: ParsableCommand {
         guard let resources else { return .object([]) }
         let bytes: [UInt8]
         do {
-            bytes = resources == "-" ? try FileSystem.readAll(fd: 0, limit: 1 << 20, what: "stdin")
+            bytes = resources == "-" ? try FileSystem.readAll(fd: .standardInput, limit: 1 << 20, what: "stdin")
                                      : try FileSystem.read(resources, limit: 1 << 20)
         } catch {
             throw CLIError("cannot read \(resources == "-" ? "stdin" : resources): \(error)")

@@ -1,5 +1,6 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// `ocishim connect <state-dir>`: stdio <-> <state-dir>/shim.sock, for engines
 /// that only know how to talk to a shim over a child's stdin/stdout.
@@ -23,7 +24,7 @@ struct Connect {
 
     func run() throws {
         let path = FileSystem.join(FileSystem.absolute(stateDir), "shim.sock")
-        let sock: Int32
+        let sock: FileDescriptor
         do {
             sock = try UnixSocket.connect(path: path, type: Int32(SOCK_STREAM.rawValue))
         } catch {
@@ -33,26 +34,26 @@ struct Connect {
         try bridge(sock)
     }
 
-    private func bridge(_ sock: Int32) throws {
+    private func bridge(_ sock: FileDescriptor) throws {
         var buffer = [UInt8](repeating: 0, count: 64 << 10)
         var stdinOpen = true
         while true {
-            var fds = [pollfd(fd: sock, events: Int16(POLLIN), revents: 0),
+            var fds = [pollfd(fd: sock.rawValue, events: Int16(POLLIN), revents: 0),
                        pollfd(fd: stdinOpen ? 0 : -1, events: Int16(POLLIN), revents: 0)]
             if poll(&fds, 2, -1) < 0 {
                 if errno == EINTR { continue }
                 throw ShimStartError("poll: \(SystemError("poll"))")
             }
             if fds[0].revents != 0 {
-                let n = buffer.withUnsafeMutableBytes { read(sock, $0.baseAddress, $0.count) }
+                let n = buffer.withUnsafeMutableBytes { read(sock.rawValue, $0.baseAddress, $0.count) }
                 if n <= 0 { return }  // the shim closed: done
-                try FileSystem.writeAll(fd: 1, Array(buffer[0..<n]), what: "stdout")
+                try FileSystem.writeAll(fd: .standardOutput, Array(buffer[0..<n]), what: "stdout")
             }
             if stdinOpen && fds[1].revents != 0 {
                 let n = buffer.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
                 if n <= 0 {
                     stdinOpen = false
-                    shutdown(sock, Int32(SHUT_WR))
+                    shutdown(sock.rawValue, Int32(SHUT_WR))
                 } else {
                     try FileSystem.writeAll(fd: sock, Array(buffer[0..<n]), what: "shim socket")
                 }

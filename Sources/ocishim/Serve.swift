@@ -4,6 +4,7 @@ import Glibc
 import ShimCore
 import ShimServer
 import ShimSystem
+import SystemPackage
 
 struct Serve {
     static let spec = CommandSpec(
@@ -173,7 +174,7 @@ struct Serve {
               let fd = try? UnixSocket.connect(path: path, type: Int32(SOCK_STREAM.rawValue)) else {
             return false
         }
-        close(fd)
+        try? fd.close()
         return true
     }
 
@@ -213,13 +214,13 @@ struct Serve {
         return count
     }
 
-    private func inheritedKeepFDs() throws -> [Int32] {
+    private func inheritedKeepFDs() throws -> [FileDescriptor] {
         for fd in keepFDs {
             guard fd > 2, fcntl(fd, F_SETFD, FD_CLOEXEC) == 0 else {
                 throw ShimStartError("--keep-fd \(fd): not an open inherited fd")
             }
         }
-        return keepFDs
+        return keepFDs.map(FileDescriptor.init(rawValue:))
     }
 
     /// Fork once: the child leads a new session, outside the engine's

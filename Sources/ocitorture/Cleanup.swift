@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// The write end of the pipe the signal handler writes to.
 nonisolated(unsafe) private var interruptPipe: Int32 = -1
@@ -77,7 +78,7 @@ final class Cleanup: @unchecked Sendable {
         let fd = output.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) } ?? Commands.devNull
         defer { if fd != Commands.devNull && fd >= 0 { close(fd) } }
         var options = SpawnOptions(path: path, arguments: [path] + arguments, environment: ProcessEnvironment.current())
-        options.fds = [(0, Commands.devNull), (1, fd), (2, fd)]
+        options.fds = fdTable([(0, Commands.devNull), (1, fd), (2, fd)])
         guard let pid = try? Spawner.spawn(options) else { return }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
@@ -106,7 +107,7 @@ final class Cleanup: @unchecked Sendable {
     /// default dispositions back.
     static func signalPipe() -> Int32 {
         guard let pipe = try? Pipe.make() else { return -1 }
-        interruptPipe = pipe.write
+        interruptPipe = pipe.write.rawValue
         var action = sigaction()
         action.__sigaction_handler.sa_handler = { signal in
             var byte = UInt8(truncatingIfNeeded: signal)
@@ -115,6 +116,6 @@ final class Cleanup: @unchecked Sendable {
         sigemptyset(&action.sa_mask)
         action.sa_flags = SA_RESTART
         for sig in [SIGINT, SIGTERM, SIGHUP] { sigaction(sig, &action, nil) }
-        return pipe.read
+        return pipe.read.rawValue
     }
 }

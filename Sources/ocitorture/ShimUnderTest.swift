@@ -3,6 +3,7 @@ import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 import SwiftProtobuf
 
 /// One `ocishim serve` started the way an engine starts it (its stdio is the
@@ -36,14 +37,14 @@ final class ShimUnderTest {
         var options = SpawnOptions(path: lab.shim,
                                    arguments: [lab.shim, "serve", "--id", self.id, "--state-dir", self.stateDir] + extraArguments,
                                    environment: ProcessEnvironment.current(), directory: directory)
-        options.fds = [(0, toShim.read), (1, fromShim.write), (2, errFD)]
+        options.fds = [(.standardInput, toShim.read), (.standardOutput, fromShim.write), (.standardError, FileDescriptor(rawValue: errFD))]
         let first: pid_t
         do { first = try Spawner.spawn(options) } catch {
-            for fd in [toShim.read, toShim.write, fromShim.read, fromShim.write] { close(fd) }
+            for fd in [toShim.read, toShim.write, fromShim.read, fromShim.write] { try? fd.close() }
             throw TortureError("cannot start \(lab.shim): \(error)")
         }
-        close(toShim.read)
-        close(fromShim.write)
+        try? toShim.read.close()
+        try? fromShim.write.close()
         lab.reaper.track(first)
         let connection = FrameConnection(readFD: fromShim.read, writeFD: toShim.write)
         guard let end = lab.reaper.wait(first, seconds: 10), end == .exited(0) else {

@@ -1,5 +1,6 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// The process the user started: runs the checks in a worker process and
 /// cleans up after it, whatever way it ended.
@@ -10,7 +11,7 @@ enum Supervisor {
     static func run(_ executable: String, _ arguments: [String], cleanup: Cleanup) -> Int32 {
         let signals = Cleanup.signalPipe()
         var options = SpawnOptions(path: executable, arguments: [executable] + arguments, environment: ProcessEnvironment.current())
-        options.fds = [(0, 0), (1, 1), (2, 2)]
+        options.fds = [(.standardInput, .standardInput), (.standardOutput, .standardOutput), (.standardError, .standardError)]
         let worker: pid_t
         do { worker = try Spawner.spawn(options) } catch {
             say("ocitorture: cannot start the worker: \(error)")

@@ -2,6 +2,7 @@ import ConmonFrontend
 import Glibc
 import ShimCore
 import ShimSystem
+import SystemPackage
 import XCTest
 
 /// conmon's checks (process_cli, configure_log_drivers) in conmon's order
@@ -143,14 +144,29 @@ final class MonitorPlanTests: XCTestCase {
         XCTAssertEqual(c.cgroupManager, "systemd")
         XCTAssertEqual(c.cgroupParent, "")
         XCTAssertEqual(c.restore?.imagePath, "/ckpt")
-        let config = p.shimConfig(stateDir: "/b/.state", keepFDs: [7])
+        let config = p.shimConfig(stateDir: "/b/.state", keepFDs: [FileDescriptor(rawValue: 7)])
         XCTAssertEqual(config.containerID, "0123456789abcdef")
         XCTAssertEqual(config.runtime.paths, ["/usr/bin/runc"])
         XCTAssertTrue(config.runtime.asGiven)
         XCTAssertEqual(config.cgroupManager, "systemd")
-        XCTAssertEqual(config.keepFDs, [7])
+        XCTAssertEqual(config.keepFDs, [FileDescriptor(rawValue: 7)])
         // -l none: nothing logged (not the core's default file).
         XCTAssertEqual(try plan(base + ["-l", "none"]).createOptions(providedStdio: []).log.drivers, [.none])
+    }
+
+    /// What conmon does around the runtime, as core options: it does not
+    /// read config.json, its attach socket listens before the runtime runs
+    /// and stays when it fails, clients are served once the runtime has
+    /// returned (at once with a terminal), and no log record holds more
+    /// than its 8 KiB read.
+    func testCreateOptionsForConmonsWayAroundTheRuntime() throws {
+        let c = try plan(base + ["-l", "none"]).createOptions(providedStdio: [])
+        XCTAssertFalse(c.readBundleConfig)
+        XCTAssertTrue(c.keepEndpointsAfterFailure)
+        XCTAssertTrue(c.attachClientsWaitForProcess)
+        XCTAssertEqual(c.log.recordLimit, 8192)
+        XCTAssertFalse(try plan(base + ["-l", "none", "-t"]).createOptions(providedStdio: []).attachClientsWaitForProcess)
+        XCTAssertEqual(ConmonFrontend.versionText, "conmon version 2.1.6\ncommit: unknown\n")
     }
 }
 
@@ -179,6 +195,11 @@ final class ExecPlanTests: XCTestCase {
         XCTAssertEqual(e.timeoutExitCode, -1)
         XCTAssertEqual(e.runtimeArgs, ["--cap", "CAP_SYS_ADMIN"])
         XCTAssertEqual(e.log?.drivers, [.none])
+        // conmon leaves the socket of a failed exec; with -t its loop accepts
+        // clients while runc exec runs.
+        XCTAssertTrue(e.keepEndpointsAfterFailure)
+        XCTAssertFalse(e.attachClientsWaitForProcess)
+        XCTAssertTrue(try plan(exec).execOptions(sessionID: "s", stateDir: "/state").attachClientsWaitForProcess)
         // The adopted container's options: no --systemd-cgroup for exec.
         XCTAssertEqual(p.shimConfig(stateDir: "/s", keepFDs: []).cgroupManager, "cgroupfs")
     }

@@ -13,8 +13,8 @@ final class ContainerPhaseTests: XCTestCase {
         "created -> starting", "created -> stopped", "created -> deleted",
         "starting -> running", "starting -> created", "starting -> stopped",
         "running -> paused", "running -> checkpointing", "running -> stopped", "running -> deleted",
-        "paused -> running", "paused -> stopped", "paused -> deleted",
-        "checkpointing -> running", "checkpointing -> stopped",
+        "paused -> running", "paused -> checkpointing", "paused -> stopped", "paused -> deleted",
+        "checkpointing -> running", "checkpointing -> paused", "checkpointing -> stopped",
         "stopped -> deleted",
     ]
 
@@ -76,7 +76,7 @@ final class ContainerPhaseTests: XCTestCase {
         .pause: [.running],
         .resume: [.paused],
         .update: [.created, .starting, .running, .paused],
-        .checkpoint: [.running],
+        .checkpoint: [.running, .paused],
         .exec: [.running],
         .attach: [.created, .starting, .running, .paused],
         .resize: [.created, .starting, .running, .paused],

@@ -232,6 +232,72 @@ final class InProcessCoreTests: XCTestCase {
         XCTAssertEqual(shim.core.snapshot.checkpointed, false)
     }
 
+    func testAPausedContainerIsCheckpointedAndStaysPaused() throws {
+        // containerd pauses a task, checkpoints it, then resumes it.
+        let shim = try InProcessShim()
+        try shim.createAndStart()
+        _ = try XCTUnwrap(shim.result { done in shim.core.pause(done) }).get()
+        shim.runtime.hold = ["checkpoint"]
+        var options = CheckpointOptions(imagePath: shim.dir + "/image")
+        options.leaveRunning = true
+        var outcome: Result<CheckpointOutcome, CoreError>?
+        shim.core.checkpoint(options) { outcome = $0 }
+        shim.settle()
+        XCTAssertEqual(shim.core.snapshot.status, .paused, "a checkpoint in flight shows the phase it started from")
+        shim.runtime.release("checkpoint")
+        shim.settle()
+        XCTAssertEqual(try XCTUnwrap(outcome).get().status, .paused)
+        XCTAssertEqual(shim.core.snapshot.status, .paused)
+        _ = try XCTUnwrap(shim.result { done in shim.core.resume(done) }).get()
+        XCTAssertEqual(shim.core.snapshot.status, .running)
+    }
+
+    func testAFailedCheckpointOfAPausedContainerLeavesItPaused() throws {
+        let shim = try InProcessShim()
+        try shim.createAndStart()
+        _ = try XCTUnwrap(shim.result { done in shim.core.pause(done) }).get()
+        shim.runtime.failures["checkpoint"] = CoreError(.runtimeFailed, "criu failed")
+        let outcome = try XCTUnwrap(shim.result { done in shim.core.checkpoint(CheckpointOptions(imagePath: shim.dir + "/image"), done) })
+        XCTAssertNotNil(outcome.failure)
+        XCTAssertEqual(shim.core.snapshot.status, .paused)
+    }
+
+    // --- the container's processes --------------------------------------------------------
+
+    func testKillAllWhenInitExitsKillsWhatTheInitLeft() throws {
+        for killAll in [false, true] {
+            let shim = try InProcessShim()
+            var options = shim.createOptions()
+            options.killAllWhenInitExits = killAll
+            let pid = try XCTUnwrap(shim.result { done in shim.core.create(options, done) }).get()
+            _ = try XCTUnwrap(shim.result { done in shim.core.start(done) }).get()
+            XCTAssertFalse(shim.runtime.calls.contains("kill \(SIGKILL)"))
+            shim.processes.exit(pid, .exited(0))
+            shim.settle()
+            XCTAssertEqual(shim.core.snapshot.status, .stopped)
+            XCTAssertEqual(shim.runtime.calls.contains("kill \(SIGKILL)"), killAll,
+                           "kill --all SIGKILL after the init's exit: \(killAll ? "expected" : "not asked for")")
+        }
+    }
+
+    func testProcessIDsComeFromTheRuntimeAndExecSessionsAreNamedByPid() throws {
+        let shim = try InProcessShim()
+        let refused = try XCTUnwrap(shim.result { done in shim.core.processIDs(done) })
+        XCTAssertEqual(refused.failure?.kind, .failedPrecondition, "no container yet")
+        let pid = try shim.createAndStart()
+        XCTAssertEqual(try XCTUnwrap(shim.result { done in shim.core.processIDs(done) }).get(), [pid])
+        XCTAssertTrue(shim.runtime.calls.contains("ps"))
+
+        var options = ExecOptions(execID: "e1", args: ["true"])
+        options.attachSocket = false
+        guard case .success = shim.core.registerExec(options) else { return XCTFail("exec not registered") }
+        XCTAssertEqual(shim.core.execProcesses.map(\.execID), ["e1"])
+        XCTAssertEqual(shim.core.execProcesses.map(\.pid), [0], "not started: no pid yet")
+        let execPid = try XCTUnwrap(shim.result { done in shim.core.startExec("e1", done) }).get()
+        XCTAssertEqual(shim.core.execProcesses.map(\.pid), [execPid])
+        XCTAssertFalse(FileSystem.exists(shim.dir + "/state/exec/e1/attach"), "no attach socket was asked for")
+    }
+
     // --- attach fan-out ------------------------------------------------------------------
 
     func testEveryAttachClientSeesTheOutputAndTheEnd() throws {

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 import XCTest
 @testable import ShimCore
 @testable import ShimSystem
@@ -34,9 +35,9 @@ final class InProcessExecEngineTests: XCTestCase {
         XCTAssertNil(shim.core.attachSocketPath(execID: "e1"), "no attach socket asked for")
         // What the process writes, already in its stdout pipe when it starts.
         let io = try XCTUnwrap(shim.core.currentContainer?.execs.session("e1").process.io)
-        let stdout = try XCTUnwrap(io.runtimeStdio.first { $0.child == 1 }?.parent)
+        let stdout = try XCTUnwrap(io.runtimeStdio.first { $0.child == .standardOutput }?.parent)
         let text = "exec says hi\n"
-        XCTAssertEqual(text.withCString { write(stdout, $0, strlen($0)) }, text.utf8.count)
+        XCTAssertEqual(text.withCString { write(stdout.rawValue, $0, strlen($0)) }, text.utf8.count)
         let pid = try XCTUnwrap(shim.result { done in shim.core.startExec("e1", done) }).get()
         shim.settle()
         XCTAssertTrue(try String(decoding: FileSystem.read(logPath), as: UTF8.self).hasSuffix(" stdout F exec says hi\n"))
@@ -53,16 +54,16 @@ final class InProcessExecEngineTests: XCTestCase {
     func testProvidedStdioGoesToTheRuntimeAsItIs() throws {
         let shim = try InProcessShim()
         try shim.createAndStart()
-        let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-        defer { close(devnull) }
+        let devnull = FileDescriptor(rawValue: open("/dev/null", O_RDWR | O_CLOEXEC))
+        defer { try? devnull.close() }
         var options = ExecOptions(execID: "e1", args: ["true"])
         options.providedStdio = [devnull, devnull, devnull]
         options.attachSocket = false
         XCTAssertNil(try shim.core.registerExec(options).get())
         let io = try XCTUnwrap(shim.core.currentContainer?.execs.session("e1").process.io)
         XCTAssertEqual(io.mode, .passthrough)
-        XCTAssertEqual(io.runtimeStdio.map(\.child), [0, 1, 2])
-        XCTAssertEqual(io.stdoutFD, -1, "nothing for the shim to read")
+        XCTAssertEqual(io.runtimeStdio.map(\.child), [.standardInput, .standardOutput, .standardError])
+        XCTAssertNil(io.stdoutFD, "nothing for the shim to read")
         var terminal = ExecOptions(execID: "e2", args: ["true"])
         terminal.providedStdio = [devnull, devnull, devnull]
         terminal.terminal = true

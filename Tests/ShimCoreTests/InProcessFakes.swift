@@ -81,13 +81,26 @@ final class FakeRuntime: OCIRuntime {
     private(set) var held: [Held] = []
     /// Operations that fail with this error.
     var failures: [String: CoreError] = [:]
+    /// Called as `create` / `exec` begins: what the shim has made by then.
+    var onCreate: ((RuntimeCreate) -> Void)?
+    var onExec: ((RuntimeExec) -> Void)?
+    /// Every create request, in order.
+    private(set) var createRequests: [RuntimeCreate] = []
     /// The container stdout the runtime's process was given (its write end,
     /// kept as the container's own), per container id.
     private(set) var containerStdout: [String: Int32] = [:]
+    /// The container stdin the runtime's process was given (its read end).
+    private(set) var containerStdin: [String: Int32] = [:]
 
     init(processes: FakeProcesses) { self.processes = processes }
 
-    deinit { for fd in containerStdout.values { close(fd) } }
+    deinit { for fd in Array(containerStdout.values) + Array(containerStdin.values) { close(fd) } }
+
+    /// The container closes its stdout (its processes are gone): the shim
+    /// reads EOF once it has the rest.
+    func closeContainerStdout(_ id: String) {
+        if let fd = containerStdout.removeValue(forKey: id) { close(fd) }
+    }
 
     private func answer(_ operation: String, _ body: @escaping () -> Void) {
         calls.append(operation)
@@ -104,14 +117,19 @@ final class FakeRuntime: OCIRuntime {
     private func failure(_ operation: String) -> CoreError? { failures[operation] }
 
     func create(_ request: RuntimeCreate, _ done: @escaping (Result<Void, CoreError>) -> Void) {
+        onCreate?(request)
+        createRequests.append(request)
         if let error = failure("create") { return answer("create") { done(.failure(error)) } }
         if containers[request.id] != nil {
             return answer("create") { done(.failure(CoreError(.alreadyExists, "container with id exists: \(request.id)"))) }
         }
         let pid = processes.spawn()
         containers[request.id] = (pid, request.restore == nil ? "created" : "running")
-        if let stdout = request.stdio.fds.first(where: { $0.child == 1 }) {
-            containerStdout[request.id] = dup(stdout.parent)
+        if let stdout = request.stdio.fds.first(where: { $0.child == .standardOutput }) {
+            containerStdout[request.id] = dup(stdout.parent.rawValue)
+        }
+        if let stdin = request.stdio.fds.first(where: { $0.child == .standardInput }) {
+            containerStdin[request.id] = dup(stdin.parent.rawValue)
         }
         try? FileSystem.writeAtomically(request.pidFile, "\(pid)")
         answer("create") { done(.success(())) }
@@ -147,6 +165,7 @@ final class FakeRuntime: OCIRuntime {
         }
         if force { _ = processes.signal(container.pid, SIGKILL) }
         if let fd = containerStdout.removeValue(forKey: id) { close(fd) }
+        if let fd = containerStdin.removeValue(forKey: id) { close(fd) }
         answer("delete") { done(.success(())) }
     }
 
@@ -160,10 +179,18 @@ final class FakeRuntime: OCIRuntime {
     }
 
     func exec(_ request: RuntimeExec, _ done: @escaping (Result<Void, CoreError>) -> Void) {
+        onExec?(request)
         if let error = failure("exec") { return answer("exec") { done(.failure(error)) } }
         let pid = processes.spawn()
         try? FileSystem.writeAtomically(request.pidFile, "\(pid)")
         answer("exec") { done(.success(())) }
+    }
+
+    func processIDs(_ id: String, _ done: @escaping (Result<[Int32], CoreError>) -> Void) {
+        guard let container = containers[id] else {
+            return answer("ps") { done(.failure(CoreError(.noSuchContainer, "container does not exist"))) }
+        }
+        answer("ps") { done(.success([container.pid])) }
     }
 
     func checkpoint(_ request: RuntimeCheckpoint, _ done: @escaping (Result<Void, CoreError>) -> Void) {

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 import XCTest
 @testable import ShimCore
 @testable import ShimSystem
@@ -27,9 +28,9 @@ final class RuntimeFailureOutputTests: XCTestCase {
     func testWhatTheRuntimeLeftInThePipesIsTaken() throws {
         let io = try ContainerIO.pipes(stdin: false)
         defer { io.close() }
-        let stderrEnd = try XCTUnwrap(io.runtimeStdio.first { $0.child == 2 }?.parent)
+        let stderrEnd = try XCTUnwrap(io.runtimeStdio.first { $0.child == .standardError }?.parent)
         let text = "runc create failed: nope\n"
-        XCTAssertEqual(text.withCString { write(stderrEnd, $0, strlen($0)) }, text.utf8.count)
+        XCTAssertEqual(text.withCString { write(stderrEnd.rawValue, $0, strlen($0)) }, text.utf8.count)
         io.runtimeFinished()
         XCTAssertEqual(io.takeRuntimeStderr(), Array(text.utf8))
         XCTAssertEqual(io.takeRuntimeStderr(), [], "nothing more, and no waiting")

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import ShimSystem
+import SystemPackage
 import XCTest
 
 /// ocishim-conmon's exec mode, driven as podman's ExecContainer drives
@@ -67,7 +68,7 @@ final class ConmonExecTests: XCTestCase {
                                    environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "_OCI_SYNCPIPE=3",
                                                  "_OCI_STARTPIPE=4", "_OCI_ATTACHPIPE=5"],
                                    directory: h.dir)
-        options.fds = [(0, devnull), (1, devnull), (2, err), (3, sync.child), (4, start.child), (5, attach.child)]
+        options.fds = TestSupport.fdTable([(0, devnull), (1, devnull), (2, err), (3, sync.child), (4, start.child), (5, attach.child)])
         options.newProcessGroup = true
         let pid = try Spawner.spawn(options)
         return Running(pid: pid, sync: sync.parent, start: start.parent, attach: attach.parent)
@@ -109,7 +110,7 @@ final class ConmonExecTests: XCTestCase {
         XCTAssertNil(ConmonHarness.readPacket(r.sync, timeoutSeconds: 0.3), "the exec started before the engine attached")
 
         // 2: attach, send stdin and its end, then let it start.
-        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue))
+        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue)).rawValue
         defer { close(client) }
         _ = "hello\n".withCString { write(client, $0, 6) }
         shutdown(client, Int32(SHUT_WR))
@@ -148,7 +149,7 @@ final class ConmonExecTests: XCTestCase {
         defer { for fd in [r.sync, r.start, r.attach] { close(fd) } }
         nonce(r.start)
         XCTAssertEqual(ConmonHarness.readPacket(r.attach, timeoutSeconds: 60)?["data"] as? Int, 0)
-        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue))
+        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue)).rawValue
         defer { close(client) }
         nonce(r.start)
         XCTAssertGreaterThan(ConmonHarness.readPacket(r.sync, timeoutSeconds: 60)?["data"] as? Int ?? 0, 0)
@@ -179,8 +180,11 @@ final class ConmonExecTests: XCTestCase {
         waitpid(r.pid, &status, 0)
     }
 
-    /// The runtime refuses the exec: its text on the sync pipe, nothing left
-    /// of the session, the container untouched.
+    /// The runtime refuses the exec: its text on the sync pipe, the
+    /// container untouched, and, as conmon leaves them, the session's attach
+    /// socket and FIFOs in its bundle. The engine's client, connected before
+    /// runc exec ran, was never accepted (conmon serves its socket only once
+    /// runc exec has returned): it is reset.
     func testExecOfAMissingBinaryFailsCleanly() throws {
         let h = try ConmonHarness(self)
         let bundle = try runningContainer(h)
@@ -189,13 +193,21 @@ final class ConmonExecTests: XCTestCase {
         defer { for fd in [r.sync, r.start, r.attach] { close(fd) } }
         nonce(r.start)
         XCTAssertEqual(ConmonHarness.readPacket(r.attach, timeoutSeconds: 60)?["data"] as? Int, 0)
+        let client = try UnixSocket.connect(path: s.dir + "/attach", type: Int32(SOCK_SEQPACKET.rawValue)).rawValue
+        defer { close(client) }
         nonce(r.start)
         let failed = ConmonHarness.readPacket(r.sync, timeoutSeconds: 60)
         XCTAssertEqual(failed?["data"] as? Int, -1)
         let message = failed?["message"] as? String ?? ""
         XCTAssertTrue(message.contains("/no/such/binary") && message.contains("no such file or directory"), message)
         XCTAssertTrue(h.eventually { ConmonHarness.processes(mentioning: s.id).isEmpty })
-        XCTAssertFalse(FileManager.default.fileExists(atPath: s.dir + "/attach"))
+        var byte: UInt8 = 0
+        XCTAssertEqual(recv(client, &byte, 1, 0), -1)
+        XCTAssertEqual(errno, ECONNRESET, "the client's connection: \(String(cString: strerror(errno)))")
+        for name in ["attach", "ctl", "winsz"] {
+            XCTAssertTrue(FileManager.default.fileExists(atPath: s.dir + "/" + name), "\(name) was removed")
+        }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: s.dir + "/process.json"), "the core's own file stayed")
         XCTAssertTrue(FileManager.default.fileExists(atPath: s.spec), "the engine's files must stay")
         let (_, state) = try TestSupport.run(ConmonHarness.runc, ["--root", h.runcRoot, "state", h.id])
         XCTAssertTrue(state.contains("\"running\""), state)

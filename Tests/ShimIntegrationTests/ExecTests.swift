@@ -3,6 +3,7 @@ import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 import XCTest
 
 /// Exec sessions and ExecSync on real runc.
@@ -355,11 +356,12 @@ final class OcictlTerminalTests: XCTestCase {
     private func tmux(_ args: [String]) throws -> String {
         let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(devnull) }
-        let (readEnd, writeEnd) = try ShimSystem.Pipe.make()
+        let pipe = try ShimSystem.Pipe.make()
+        let (readEnd, writeEnd) = (pipe.read.rawValue, pipe.write.rawValue)
         var options = SpawnOptions(path: "/usr/bin/tmux", arguments: ["tmux", "-L", server] + args,
                                    environment: ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "TERM=xterm"])
         let captures = args.first == "capture-pane"
-        options.fds = [(0, devnull), (1, captures ? writeEnd : devnull), (2, devnull)]
+        options.fds = TestSupport.fdTable([(0, devnull), (1, captures ? writeEnd : devnull), (2, devnull)])
         let pid: pid_t
         do { pid = try Spawner.spawn(options) } catch {
             close(readEnd); close(writeEnd)

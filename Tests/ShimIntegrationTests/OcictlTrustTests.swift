@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import ShimSystem
+import SystemPackage
 import XCTest
 
 /// What `ocictl` and a shim must not do to containers that are not theirs,
@@ -134,7 +135,7 @@ final class OcictlTrustTests: XCTestCase {
         let dir = stateDir(newID("locked"))
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let held = try XCTUnwrap(try StateDirLock.acquire(stateDir: dir))
-        defer { close(held) }
+        defer { try? held.close() }
 
         let second = try ProgramRun.run(try TestSupport.ocishim(), ["serve", "--id", "locked", "--state-dir", dir], seconds: 30)
         XCTAssertEqual(second.status, 1, "refused with a non-zero exit")
@@ -208,7 +209,7 @@ final class OcictlTrustTests: XCTestCase {
         XCTAssertTrue(try ocictl("state", id).stdout.contains("status:   created"))
 
         // A client that leaves mid-frame makes the shim warn.
-        let sock = try UnixSocket.connect(path: stateDir(id) + "/shim.sock", type: Int32(SOCK_STREAM.rawValue))
+        let sock = try UnixSocket.connect(path: stateDir(id) + "/shim.sock", type: Int32(SOCK_STREAM.rawValue)).rawValue
         let partial: [UInt8] = [0, 0, 0, 40, 0]
         _ = partial.withUnsafeBytes { write(sock, $0.baseAddress, $0.count) }
         close(sock)

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 import XCTest
 @testable import ShimSystem
 
@@ -44,18 +45,18 @@ final class EventLoopTests: XCTestCase {
     func testReadableFdCallsItsHandlerAndUnwatchStopsIt() throws {
         let loop = try EventLoop()
         let (r, w) = try Pipe.make()
-        defer { close(r); close(w) }
+        defer { try? r.close(); try? w.close() }
         var reads = 0
         try loop.watch(r, .readable) { _ in
             var b: UInt8 = 0
-            _ = read(r, &b, 1)
+            _ = read(r.rawValue, &b, 1)
             reads += 1
         }
         var byte: UInt8 = 1
-        _ = write(w, &byte, 1)
+        _ = write(w.rawValue, &byte, 1)
         XCTAssertTrue(loop.run(until: { reads == 1 }, timeoutNanos: 1_000_000_000))
         loop.unwatch(r)
-        _ = write(w, &byte, 1)
+        _ = write(w.rawValue, &byte, 1)
         loop.turn(maxWaitMillis: 20)
         XCTAssertEqual(reads, 1)
         XCTAssertEqual(loop.watchedCount, 0)
@@ -65,7 +66,7 @@ final class EventLoopTests: XCTestCase {
         let loop = try EventLoop()
         let fd = open("/proc/self/status", O_RDONLY)
         defer { close(fd) }
-        XCTAssertThrowsError(try loop.watch(fd, .readable) { _ in })
+        XCTAssertThrowsError(try loop.watch(FileDescriptor(rawValue: fd), .readable) { _ in })
     }
 
     /// A loop with `idleDelayMillis` = `delay` that counts its idle reports,
@@ -73,7 +74,7 @@ final class EventLoopTests: XCTestCase {
     private final class IdleProbe {
         let loop: EventLoop
         private(set) var reports = 0
-        private let pipe: (read: Int32, write: Int32)
+        private let pipe: (read: FileDescriptor, write: FileDescriptor)
 
         init(delay: Int32) throws {
             loop = try EventLoop()
@@ -82,19 +83,19 @@ final class EventLoopTests: XCTestCase {
             loop.onIdle = { [unowned self] in reports += 1 }
             try loop.watch(pipe.read, .readable) { [pipe] _ in
                 var b: UInt8 = 0
-                _ = read(pipe.read, &b, 1)
+                _ = read(pipe.read.rawValue, &b, 1)
             }
         }
 
         deinit {
-            close(pipe.read)
-            close(pipe.write)
+            try? pipe.read.close()
+            try? pipe.write.close()
         }
 
         /// A byte, then the turn that reads it.
         func wake() {
             var byte: UInt8 = 1
-            _ = write(pipe.write, &byte, 1)
+            _ = write(pipe.write.rawValue, &byte, 1)
             loop.turn(maxWaitMillis: -1)
         }
     }

@@ -1,4 +1,5 @@
 import Glibc
+import SystemPackage
 import XCTest
 @testable import ShimSystem
 
@@ -70,11 +71,11 @@ final class ProcessTests: XCTestCase {
 
     func testExtraFdsArriveAtTheirNumbers() throws {
         let (r, w) = try Pipe.make()
-        defer { close(r) }
+        defer { try? r.close() }
         var command = CommandRunner.Command(path: "/bin/sh", arguments: ["sh", "-c", "echo via-fd-5 >&5"], environment: [], timeoutNanos: 5_000_000_000)
-        command.extraFds = [(5, w)]
+        command.extraFds = [(FileDescriptor(rawValue: 5), w)]
         let result = try runToEnd(command)
-        close(w)
+        try? w.close()
         XCTAssertEqual(result.termination, .exited(0))
         let got = try FileSystem.readAll(fd: r, limit: 100, what: "pipe")
         XCTAssertEqual(String(decoding: got, as: UTF8.self), "via-fd-5\n")
@@ -128,7 +129,7 @@ final class ProcessTests: XCTestCase {
 
     func testAnExitReapedBeforeAnyoneAskedIsKept() throws {
         var opts = SpawnOptions(path: "/bin/sh", arguments: ["sh", "-c", "exit 7"], environment: [])
-        opts.fds = [(0, 0), (1, 1), (2, 2)]
+        opts.fds = [(.standardInput, .standardInput), (.standardOutput, .standardOutput), (.standardError, .standardError)]
         let pid = try Spawner.spawn(opts)
         XCTAssertTrue(turn(until: { self.reaper.hasUnclaimedExit(pid) }))
         var got: Termination?

@@ -6,7 +6,7 @@ import XCTest
 /// WriteQueue against real pipes and sockets: the kernel's buffers are the
 /// slow reader.
 final class WriteQueueTests: XCTestCase {
-    private var fds: [Int32] = []
+    private var fds: [FileDescriptor] = []
     /// F_SETPIPE_SZ (F_LINUX_SPECIFIC_BASE + 7), hidden behind _GNU_SOURCE.
     private static let setPipeSize: Int32 = 1031
 
@@ -17,48 +17,48 @@ final class WriteQueueTests: XCTestCase {
     }
 
     override func tearDown() {
-        for fd in fds { close(fd) }
+        for fd in fds { try? fd.close() }
         fds = []
     }
 
     /// A pipe with a non-blocking write end, `size` bytes of buffer.
-    private func pipe(size: Int32 = 4096) throws -> (read: Int32, write: Int32) {
+    private func pipe(size: Int32 = 4096) throws -> (read: FileDescriptor, write: FileDescriptor) {
         let (r, w) = try Pipe.make()
         fds += [r, w]
-        XCTAssertGreaterThanOrEqual(fcntl(w, Self.setPipeSize, size), size)
-        _ = fcntl(w, F_SETFL, fcntl(w, F_GETFL) | O_NONBLOCK)
+        XCTAssertGreaterThanOrEqual(fcntl(w.rawValue, Self.setPipeSize, size), size)
+        _ = fcntl(w.rawValue, F_SETFL, fcntl(w.rawValue, F_GETFL) | O_NONBLOCK)
         return (r, w)
     }
 
-    private func socketPair(_ type: __socket_type) throws -> (Int32, Int32) {
+    private func socketPair(_ type: __socket_type) throws -> (FileDescriptor, FileDescriptor) {
         var pair: [Int32] = [-1, -1]
         guard socketpair(AF_UNIX, Int32(type.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &pair) == 0 else {
             throw SystemError("socketpair")
         }
-        fds += pair
+        fds += pair.map(FileDescriptor.init(rawValue:))
         for fd in pair { _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) }
-        return (pair[0], pair[1])
+        return (FileDescriptor(rawValue: pair[0]), FileDescriptor(rawValue: pair[1]))
     }
 
     /// Writes directly until the fd takes no more; returns how much it took.
-    private func fill(_ fd: Int32) -> Int {
+    private func fill(_ fd: FileDescriptor) -> Int {
         let chunk = [UInt8](repeating: 0xEE, count: 4096)
         var total = 0
         while true {
-            let n = chunk.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            let n = chunk.withUnsafeBytes { write(fd.rawValue, $0.baseAddress, $0.count) }
             if n <= 0 { return total }
             total += n
         }
     }
 
     /// Reads what is there now (the read end is blocking: ask FIONREAD first).
-    private func readAvailable(_ fd: Int32, max: Int = .max) -> [UInt8] {
+    private func readAvailable(_ fd: FileDescriptor, max: Int = .max) -> [UInt8] {
         var available: Int32 = 0
-        _ = ioctl(fd, UInt(FIONREAD), &available)
+        _ = ioctl(fd.rawValue, UInt(FIONREAD), &available)
         let count = min(Int(available), max)
         guard count > 0 else { return [] }
         var bytes = [UInt8](repeating: 0, count: count)
-        let n = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress, count) }
+        let n = bytes.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress, count) }
         return Array(bytes[0..<Swift.max(0, n)])
     }
 
@@ -161,7 +161,7 @@ final class WriteQueueTests: XCTestCase {
         var failures: [(Errno, Int)] = []
         queue.onFailed = { failures.append(($0, $1)) }
         XCTAssertEqual(pattern(100).withUnsafeBytes { queue.append($0) }, .accepted)
-        close(r)
+        close(r.rawValue)
         fds.removeAll { $0 == r }
         // The pipe reports EPOLLERR to the writer; the queue writes and fails.
         XCTAssertTrue(loop.run(until: { !failures.isEmpty }, timeoutNanos: 5_000_000_000))
@@ -176,7 +176,7 @@ final class WriteQueueTests: XCTestCase {
     func testAnAppendToAGoneReaderFailsAtOnce() throws {
         let loop = try EventLoop()
         let (r, w) = try pipe()
-        close(r)
+        close(r.rawValue)
         fds.removeAll { $0 == r }
         let queue = WriteQueue(fd: w, loop: loop, limit: 1 << 20)
         var failures: [Errno] = []
@@ -247,7 +247,7 @@ final class WriteQueueTests: XCTestCase {
         var received: [[UInt8]] = []
         var buffer = [UInt8](repeating: 0, count: 8193)
         while received.count < sent.count {
-            let n = buffer.withUnsafeMutableBytes { recv(b, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            let n = buffer.withUnsafeMutableBytes { recv(b.rawValue, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
             if n > 0 {
                 received.append(Array(buffer[0..<n]))
             } else {

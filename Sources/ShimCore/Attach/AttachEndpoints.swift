@@ -8,6 +8,11 @@ import ShimSystem
 /// (resize, reopen the log) and, for the container's terminal, the window
 /// size FIFO `<dir>/winsz`. The container's live in its bundle; an exec
 /// session's in the session's directory.
+///
+/// They are made before the runtime runs (conmon's order: the socket, then
+/// `ctl`, then `winsz`, then the runtime), so an engine can connect as soon
+/// as it knows the path; the process they belong to comes later
+/// (`processBegan`).
 final class AttachEndpoints {
     struct Layout {
         /// Where the socket file and the FIFOs are.
@@ -23,6 +28,9 @@ final class AttachEndpoints {
         var attachSocket = true
         /// The socket-dir link stays when the socket goes.
         var linkStays = false
+        /// Socket clients are accepted before the process exists; false:
+        /// they wait in the listen backlog until `processBegan`.
+        var acceptBeforeProcess = true
     }
 
     private var socket: AttachSocket?
@@ -35,7 +43,8 @@ final class AttachEndpoints {
         do throws(CoreError) {
             if layout.attachSocket {
                 socket = try AttachSocket(realDir: layout.dir, socketDir: layout.socketDir, name: layout.linkName,
-                                          fullAttach: layout.fullAttach, linkStays: layout.linkStays, hub: hub, loop: context.loop,
+                                          fullAttach: layout.fullAttach, linkStays: layout.linkStays,
+                                          acceptsBeforeProcess: layout.acceptBeforeProcess, hub: hub, loop: context.loop,
                                           scratch: context.scratch, log: context.log)
             }
             if layout.controlFIFO {
@@ -65,6 +74,10 @@ final class AttachEndpoints {
     /// last output is drained.
     func acceptWaitingClients() { socket?.acceptWaiting() }
 
+    /// The process exists (before its output is read): socket clients that
+    /// waited for it are accepted.
+    func processBegan() { socket?.startAccepting() }
+
     /// Calls `body` once every socket client has been sent its output and
     /// closed (or dropped at the end of its grace period).
     func whenClientsDrained(_ body: @escaping () -> Void) {
@@ -82,13 +95,14 @@ final class AttachEndpoints {
     }
 
     /// Removes the socket, its link and the FIFOs; clients still connected
-    /// are cut.
-    func close() {
-        socket?.close()
+    /// are cut. `keepingFiles`: the fds are closed, the files stay (a failed
+    /// create whose engine expects them: CreateOptions.keepEndpointsAfterFailure).
+    func close(keepingFiles: Bool = false) {
+        socket?.close(keepingFiles: keepingFiles)
         socket = nil
-        control?.close()
+        control?.close(keepingFile: keepingFiles)
         control = nil
-        windowSize?.close()
+        windowSize?.close(keepingFile: keepingFiles)
         windowSize = nil
     }
 }

@@ -2,6 +2,7 @@ import CShimSys
 import Glibc
 import Logging
 import ShimSystem
+import SystemPackage
 
 /// A process's attach socket, in the wire format of conmon's (podman's
 /// ConmonOCIRuntime attaches through it directly): a SOCK_SEQPACKET socket,
@@ -18,6 +19,15 @@ import ShimSystem
 /// `fullAttach` there is no symlink and the path is `<dir>/attach`. Either
 /// way, when the path to bind is too long for sun_path the shim binds through
 /// `/proc/self/fd/<dir fd>/attach`, as conmon does today.
+///
+/// The socket listens from the moment it is made, which may be before the
+/// process exists (a front end makes its endpoints before the runtime runs,
+/// as conmon does). Its clients are accepted at once, or, with
+/// `acceptsBeforeProcess` false, only once the process exists
+/// (`startAccepting`): until then they wait in the listen backlog, and if
+/// the process never comes (the runtime failed), closing the socket resets
+/// them — what a client of conmon sees, which waits for the runtime without
+/// serving its socket.
 ///
 /// A client never holds up the process: output a client does not take at
 /// once waits in its queue, up to `clientQueueLimit` bytes; past that the
@@ -39,16 +49,21 @@ final class AttachSocket {
     /// The symlink stays when the socket goes (conmon removes only the
     /// socket, through the link).
     private let linkStays: Bool
-    private var listener: Int32 = -1
+    /// nil once the process has exited (no new clients) or closed.
+    private var listener: FileDescriptor?
     private let loop: EventLoop
     private let scratch: ScratchBuffer
     private let log: Logger
     private let hub: AttachHub
-    private var clients: [Int32: SocketAttachClient] = [:]
+    private var clients: [FileDescriptor: SocketAttachClient] = [:]
+    /// Connections are being accepted (the listener is watched).
+    private var accepting = false
 
     /// Binds and listens. `realDir` holds the socket; `socketDir`/`name`
-    /// gets the symlink unless `fullAttach`.
+    /// gets the symlink unless `fullAttach`. Clients are accepted from now
+    /// on, or with `acceptsBeforeProcess` false from `startAccepting` on.
     init(realDir: String, socketDir: String, name: String, fullAttach: Bool, linkStays: Bool = false,
+         acceptsBeforeProcess: Bool = true,
          hub: AttachHub, loop: EventLoop, scratch: ScratchBuffer, log: Logger) throws(CoreError) {
         self.linkStays = linkStays
         self.hub = hub
@@ -72,13 +87,29 @@ final class AttachSocket {
             if let symlink { unlink(symlink) }
             throw error
         }
-        do {
-            try loop.watch(listener, .readable) { [unowned self] _ in accept() }
-        } catch {
-            close()
-            throw .internal("cannot watch the attach socket \(path): \(error)")
+        if acceptsBeforeProcess {
+            do throws(SystemError) { try watchListener() } catch {
+                close()
+                throw .internal("cannot watch the attach socket \(path): \(error)")
+            }
         }
         hub.onEnded.append { [weak self] _ in self?.stopListening() }
+    }
+
+    private func watchListener() throws(SystemError) {
+        guard let listener, !accepting else { return }
+        try loop.watch(listener, .readable) { [unowned self] _ in accept() }
+        accepting = true
+    }
+
+    /// The process exists: clients that connected before it are accepted
+    /// now (before its first output is read), later ones as they come.
+    func startAccepting() {
+        guard listener != nil, !accepting else { return }
+        do throws(SystemError) { try watchListener() } catch {
+            log.warning("\(hub.label): cannot watch the attach socket \(path): \(error); no more clients")
+        }
+        accept()
     }
 
     var clientCount: Int { clients.count }
@@ -113,7 +144,7 @@ final class AttachSocket {
 
     /// Binds `path`; when it is longer than sun_path, through an O_PATH fd
     /// of the directory the socket goes into.
-    private static func bind(path: String, realDir: String) throws(CoreError) -> Int32 {
+    private static func bind(path: String, realDir: String) throws(CoreError) -> FileDescriptor {
         let type = Int32(SOCK_SEQPACKET.rawValue)
         if path.utf8.count <= UnixSocket.maxPathLength {
             do { return try UnixSocket.listen(path: path, type: type, mode: 0o700, backlog: 10) } catch {
@@ -137,8 +168,8 @@ final class AttachSocket {
     func acceptWaiting() { accept() }
 
     private func accept() {
-        while listener >= 0 {
-            let peer: Int32?
+        while let listener {
+            let peer: FileDescriptor?
             do { peer = try UnixSocket.accept(listener) } catch {
                 log.warning("\(hub.label): attach socket: \(error)")
                 return
@@ -146,7 +177,7 @@ final class AttachSocket {
             guard let peer else { return }
             let client = SocketAttachClient(fd: peer, owner: self, loop: loop)
             clients[peer] = client
-            log.debug("\(hub.label): attach socket client \(peer) connected")
+            log.debug("\(hub.label): attach socket client \(peer.rawValue) connected")
             client.token = hub.add(client)
             // A client that came after the exit got the end already.
             if clients[peer] != nil { client.updateWatch() }
@@ -156,16 +187,20 @@ final class AttachSocket {
     /// The process exited: no new clients; current ones get their queued
     /// output, then are closed.
     private func stopListening() {
-        guard listener >= 0 else { return }
-        loop.unwatch(listener)
-        Glibc.close(listener)
-        listener = -1
+        guard let listener else { return }
+        if accepting { loop.unwatch(listener) }
+        accepting = false
+        try? listener.close()
+        self.listener = nil
     }
 
-    /// Closes everything and removes the socket file and the symlink.
-    func close() {
+    /// Closes everything (clients still waiting to be accepted are reset)
+    /// and removes the socket file and the symlink, unless `keepingFiles`:
+    /// then both stay where they are, and nothing listens on the file.
+    func close(keepingFiles: Bool = false) {
         stopListening()
         for client in Array(clients.values) { drop(client, reason: nil) }
+        guard !keepingFiles else { return }
         try? FileSystem.removeFile(socketFile)
         if let symlink, !linkStays { unlink(symlink) }
     }
@@ -176,10 +211,10 @@ final class AttachSocket {
         guard clients.removeValue(forKey: client.fd) != nil else { return }
         client.dropped = true
         client.output.close()
-        if let reason { log.warning("\(hub.label): attach socket client \(client.fd): \(reason); disconnected") }
+        if let reason { log.warning("\(hub.label): attach socket client \(client.fd.rawValue): \(reason); disconnected") }
         hub.remove(client.token)
         loop.unwatch(client.fd)
-        Glibc.close(client.fd)
+        try? client.fd.close()
         if clients.isEmpty && !drainedWaiters.isEmpty {
             let waiters = drainedWaiters
             drainedWaiters = []
@@ -211,7 +246,7 @@ final class AttachSocket {
 
 /// One peer of the attach socket.
 private final class SocketAttachClient: AttachClient {
-    let fd: Int32
+    let fd: FileDescriptor
     unowned let owner: AttachSocket
     var token = 0
     /// Input still comes (no EOF yet).
@@ -234,7 +269,7 @@ private final class SocketAttachClient: AttachClient {
         return queue
     }()
 
-    init(fd: Int32, owner: AttachSocket, loop: EventLoop) {
+    init(fd: FileDescriptor, owner: AttachSocket, loop: EventLoop) {
         self.fd = fd
         self.owner = owner
         self.loop = loop
@@ -267,12 +302,12 @@ private final class SocketAttachClient: AttachClient {
     private func readInput() {
         let buffer = owner.scratchBytes
         for _ in 0..<16 {
-            let n = recv(fd, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
+            let n = recv(fd.rawValue, buffer.baseAddress, buffer.count, Int32(MSG_DONTWAIT))
             if n > 0 {
                 let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<n])
                 if let stdin = hub.stdin, hub.acceptsStdin {
                     if !stdin.write(bytes) {
-                        owner.logger.warning("\(hub.label): stdin refused \(n) bytes from attach socket client \(fd)")
+                        owner.logger.warning("\(hub.label): stdin refused \(n) bytes from attach socket client \(fd.rawValue)")
                     }
                     if !stdin.hasRoom {
                         paused = true
@@ -291,7 +326,7 @@ private final class SocketAttachClient: AttachClient {
             }
             // EOF: the client is done sending; it may still read output.
             reading = false
-            shutdown(fd, Int32(SHUT_RD))
+            shutdown(fd.rawValue, Int32(SHUT_RD))
             hub.clientClosedStdin()
             updateWatch()
             return
@@ -328,7 +363,7 @@ private final class SocketAttachClient: AttachClient {
     }
 
     func attachDropped(_ bytes: UInt64) {
-        owner.logger.debug("\(hub.label): attach socket client \(fd) missed \(bytes) bytes of earlier output")
+        owner.logger.debug("\(hub.label): attach socket client \(fd.rawValue) missed \(bytes) bytes of earlier output")
     }
 
     func attachEnded(exitCode: Int32) {

@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import ShimSystem
+import SystemPackage
 
 /// One of conmon's control FIFOs (`<bundle>/ctl`, `<bundle>/winsz`): the
 /// engine writes lines, the shim acts on each one (ControlCommand). The
@@ -11,8 +12,8 @@ final class ControlFIFO {
     static let maxLine = 200
 
     let path: String
-    private let readFD: Int32
-    private let keepaliveFD: Int32
+    private let readFD: FileDescriptor
+    private let keepaliveFD: FileDescriptor
     private let loop: EventLoop
     private let log: Logger
     private let parse: (Substring) -> Result<ControlCommand, ControlLineError>
@@ -34,24 +35,26 @@ final class ControlFIFO {
                 throw .internal("cannot create the control FIFO \(path): \(SystemError("mkfifo"))")
             }
         }
-        readFD = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard readFD >= 0 else {
+        let reader = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard reader >= 0 else {
             let error = SystemError("open")
             unlink(path)
             throw .internal("cannot open the control FIFO \(path): \(error)")
         }
-        keepaliveFD = Glibc.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-        guard keepaliveFD >= 0 else {
+        readFD = FileDescriptor(rawValue: reader)
+        let keepalive = Glibc.open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
+        guard keepalive >= 0 else {
             let error = SystemError("open")
-            Glibc.close(readFD)
+            try? readFD.close()
             unlink(path)
             throw .internal("cannot open the control FIFO \(path) for writing: \(error)")
         }
+        keepaliveFD = FileDescriptor(rawValue: keepalive)
         do {
             try loop.watch(readFD, .readable, readHangup: false) { [unowned self] _ in readLines() }
         } catch {
-            Glibc.close(readFD)
-            Glibc.close(keepaliveFD)
+            try? readFD.close()
+            try? keepaliveFD.close()
             unlink(path)
             throw .internal("cannot watch the control FIFO \(path): \(error)")
         }
@@ -60,7 +63,7 @@ final class ControlFIFO {
     private func readLines() {
         var buffer = [UInt8](repeating: 0, count: 512)
         for _ in 0..<16 {
-            let n = buffer.withUnsafeMutableBytes { read(readFD, $0.baseAddress, $0.count) }
+            let n = buffer.withUnsafeMutableBytes { read(readFD.rawValue, $0.baseAddress, $0.count) }
             if n > 0 {
                 consume(buffer[0..<n])
                 continue
@@ -102,13 +105,13 @@ final class ControlFIFO {
         }
     }
 
-    /// Stops reading and removes the FIFO.
-    func close() {
+    /// Stops reading and removes the FIFO (unless `keepingFile`).
+    func close(keepingFile: Bool = false) {
         guard open else { return }
         open = false
         loop.unwatch(readFD)
-        Glibc.close(readFD)
-        Glibc.close(keepaliveFD)
-        unlink(path)
+        try? readFD.close()
+        try? keepaliveFD.close()
+        if !keepingFile { unlink(path) }
     }
 }

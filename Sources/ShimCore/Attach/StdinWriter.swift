@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import ShimSystem
+import SystemPackage
 
 /// Writes attach clients' input to a process's stdin without ever blocking
 /// the loop: what the process does not take at once waits here and goes out
@@ -20,7 +21,8 @@ final class StdinWriter {
 
     private let log: Logger
     private let label: String
-    private var fd: Int32 = -1
+    /// The duplicate written to; nil before `connect` and after closing.
+    private var fd: FileDescriptor?
     /// Input the process has not taken yet; holds what comes before `connect`.
     private let input: WriteQueue
     /// No more input: the fd closes once what is pending is written.
@@ -52,17 +54,17 @@ final class StdinWriter {
     var acceptsInput: Bool { !closing && !closed }
 
     /// Starts writing to a duplicate of `stdinFD`.
-    func connect(_ stdinFD: Int32) {
-        guard fd < 0, !closed, stdinFD >= 0 else { return }
-        let copy = fcntl(stdinFD, F_DUPFD_CLOEXEC, 3)
+    func connect(_ stdinFD: FileDescriptor) {
+        guard fd == nil, !closed else { return }
+        let copy = fcntl(stdinFD.rawValue, F_DUPFD_CLOEXEC, 3)
         guard copy >= 0 else {
             log.warning("\(label): cannot duplicate stdin: \(SystemError("dup")); input is dropped")
             closeNow()
             return
         }
         _ = fcntl(copy, F_SETFL, fcntl(copy, F_GETFL) | O_NONBLOCK)
-        fd = copy
-        input.connect(copy)
+        fd = FileDescriptor(rawValue: copy)
+        input.connect(FileDescriptor(rawValue: copy))
         // Closed before it was connected, with nothing to write first.
         if closing && pendingBytes == 0 { closeNow() }
     }
@@ -92,7 +94,7 @@ final class StdinWriter {
         guard !closed else { return }
         closing = true
         // Not connected yet: `connect` writes what is pending, then closes.
-        if fd >= 0 && pendingBytes == 0 { closeNow() }
+        if fd != nil && pendingBytes == 0 { closeNow() }
     }
 
     /// Drops pending input and closes now (the process is gone).
@@ -112,8 +114,8 @@ final class StdinWriter {
         closed = true
         closing = true
         input.close()
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
+        try? fd?.close()
+        fd = nil
         let done = onClose
         onClose = nil
         done?()

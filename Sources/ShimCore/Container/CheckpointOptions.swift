@@ -30,6 +30,9 @@ public struct CheckpointOutcome: Sendable, Equatable {
 /// A checkpoint in flight, and whether the container's end was one.
 struct CheckpointProgress: Equatable {
     var leaveRunning: Bool
+    /// The container was paused (containerd pauses a task around its
+    /// checkpoint): a checkpoint that leaves it, or fails, leaves it paused.
+    var fromPaused = false
     /// The init's end, seen while a stopping checkpoint's runtime call ran:
     /// recorded once the runtime says whether that end was the checkpoint's.
     var heldExit: Int32?
@@ -37,5 +40,11 @@ struct CheckpointProgress: Equatable {
     /// end, held or still to come, is the checkpoint's.
     var dumped = false
 
-    init(leaveRunning: Bool) { self.leaveRunning = leaveRunning }
+    init(leaveRunning: Bool, fromPaused: Bool = false) {
+        self.leaveRunning = leaveRunning
+        self.fromPaused = fromPaused
+    }
+
+    /// The phase a checkpoint that leaves the container returns to.
+    var phaseAfter: ContainerPhase { fromPaused ? .paused : .running }
 }

@@ -10,7 +10,9 @@ extension Container {
     /// container: the monitor records the init's end as usual (the code it
     /// really saw, 137 for runc's SIGKILL), marks it `checkpointed`, and
     /// answers once it has done so, with the container stopped. With
-    /// leave-running the container goes on and is reported running.
+    /// leave-running the container goes on and is reported running (or
+    /// paused: a paused container can be checkpointed, as containerd does
+    /// between its Pause and Resume, and stays paused).
     func checkpoint(_ options: CheckpointOptions, _ done: @escaping (Result<CheckpointOutcome, CoreError>) -> Void) {
         do throws(CoreError) {
             try check(.checkpoint)
@@ -21,7 +23,7 @@ extension Container {
         } catch {
             return done(.failure(error))
         }
-        move(to: .checkpointing(CheckpointProgress(leaveRunning: options.leaveRunning)))
+        move(to: .checkpointing(CheckpointProgress(leaveRunning: options.leaveRunning, fromPaused: phase.kind == .paused)))
         log.info("container \(id): \(runtime.name) checkpoint to \(options.imagePath)\(options.leaveRunning ? ", leaving it running" : "")")
         var request = RuntimeCheckpoint(id: id, imagePath: options.imagePath, workPath: options.workPath ?? paths.bundle)
         request.leaveRunning = options.leaveRunning
@@ -51,7 +53,7 @@ extension Container {
         switch result {
         case .failure(let error):
             log.warning("container \(id): checkpoint failed: \(error.message)")
-            move(to: .running)
+            move(to: progress.phaseAfter)
             // An end seen meanwhile was not the checkpoint's.
             if let held { process.recordExit(code: held) }
             done(.failure(error))
@@ -61,7 +63,7 @@ extension Container {
                 $0.message = leaveRunning ? "checkpointed, left running" : "checkpointed, stopped"
             }
             if leaveRunning {
-                move(to: .running)
+                move(to: progress.phaseAfter)
                 return done(.success(CheckpointOutcome(status: status, exit: process.exit)))
             }
             progress.dumped = true

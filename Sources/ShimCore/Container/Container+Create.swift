@@ -7,9 +7,20 @@ extension Container {
     /// container's stdio on fds the shim owns, then the monitor takes over.
     /// On failure nothing this create made is left behind: no runtime
     /// state, no process, no open fd — and nothing it did not make is
-    /// touched.
-    func create(_ done: @escaping (Result<Int32, CoreError>) -> Void) {
-        do throws(CoreError) { try check(.create) } catch { return done(.failure(error)) }
+    /// touched. (With CreateOptions.keepEndpointsAfterFailure the attach
+    /// endpoints' files stay, their fds closed.)
+    ///
+    /// `beforeRuntime` runs once everything the shim makes before the
+    /// runtime is in place (stdio, log, attach endpoints), right before the
+    /// runtime is started: a front end adds its own files there, in their
+    /// place in the order. Throwing fails the create as a failed runtime
+    /// would, with that error.
+    func create(beforeRuntime: (() throws(CoreError) -> Void)? = nil,
+                _ done: @escaping (Result<Int32, CoreError>) -> Void) {
+        do throws(CoreError) { try check(.create) } catch {
+            options.relayedStdio?.closeAll()
+            return done(.failure(error))
+        }
         move(to: .creating)
         let request: RuntimeCreate
         do {
@@ -18,6 +29,11 @@ extension Container {
             releaseResources()
             move(to: .none)
             return done(.failure(error))
+        }
+        if let beforeRuntime {
+            do throws(CoreError) { try beforeRuntime() } catch {
+                return abandonCreate(error, runtime: .untouched, done)
+            }
         }
         let operation = options.restore == nil ? "create" : "restore"
         log.info("container \(id): \(runtime.name) \(operation) in \(paths.bundle)")
@@ -52,12 +68,26 @@ extension Container {
     }
 
     /// Everything before the runtime runs: directories, log, ports, stdio,
-    /// user namespace access, labels, cgroup placement of the shim.
+    /// user namespace access, labels, cgroup placement of the shim, and
+    /// last the init's attach endpoints (conmon makes its attach socket and
+    /// FIFOs right before it runs the runtime).
     private func prepare() throws(CoreError) -> RuntimeCreate {
-        if options.terminal && !bundleConfig.terminal {
-            throw .invalid("Create asks for a terminal but \(paths.bundle)/config.json has process.terminal false")
+        // First: from here on the relayed fds are the container's, and a
+        // failure below closes them with everything else.
+        if let relayed = options.relayedStdio {
+            pendingRelay = StdioRelay(relayed, loop: context.loop, scratch: context.scratch, log: log, label: "container \(id)")
         }
-        let terminal = bundleConfig.terminal
+        let terminal: Bool
+        if options.readBundleConfig {
+            if options.terminal && !bundleConfig.terminal {
+                throw .invalid("Create asks for a terminal but \(paths.bundle)/config.json has process.terminal false")
+            }
+            terminal = bundleConfig.terminal
+        } else {
+            // The runtime gets a console socket exactly when asked; a
+            // config.json that disagrees is the runtime's to refuse.
+            terminal = options.terminal
+        }
         detachKeys = try DetachKeys.parse(options.detachKeys.isEmpty ? DetachKeys.defaultSpec : options.detachKeys)
         try options.restore?.validate()
         for dir in [paths.exitDir, paths.runtimeLogDir] + (paths.persistDir.map { [$0] } ?? []) {
@@ -78,13 +108,19 @@ extension Container {
         if !options.reservePorts.isEmpty {
             ports = try PortReservation.reserve(options.reservePorts)
         }
+        if let relayed = options.relayedStdio {
+            if !options.providedStdio.isEmpty { throw .invalid("relayed and provided stdio cannot be used together") }
+            if relayed.hasStdin && !options.stdin && !terminal {
+                throw .invalid("a relayed stdin needs the container's stdin (CreateOptions.stdin)")
+            }
+        }
         let io: ContainerIO
         if !options.providedStdio.isEmpty {
             if terminal { throw .invalid("provided stdio cannot be used with a terminal (process.terminal is true)") }
             io = try ContainerIO.passthrough(options.providedStdio)
         } else {
             io = terminal ? try ContainerIO.terminal(socketDir: context.config.stateDir)
-                          : try ContainerIO.pipes(stdin: options.stdin)
+                          : try ContainerIO.pipes(stdin: options.stdin, owner: options.stdioOwner)
         }
         self.io = io
 
@@ -109,6 +145,7 @@ extension Container {
             }
         }
         placeShimInCgroup()
+        preparedInit = try makeInitProcess(terminal: terminal, stdin: terminal || (io.hasStdin && options.stdin))
         return request
     }
 
@@ -164,8 +201,15 @@ extension Container {
             io.drainOutput()
             io.stopOutput()
         }
-        let process = try makeInitProcess(io: io)
+        guard let process = preparedInit else { throw .internal("the container's init vanished during create") }
+        connectInitStdio(process, io: io)
+        preparedInit = nil
         initProcess = process
+        if let relay = pendingRelay {
+            pendingRelay = nil
+            process.relayStdio(relay)
+            process.connectRelayedStdin()
+        }
         createdAt = Clock.realtimeNanos()
         process.began(pid: pid, startedAt: restored ? createdAt : 0)
         process.startOutput()
@@ -179,28 +223,18 @@ extension Container {
         context.emit(restored ? .restored : .created) { $0.pid = pid }
     }
 
-    /// The init's stdio as attach clients and the engine see it: the hub,
-    /// conmon's attach socket and control FIFOs in the endpoints dir (the
-    /// bundle, unless the front end named another), the exit files and exit
-    /// command.
-    private func makeInitProcess(io: ContainerIO) throws(CoreError) -> MonitoredProcess {
-        let terminal = io.mode == .terminal
-        let hub = AttachHub(label: "container \(id)", terminal: terminal,
-                            stdin: io.hasStdin && (options.stdin || terminal),
+    /// The init as attach clients and the engine see it, before it exists:
+    /// the hub, conmon's attach socket and control FIFOs in the endpoints
+    /// dir (the bundle, unless the front end named another), the exit files
+    /// and exit command. Its stdio is connected once the runtime has made
+    /// it (`connectInitStdio`).
+    private func makeInitProcess(terminal: Bool, stdin: Bool) throws(CoreError) -> MonitoredProcess {
+        let hub = AttachHub(label: "container \(id)", terminal: terminal, stdin: stdin,
                             closeStdinOnClientEOF: options.stdin && !options.leaveStdinOpen,
                             backlogCapacity: nil, loop: context.loop, log: context.log)
-        hub.stdin?.onClose = { [weak io] in io?.closeStdin() }
-        hub.stdin?.connect(io.stdinFD)
-        if terminal {
-            hub.resizer = { [weak io] rows, columns throws(CoreError) in
-                guard let io else { throw .precondition("the container's terminal is closed") }
-                try io.resize(rows: rows, columns: columns)
-            }
-        }
         let process = MonitoredProcess(execID: nil, label: "container \(id)", hub: hub,
                                        delivery: .runtime(runtime, containerID: id), context: context)
         process.owner = self
-        process.io = io
         process.exitFiles = [paths.exitFile] + (paths.persistDir.map { [FileSystem.join($0, "exit")] } ?? [])
         if !options.exitCommand.isEmpty {
             process.exitCommand = ExitCommandSpec(argv: options.exitCommand, delaySeconds: options.exitDelaySeconds)
@@ -210,12 +244,27 @@ extension Container {
                                             windowSizeFIFO: terminal && options.controlFIFOs)
         layout.attachSocket = options.attachSocket
         layout.linkStays = options.attachLinkStays
+        layout.acceptBeforeProcess = !options.attachClientsWaitForProcess
         if layout.attachSocket || layout.controlFIFO {
             process.endpoints = try AttachEndpoints(layout, hub: hub, context: context) { [weak self] command in
                 self?.control(command)
             }
         }
         return process
+    }
+
+    /// The runtime made the init: its stdin and terminal behind the hub.
+    private func connectInitStdio(_ process: MonitoredProcess, io: ContainerIO) {
+        let hub = process.hub
+        hub.stdin?.onClose = { [weak io] in io?.closeStdin() }
+        if let stdinFD = io.stdinFD { hub.stdin?.connect(stdinFD) }
+        if io.mode == .terminal {
+            hub.resizer = { [weak io] rows, columns throws(CoreError) in
+                guard let io else { throw .precondition("the container's terminal is closed") }
+                try io.resize(rows: rows, columns: columns)
+            }
+        }
+        process.io = io
     }
 
     /// A line from the control FIFOs (`<endpoints dir>/ctl`, `winsz`).
@@ -254,7 +303,10 @@ extension Container {
                                _ done: @escaping (Result<Int32, CoreError>) -> Void) {
         log.warning("container \(id): create failed: \(error.message)")
         let finish = { [self] in
-            initProcess?.abandon()
+            let process = initProcess ?? preparedInit
+            process?.abandon()
+            process?.release(keepingEndpointFiles: options.keepEndpointsAfterFailure)
+            preparedInit = nil
             releaseResources()
             initProcess = nil
             try? FileSystem.removeFile(paths.pidFile)

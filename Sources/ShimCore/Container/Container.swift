@@ -19,6 +19,9 @@ final class Container {
     private(set) var phase: ContainerPhase = .none
     /// The init, from the runtime's create on.
     var initProcess: MonitoredProcess?
+    /// The init while the runtime's create runs: its hub and attach
+    /// endpoints exist, the process not yet.
+    var preparedInit: MonitoredProcess?
     var logger: ContainerLogger? {
         // The log holds a line's unfinished tail until its newline comes or
         // its deadline passes; the deadline is a timer on this shim's loop.
@@ -31,6 +34,8 @@ final class Container {
     /// The container's stdio while the runtime's create runs; the init's
     /// from then on.
     var io: ContainerIO?
+    /// The relay of the engine's stdio fds, until the init takes it.
+    var pendingRelay: StdioRelay?
     var detachKeys = DetachKeys.default
     /// The exec sessions (one shim for all of them).
     private(set) lazy var execs = ExecManager(container: self)
@@ -116,12 +121,16 @@ final class Container {
     func releaseResources() {
         execs.closeAll()
         initProcess?.release()
+        preparedInit?.release()
+        preparedInit = nil
         oomWatcher?.stop()
         oomWatcher = nil
         ports?.release()
         ports = nil
         io?.close()
         io = nil
+        pendingRelay?.close()
+        pendingRelay = nil
         logger?.close()
         logger = nil
     }
@@ -164,6 +173,7 @@ extension Container: ProcessOwner {
         oomWatcher = nil
         ports?.release()
         ports = nil
+        if options.killAllWhenInitExits { killProcessesLeftByInit() }
         // An exit seen while `runc start` is still answering: the start is
         // recorded first, so it is never later than the finish.
         if phase.kind == .starting { markStarted() }
@@ -171,6 +181,15 @@ extension Container: ProcessOwner {
 
     func processDidRecordExit(_ process: MonitoredProcess, _ exit: ProcessExit) {
         move(to: .stopped)
+    }
+
+    /// The init is gone; what it left in a shared pid namespace goes too.
+    private func killProcessesLeftByInit() {
+        runtime.kill(id, signal: SIGKILL, all: true) { [log, id] result in
+            if case .failure(let error) = result {
+                log.debug("container \(id): killing the processes its init left: \(error.message)")
+            }
+        }
     }
 
     /// The init started (the runtime's start answered, or the init ended

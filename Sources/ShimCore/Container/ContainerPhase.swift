@@ -4,7 +4,7 @@
 /// that no sub-state hides in a boolean:
 ///
 ///     none -> creating -> created -> starting -> running <-> paused
-///               |           |           |           |  \        |
+///               |           |           |           |  \      /  |
 ///               +-> none    |           +-> created |   checkpointing
 ///                           v           v           v        |
 ///                        stopped <------+---------- + <------+
@@ -61,8 +61,8 @@ enum ContainerPhase: Equatable {
         .created: [.starting, .stopped, .deleted],
         .starting: [.running, .created, .stopped],
         .running: [.paused, .checkpointing, .stopped, .deleted],
-        .paused: [.running, .stopped, .deleted],
-        .checkpointing: [.running, .stopped],
+        .paused: [.running, .checkpointing, .stopped, .deleted],
+        .checkpointing: [.running, .paused, .stopped],
         .stopped: [.deleted],
         .deleted: [],
     ]
@@ -84,7 +84,8 @@ enum ContainerPhase: Equatable {
     /// What State reports: a runtime call in flight shows the phase it
     /// started from.
     var status: ContainerStatus {
-        switch kind {
+        if case .checkpointing(let progress) = self { return progress.fromPaused ? .paused : .running }
+        return switch kind {
         case .none, .creating: .none
         case .created, .starting: .created
         case .running, .checkpointing: .running
@@ -118,7 +119,7 @@ enum ContainerOperation: String, CaseIterable, Sendable {
         case .pause: [.running]
         case .resume: [.paused]
         case .update: [.created, .starting, .running, .paused]
-        case .checkpoint: [.running]
+        case .checkpoint: [.running, .paused]
         case .exec: [.running]
         case .attach, .resize: [.created, .starting, .running, .paused]
         case .delete: [.created, .stopped]

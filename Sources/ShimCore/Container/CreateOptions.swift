@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// Everything Create needs, as the engine gives it (podman hands the same to
 /// conmon and runc). Defaults come from the shim's configuration and state dir.
 public struct CreateOptions: Sendable {
@@ -50,7 +52,20 @@ public struct CreateOptions: Sendable {
     /// and stderr as they are: nothing is read, logged or attachable (an
     /// engine that gives the container its own stdio, as conmon's
     /// `--log-path passthrough`). Not with a terminal.
-    public var providedStdio: [Int32] = []
+    public var providedStdio: [FileDescriptor] = []
+    /// The engine's own fds the container's stdio is copied to and from
+    /// (containerd's FIFOs), pipes or terminal as the bundle says; the shim
+    /// takes them over, whether Create succeeds or not. `stdin` must be
+    /// set when they include a stdin. Not with `providedStdio`.
+    public var relayedStdio: RelayedStdio?
+    /// The owner of the container's ends of its stdio pipes; nil: the
+    /// shim's (see StdioOwner).
+    public var stdioOwner: StdioOwner?
+    /// Kill every process left in the container once its init has exited
+    /// (`kill --all SIGKILL`): the kernel does that for a pid namespace's
+    /// init only, so a container sharing a pid namespace would leave them
+    /// behind (containerd's runc shim does the same, ShouldKillAllOnExit).
+    public var killAllWhenInitExits = false
     /// The runtime reports its errors on its stderr (no `--log` JSON file
     /// of the shim's); a failed create's error then carries that stderr as
     /// written (CoreError.runtimeOutput), as conmon passes it on.
@@ -67,11 +82,34 @@ public struct CreateOptions: Sendable {
     /// The shim's fds handed to the runtime at the same numbers (conmon
     /// leaves what the engine gave it open for the runtime, which hands
     /// fds 3.. on with `--preserve-fds`).
-    public var runtimeFDs: [Int32] = []
+    public var runtimeFDs: [FileDescriptor] = []
     /// LISTEN_PID in the runtime's environment becomes the runtime's own
     /// pid, so that it takes LISTEN_FDS as its own (conmon's socket
     /// activation: --replace-listen-pid, or LISTEN_PID naming conmon).
     public var runtimeListenPid = false
+    /// The shim reads the bundle's config.json before the runtime runs, to
+    /// learn the process's terminal and the user namespace mappings (an
+    /// unreadable one, or `terminal` where config.json has none, fails the
+    /// create with the shim's words). false: config.json is not read; the
+    /// runtime gets a console socket exactly when `terminal` is set, the
+    /// mappings are `uidMappings`/`gidMappings` alone, and a missing or
+    /// contradicting config.json is the runtime's to report (conmon runs the
+    /// runtime without reading the bundle and passes its error on).
+    public var readBundleConfig = true
+    /// A failed create (the runtime's failure, or anything after the
+    /// attach endpoints were made) leaves the attach socket's file, its
+    /// `<socket-dir>` link and the control FIFOs where they are, with the
+    /// shim's fds on them closed. false: they go with everything else the
+    /// create made. (conmon leaves them in the bundle, where its engine
+    /// cleans up; `ocishim serve` removes them.)
+    public var keepEndpointsAfterFailure = false
+    /// Clients of the attach socket that connect before the runtime has
+    /// made the process wait in the socket's listen backlog and are
+    /// accepted once it exists; if it never does, they are reset when the
+    /// socket closes. false: they are accepted at once (and get an orderly
+    /// end after a failed create). conmon serves its socket only once the
+    /// runtime has returned, unless a terminal is coming.
+    public var attachClientsWaitForProcess = false
 
     public init(bundle: String) {
         self.bundle = bundle
@@ -103,6 +141,8 @@ public struct LogOptions: Sendable {
     public var syncOnExit = true
     /// The mode new log files are created with.
     public var fileMode: UInt32 = 0o600
+    /// k8s-file: the most bytes of a line one record holds (LogConfig.recordLimit).
+    public var recordLimit: Int?
     public init() {}
 }
 

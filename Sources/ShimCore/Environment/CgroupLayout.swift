@@ -1,3 +1,5 @@
+import CShimSys
+import Glibc
 import ShimSystem
 
 /// One mounted cgroup hierarchy.
@@ -49,6 +51,13 @@ public struct CgroupLayout: Sendable, Equatable {
         case (true, true): return .hybrid
         case (false, true): return .unified
         }
+    }
+
+    /// Whether `path` is a cgroup2 filesystem: /sys/fs/cgroup on a unified
+    /// host (the check containerd/cgroups' Mode() and conmon make).
+    public static func isCgroup2(_ path: String = "/sys/fs/cgroup") -> Bool {
+        var fs = statfs()
+        return statfs(path, &fs) == 0 && fs.f_type == 0x6367_7270  // CGROUP2_SUPER_MAGIC
     }
 
     /// The hierarchies of this process; empty when the mount table cannot be read.

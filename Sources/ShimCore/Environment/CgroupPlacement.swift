@@ -1,5 +1,6 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// Puts the shim into `<cgroup-parent>/conmon`, as podman's
 /// moveConmonToCgroupAndSignal does for conmon: the monitor's memory and
@@ -202,7 +203,7 @@ public enum CgroupPlacement {
         let fd = open(path, O_WRONLY | O_CLOEXEC)
         if fd < 0 { throw SystemError("open \(path)") }
         defer { close(fd) }
-        try FileSystem.writeAll(fd: fd, Array(value.utf8), what: path)
+        try FileSystem.writeAll(fd: FileDescriptor(rawValue: fd), Array(value.utf8), what: path)
     }
 
     /// Removes `<parent>/conmon` from every hierarchy where it is empty, when

@@ -28,6 +28,9 @@ final class ExecManager {
     private var log: Logger { context.log }
     private var execRoot: String { FileSystem.join(context.config.stateDir, "exec") }
 
+    /// Every session not removed yet, in no particular order.
+    var all: [ExecSession] { Array(sessions.values) }
+
     /// Sessions that have not exited, for State.
     var activeIDs: [String] {
         sessions.values.filter { $0.phase != .exited }.map(\.id).sorted()
@@ -40,20 +43,28 @@ final class ExecManager {
     /// attached now, so it sees all of the process's output.
     func register(_ options: ExecOptions, attach: (client: AttachClient, request: AttachRequest)?)
         -> Result<AttachSession?, CoreError> {
+        // The relayed stdio fds are the session's from here: a refusal closes them.
+        let refuse = { (error: CoreError) -> Result<AttachSession?, CoreError> in
+            options.relayedStdio?.closeAll()
+            return .failure(error)
+        }
         do throws(CoreError) {
             try ShimConfig.validateContainerID(options.execID)
         } catch {
-            return .failure(.invalid("invalid exec session id: \(error.message)"))
+            return refuse(.invalid("invalid exec session id: \(error.message)"))
         }
         guard options.execID != containerID else {
-            return .failure(.invalid("exec session id \(options.execID) is the container's id; use another"))
+            return refuse(.invalid("exec session id \(options.execID) is the container's id; use another"))
         }
         guard sessions[options.execID] == nil else {
-            return .failure(CoreError(.alreadyExists, "exec session \(options.execID) already exists in container \(containerID)"))
+            return refuse(CoreError(.alreadyExists, "exec session \(options.execID) already exists in container \(containerID)"))
         }
         guard sessions.count < Self.maxSessions else {
-            return .failure(CoreError(.resourceExhausted,
+            return refuse(CoreError(.resourceExhausted,
                 "container \(containerID) has \(sessions.count) exec sessions; clean up exited ones (ExecCleanup) first"))
+        }
+        if let relayed = options.relayedStdio, relayed.hasStdin && !options.stdin {
+            return refuse(.invalid("a relayed stdin needs the session's stdin (ExecOptions.stdin)"))
         }
         let session = ExecSession(options: options, dir: options.directory.map { FileSystem.absolute($0) }
                                       ?? FileSystem.join(execRoot, options.execID),

@@ -1,3 +1,5 @@
+import SystemPackage
+
 /// What an exec session runs, as the engine asks for it (podman's
 /// ExecOptions plus the session id).
 public struct ExecOptions: Sendable {
@@ -42,19 +44,26 @@ public struct ExecOptions: Sendable {
     public var attachLinkStays = false
     /// The control FIFOs; false when the engine's front end serves them.
     public var controlFIFOs = true
+    /// A session whose runtime fails leaves its attach socket's file (and
+    /// link) and control FIFO, their fds closed (as
+    /// CreateOptions.keepEndpointsAfterFailure).
+    public var keepEndpointsAfterFailure = false
+    /// Attach socket clients are accepted only once the process exists (as
+    /// CreateOptions.attachClientsWaitForProcess).
+    public var attachClientsWaitForProcess = false
     /// Where the session's output is logged, as the container's would be
     /// (conmon logs an exec's output to its -l drivers, which CRI-O's
     /// ExecSync reads back). nil: not logged.
     public var log: LogOptions?
     /// The shim's fds handed to the runtime at the same numbers (as
     /// CreateOptions.runtimeFDs).
-    public var runtimeFDs: [Int32] = []
+    public var runtimeFDs: [FileDescriptor] = []
     /// Added to the runtime's environment.
     public var runtimeEnvironment: [String] = []
     /// Empty, or the shim's fds to hand the process as its stdin, stdout
     /// and stderr as they are (as CreateOptions.providedStdio): nothing is
     /// read, logged or attachable. Not with a terminal.
-    public var providedStdio: [Int32] = []
+    public var providedStdio: [FileDescriptor] = []
 
     /// Written with the exit code once the session's exit is recorded
     /// (conmon's exec mode: `<exit-dir>/<id>`, the persist dir's `exit`).
@@ -68,6 +77,13 @@ public struct ExecOptions: Sendable {
     /// The exit files, events and waiters wait until the attach socket's
     /// clients have taken the rest of the output (conmon's exec sessions).
     public var announceAfterAttachClients = false
+    /// The engine's own fds the process's stdio is copied to and from
+    /// (containerd's FIFOs); the shim takes them over, whether the session
+    /// is registered or not. `stdin` must be set when they include a stdin.
+    public var relayedStdio: RelayedStdio?
+    /// The owner of the process's ends of its stdio pipes; nil: the
+    /// shim's (see StdioOwner).
+    public var stdioOwner: StdioOwner?
 
     public init(execID: String, args: [String]) {
         self.execID = execID

@@ -56,7 +56,8 @@ final class ExecSession {
         let label = ephemeral && options.execID.isEmpty ? "exec" : "exec session \(options.execID)"
         let hub = AttachHub(label: label, terminal: options.terminal, stdin: options.stdin,
                             closeStdinOnClientEOF: true,
-                            backlogCapacity: ephemeral ? nil : AttachHub.execBacklogCapacity,
+                            // A relay is the engine's copy of the output: no backlog besides.
+                            backlogCapacity: ephemeral || options.relayedStdio != nil ? nil : AttachHub.execBacklogCapacity,
                             loop: context.loop, log: context.log)
         process = MonitoredProcess(execID: options.execID, label: label, hub: hub, delivery: .direct, context: context)
         process.emitsEvents = !options.execID.isEmpty
@@ -65,6 +66,9 @@ final class ExecSession {
         process.timeoutExitCode = options.timeoutExitCode
         process.exitFilesAfterAttachClients = options.announceAfterAttachClients
         process.owner = self
+        if let relayed = options.relayedStdio {
+            process.relayStdio(StdioRelay(relayed, loop: context.loop, scratch: context.scratch, log: context.log, label: label))
+        }
         hub.resizer = { [unowned self] rows, columns throws(CoreError) in try resize(rows: rows, columns: columns) }
     }
 
@@ -99,7 +103,7 @@ final class ExecSession {
                 if options.terminal { throw .invalid("provided stdio cannot be used with a terminal") }
                 io = try ContainerIO.passthrough(options.providedStdio)
             } else {
-                io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin)
+                io = options.terminal ? try ContainerIO.terminal(socketDir: dir) : try ContainerIO.pipes(stdin: options.stdin, owner: options.stdioOwner)
             }
             process.io = io
             if let log = options.log {
@@ -114,6 +118,7 @@ final class ExecSession {
                                                     controlFIFO: options.terminal && options.controlFIFOs,
                                                     windowSizeFIFO: false)
                 layout.linkStays = options.attachLinkStays
+                layout.acceptBeforeProcess = !options.attachClientsWaitForProcess
                 process.endpoints = try AttachEndpoints(layout, hub: hub, context: context) { [weak self] command in
                     self?.control(command)
                 }
@@ -164,19 +169,22 @@ final class ExecSession {
             }
         }
         hub.stdin?.onClose = { [weak io] in io?.closeStdin() }
-        hub.stdin?.connect(io.stdinFD)
+        if let stdinFD = io.stdinFD { hub.stdin?.connect(stdinFD) }
+        process.connectRelayedStdin()
         phase = .running
         process.began(pid: pid, startedAt: Clock.realtimeNanos())
         process.startOutput()
         if options.timeoutSeconds > 0 { armTimeout(seconds: options.timeoutSeconds) }
     }
 
-    /// `runc exec` failed: nothing runs; the session is gone.
+    /// `runc exec` failed: nothing runs; the session is gone (its attach
+    /// endpoints' files stay with ExecOptions.keepEndpointsAfterFailure).
     func failedToStart() {
         process.io?.runtimeFinished()
         closeLog()
-        process.release()
-        removeFiles()
+        let keep = options.keepEndpointsAfterFailure
+        process.release(keepingEndpointFiles: keep)
+        removeFiles(keepingEndpoints: keep)
     }
 
     /// Reopens the session's log (ExecOptions.log).
@@ -248,13 +256,15 @@ final class ExecSession {
     }
 
     /// The session's files: its own directory, or (in an engine's
-    /// directory) only what the shim put there.
-    func removeFiles() {
-        guard options.directory != nil else {
+    /// directory) only what the shim put there; `keepingEndpoints`: not the
+    /// attach socket and control FIFO.
+    func removeFiles(keepingEndpoints: Bool = false) {
+        guard options.directory != nil || keepingEndpoints else {
             try? FileSystem.removeTree(dir)
             return
         }
-        for name in ["process.json", "pid", "attach"] + (options.controlFIFOs ? ["ctl"] : []) {
+        let endpoints = keepingEndpoints ? [] : ["attach"] + (options.controlFIFOs ? ["ctl"] : [])
+        for name in ["process.json", "pid"] + endpoints {
             try? FileSystem.removeFile(FileSystem.join(dir, name))
         }
     }
@@ -282,6 +292,9 @@ extension ExecSession: ProcessOwner {
     }
 
     func processDidRecordExit(_ process: MonitoredProcess, _ exit: ProcessExit) {
+        // Its output was drained and reading stopped: the relay's readers
+        // get EOF once they have the rest.
+        process.relay?.finishOutput()
         process.endpoints?.closeControl()
         process.io?.close()
         process.io = nil

@@ -1,6 +1,7 @@
 import CShimSys
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// The socket given to the runtime as --console-socket: the runtime connects
 /// and sends the master side of the container's pseudo-terminal over
@@ -8,7 +9,7 @@ import ShimSystem
 /// in the socket queue even after the runtime closed its end.
 final class ConsoleSocket {
     let path: String
-    private let listener: Int32
+    private let listener: FileDescriptor
     private let temporaryDir: String?
 
     /// Listens in `dir`, or in a fresh directory under /tmp when `dir` would
@@ -36,27 +37,27 @@ final class ConsoleSocket {
     }
 
     /// The pty master the runtime sent; fails if it sent none.
-    func receiveMaster() throws(CoreError) -> Int32 {
-        let peer: Int32?
+    func receiveMaster() throws(CoreError) -> FileDescriptor {
+        let peer: FileDescriptor?
         do {
             peer = try UnixSocket.accept(listener)
         } catch {
             throw .internal("console socket: \(error)")
         }
         guard let peer else { throw .internal("the runtime did not connect to the console socket \(path)") }
-        defer { Glibc.close(peer) }
+        defer { try? peer.close() }
         // The peer was accepted non-blocking; its message is already queued.
         var byte = [UInt8](repeating: 0, count: 256)
         var fd: Int32 = -1
-        let n = byte.withUnsafeMutableBytes { ocishim_recv_fd(peer, $0.baseAddress, $0.count, &fd) }
+        let n = byte.withUnsafeMutableBytes { ocishim_recv_fd(peer.rawValue, $0.baseAddress, $0.count, &fd) }
         guard n >= 0, fd >= 0 else {
             throw .internal("the runtime sent no terminal over the console socket (\(n < 0 ? String(describing: SystemError("recvmsg")) : "no fd"))")
         }
-        return fd
+        return FileDescriptor(rawValue: fd)
     }
 
     func close() {
-        Glibc.close(listener)
+        try? listener.close()
         try? FileSystem.removeFile(path)
         if let temporaryDir { try? FileSystem.removeTree(temporaryDir) }
     }

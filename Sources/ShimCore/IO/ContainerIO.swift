@@ -1,6 +1,7 @@
 import CShimSys
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// The container's stdio as the shim holds it: pipes (stdout and stderr kept
 /// apart, optional stdin) or a pseudo-terminal whose master the runtime sends
@@ -12,12 +13,13 @@ final class ContainerIO {
     enum Mode { case pipes, terminal, passthrough }
 
     let mode: Mode
-    /// Parent ends. For a terminal all three are the pty master (or -1).
-    private(set) var stdinFD: Int32 = -1
-    private(set) var stdoutFD: Int32 = -1
-    private(set) var stderrFD: Int32 = -1
+    /// Parent ends. For a terminal, stdin and stdout are the pty master
+    /// and there is no stderr.
+    private(set) var stdinFD: FileDescriptor?
+    private(set) var stdoutFD: FileDescriptor?
+    private(set) var stderrFD: FileDescriptor?
     /// The ends the runtime's process gets as 0, 1, 2 (pipes mode).
-    private var childEnds: [(child: Int32, parent: Int32)] = []
+    private var childEnds: [(child: FileDescriptor, parent: FileDescriptor)] = []
     private var console: ConsoleSocket?
     private var pumps: [OutputPump] = []
     /// Pipe capacity asked for: fewer wake-ups and no blocked writer while
@@ -27,26 +29,35 @@ final class ContainerIO {
     private init(mode: Mode) { self.mode = mode }
 
     /// Pipes for stdout and stderr, and for stdin when `stdin` (else the
-    /// container reads /dev/null).
-    static func pipes(stdin: Bool) throws(CoreError) -> ContainerIO {
+    /// container reads /dev/null). `owner`: the container's ends are made
+    /// its (see StdioOwner).
+    static func pipes(stdin: Bool, owner: StdioOwner? = nil) throws(CoreError) -> ContainerIO {
         let io = ContainerIO(mode: .pipes)
         do throws(SystemError) {
             let out = try Pipe.make()
             let err = try Pipe.make()
             io.stdoutFD = out.read
             io.stderrFD = err.read
-            for fd in [out.write, err.write] { _ = ocishim_set_pipe_size(fd, pipeSize) }
-            var ends: [(Int32, Int32)] = [(1, out.write), (2, err.write)]
+            for fd in [out.write, err.write] { _ = ocishim_set_pipe_size(fd.rawValue, pipeSize) }
+            var ends: [(child: FileDescriptor, parent: FileDescriptor)] = [(.standardOutput, out.write), (.standardError, err.write)]
             if stdin {
                 let input = try Pipe.make()
                 io.stdinFD = input.write
-                ends.append((0, input.read))
+                ends.append((.standardInput, input.read))
             } else {
                 let devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)
                 guard devnull >= 0 else { throw SystemError("open /dev/null") }
-                ends.append((0, devnull))
+                ends.append((.standardInput, FileDescriptor(rawValue: devnull)))
             }
             io.childEnds = ends
+            if let owner {
+                for (child, fd) in ends where child != .standardInput || stdin {
+                    let name = child == .standardInput ? "stdin" : child == .standardOutput ? "stdout" : "stderr"
+                    try sysCall("fchown the container's \(name) pipe to \(owner.uid):\(owner.gid)") {
+                        fchown(fd.rawValue, owner.uid, owner.gid)
+                    }
+                }
+            }
         } catch {
             io.close()
             throw .internal("cannot create the container's stdio pipes: \(error)")
@@ -56,17 +67,17 @@ final class ContainerIO {
 
     /// The container's 0, 1, 2 are duplicates of `fds` (exactly three): no
     /// pipes, no log, nothing to attach to.
-    static func passthrough(_ fds: [Int32]) throws(CoreError) -> ContainerIO {
+    static func passthrough(_ fds: [FileDescriptor]) throws(CoreError) -> ContainerIO {
         guard fds.count == 3 else { throw .invalid("passthrough stdio needs exactly 3 fds, got \(fds.count)") }
         let io = ContainerIO(mode: .passthrough)
         for (child, fd) in fds.enumerated() {
-            let copy = fcntl(fd, F_DUPFD_CLOEXEC, 3)
+            let copy = fcntl(fd.rawValue, F_DUPFD_CLOEXEC, 3)
             guard copy >= 0 else {
-                let error = SystemError("dup fd \(fd)")
+                let error = SystemError("dup fd \(fd.rawValue)")
                 io.close()
-                throw .invalid("cannot pass fd \(fd) through to the container: \(error)")
+                throw .invalid("cannot pass fd \(fd.rawValue) through to the container: \(error)")
             }
-            io.childEnds.append((Int32(child), copy))
+            io.childEnds.append((FileDescriptor(rawValue: Int32(child)), FileDescriptor(rawValue: copy)))
         }
         return io
     }
@@ -79,12 +90,12 @@ final class ContainerIO {
     }
 
     /// fds for the runtime's process (pipes mode): the container inherits them.
-    var runtimeStdio: [(child: Int32, parent: Int32)] { childEnds }
+    var runtimeStdio: [(child: FileDescriptor, parent: FileDescriptor)] { childEnds }
     var consoleSocketPath: String? { console?.path }
 
     /// After the runtime exited: the child ends are the container's now.
     func runtimeFinished() {
-        for (_, fd) in childEnds { Glibc.close(fd) }
+        for (_, fd) in childEnds { try? fd.close() }
         childEnds = []
     }
 
@@ -92,12 +103,12 @@ final class ContainerIO {
     /// container (pipes mode): one read of at most `limit` bytes, without
     /// waiting, as conmon reads the runtime's stderr after a failure.
     func takeRuntimeStderr(limit: Int = CoreError.runtimeOutputLimit) -> [UInt8] {
-        guard mode == .pipes, stderrFD >= 0 else { return [] }
-        _ = fcntl(stderrFD, F_SETFL, fcntl(stderrFD, F_GETFL) | O_NONBLOCK)
+        guard mode == .pipes, let stderrFD else { return [] }
+        _ = fcntl(stderrFD.rawValue, F_SETFL, fcntl(stderrFD.rawValue, F_GETFL) | O_NONBLOCK)
         var buffer = [UInt8](repeating: 0, count: limit)
         var n: Int
         repeat {
-            n = buffer.withUnsafeMutableBytes { read(stderrFD, $0.baseAddress, $0.count) }
+            n = buffer.withUnsafeMutableBytes { read(stderrFD.rawValue, $0.baseAddress, $0.count) }
         } while n < 0 && errno == EINTR
         return n > 0 ? Array(buffer[0..<n]) : []
     }
@@ -110,10 +121,10 @@ final class ContainerIO {
             self.console = nil
         }
         let master = try console.receiveMaster()
-        _ = fcntl(master, F_SETFL, fcntl(master, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(master.rawValue, F_SETFL, fcntl(master.rawValue, F_GETFL) | O_NONBLOCK)
         stdinFD = master
         stdoutFD = master
-        stderrFD = -1
+        stderrFD = nil
     }
 
     /// Reads output as it comes: `sink` gets each chunk (stdout for a
@@ -123,7 +134,8 @@ final class ContainerIO {
                      readFailed: ((LogStream, Int32) -> Void)? = nil) {
         var open = 0
         let done = { open -= 1; if open == 0 { finished() } }
-        for (fd, stream) in [(stdoutFD, LogStream.stdout), (stderrFD, LogStream.stderr)] where fd >= 0 {
+        for (fd, stream) in [(stdoutFD, LogStream.stdout), (stderrFD, LogStream.stderr)] {
+            guard let fd else { continue }
             open += 1
             let pump = OutputPump(fd: fd, stream: stream, loop: loop, scratch: scratch, sink: sink, finished: done)
             if let readFailed { pump.readFailed = { readFailed(stream, $0) } }
@@ -139,6 +151,15 @@ final class ContainerIO {
         pumps = []
     }
 
+    /// Stops reading output until `resumeOutput` (its reader is behind).
+    func pauseOutput() {
+        for pump in pumps { pump.pause() }
+    }
+
+    func resumeOutput() {
+        for pump in pumps { pump.resume() }
+    }
+
     /// Reads everything already buffered (at container exit, before the exit
     /// is reported, so the log is complete).
     func drainOutput() {
@@ -146,22 +167,22 @@ final class ContainerIO {
     }
 
     func resize(rows: UInt16, columns: UInt16) throws(CoreError) {
-        guard mode == .terminal, stdoutFD >= 0 else {
+        guard mode == .terminal, let stdoutFD else {
             throw .precondition("the container has no terminal to resize")
         }
-        if ocishim_set_winsize(stdoutFD, rows, columns) != 0 {
+        if ocishim_set_winsize(stdoutFD.rawValue, rows, columns) != 0 {
             throw .internal("cannot resize the terminal: \(SystemError("TIOCSWINSZ"))")
         }
     }
 
     /// Closes the container's stdin (pipes) so it sees EOF.
     func closeStdin() {
-        guard mode == .pipes, stdinFD >= 0 else { return }
-        Glibc.close(stdinFD)
-        stdinFD = -1
+        guard mode == .pipes, let stdinFD else { return }
+        try? stdinFD.close()
+        self.stdinFD = nil
     }
 
-    var hasStdin: Bool { stdinFD >= 0 }
+    var hasStdin: Bool { stdinFD != nil }
 
     func close() {
         for pump in pumps { pump.stop() }
@@ -169,11 +190,11 @@ final class ContainerIO {
         runtimeFinished()
         console?.close()
         console = nil
-        if stdinFD >= 0 && stdinFD != stdoutFD { Glibc.close(stdinFD) }
-        if stdoutFD >= 0 { Glibc.close(stdoutFD) }
-        if stderrFD >= 0 { Glibc.close(stderrFD) }
-        stdinFD = -1
-        stdoutFD = -1
-        stderrFD = -1
+        if let stdinFD, stdinFD != stdoutFD { try? stdinFD.close() }
+        try? stdoutFD?.close()
+        try? stderrFD?.close()
+        stdinFD = nil
+        stdoutFD = nil
+        stderrFD = nil
     }
 }

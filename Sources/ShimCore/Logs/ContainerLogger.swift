@@ -79,7 +79,7 @@ public final class ContainerLogger {
                     sinks.append(try K8sFileSink(path: path, sizeMax: config.sizeMax, oldFiles: config.maxFiles,
                                                  totalSizeMax: config.totalSizeMax, reopenStartsOver: config.reopenStartsOver,
                                                  fileMode: config.fileMode, followSymlinks: config.followSymlinks,
-                                                 monotonicNanos: clock.monotonicNanos))
+                                                 recordLimit: config.recordLimit, monotonicNanos: clock.monotonicNanos))
                 } catch {
                     throw CoreError(logFailure: error)
                 }

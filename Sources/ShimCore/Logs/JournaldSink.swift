@@ -36,7 +36,8 @@ final class JournaldSink: LogSink {
 
     private let socketPath: String
     private var address = sockaddr_un()
-    private var socket: Int32 = -1
+    /// nil until the first send, and after close.
+    private var socket: FileDescriptor?
     private let fields: JournalFields
     private let heldStdout: HeldTail
     private let heldStderr: HeldTail
@@ -116,8 +117,8 @@ final class JournaldSink: LogSink {
     }
 
     func close() {
-        if socket >= 0 { Glibc.close(socket) }
-        socket = -1
+        try? socket?.close()
+        socket = nil
     }
 
     // MARK: - records
@@ -181,7 +182,8 @@ final class JournaldSink: LogSink {
 
     private func sendDatagram() -> String? {
         defer { datagram.removeAll() }
-        if socket < 0, let error = openSocket() { return error }
+        if socket == nil, let error = openSocket() { return error }
+        guard let socket else { return nil }
         let failure: Errno? = withUnsafeMutablePointer(to: &address) { addressPointer in
             datagram.withSegments { segments, count in
                 var message = msghdr()
@@ -190,7 +192,7 @@ final class JournaldSink: LogSink {
                 message.msg_iov = segments
                 message.msg_iovlen = count
                 while true {
-                    if sendmsg(socket, &message, Int32(MSG_NOSIGNAL)) >= 0 { return nil }
+                    if sendmsg(socket.rawValue, &message, Int32(MSG_NOSIGNAL)) >= 0 { return nil }
                     if errno != EINTR { return Errno(rawValue: errno) }
                 }
             }
@@ -207,7 +209,7 @@ final class JournaldSink: LogSink {
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufferSize, socklen_t(MemoryLayout<Int32>.size))
         var timeout = timeval(tv_sec: 0, tv_usec: Self.sendTimeoutMicroseconds)
         _ = setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-        socket = fd
+        socket = FileDescriptor(rawValue: fd)
         return nil
     }
 }

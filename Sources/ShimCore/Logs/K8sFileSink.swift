@@ -21,12 +21,18 @@ import ShimSystem
 /// written as a P record when
 ///
 /// - the next piece of its line does not fit in the hold: the line is
-///   longer than 16 KiB, so it is split (a line that arrives within one read
-///   is one record whatever its length);
+///   longer than 16 KiB, so it is split, the hold filled first (a line that
+///   arrives within one read is one record whatever its length);
 /// - its deadline passes (ContainerLogger.flushDelayNanos), so that a prompt
 ///   without a newline still reaches the log promptly;
 /// - the output ends, the shim records the container's exit, an attach
 ///   client replays the log, or the log is closed (ContainerLogger.flush).
+///
+/// With a record limit (`recordLimit`, LogConfig.recordLimit) no record
+/// holds more than that many bytes of a line (its newline counted): a
+/// longer line is written as P records of that size and the rest, wherever
+/// the reads ended, and a held tail is at most that long. conmon's records
+/// are bounded so by its 8 KiB read buffer (STDIO_BUF_SIZE).
 ///
 /// Timestamps: a record carries the time of the read that completes it (or
 /// of the flush that writes it), as containerd's logger stamps a line when
@@ -53,6 +59,10 @@ final class K8sFileSink: LogSink {
     /// flowing mid-line: the buffers are freed when the shim goes idle.
     static let holdCapacity = 16 << 10
 
+    /// The longest line (or tail) held back whole.
+    private let hold: Int
+    /// The most bytes of a line one record holds; Int.max: no limit.
+    private let recordLimit: Int
     private let file: LogFile
     private let sizeMax: Int64
     private let oldFiles: Int
@@ -73,14 +83,17 @@ final class K8sFileSink: LogSink {
     private static let slot = CRITimestampFormatter.capacity + 16
 
     init(path: String, sizeMax: Int64, oldFiles: Int, totalSizeMax: Int64 = -1, reopenStartsOver: Bool = false,
-         fileMode: mode_t = 0o600, followSymlinks: Bool = false, monotonicNanos: @escaping () -> Int64) throws(SystemError) {
+         fileMode: mode_t = 0o600, followSymlinks: Bool = false, recordLimit: Int? = nil,
+         monotonicNanos: @escaping () -> Int64) throws(SystemError) {
         file = try LogFile(path: path, mode: fileMode, followSymlinks: followSymlinks)
+        hold = min(Self.holdCapacity, recordLimit ?? Self.holdCapacity)
+        self.recordLimit = recordLimit ?? .max
         self.sizeMax = sizeMax
         self.oldFiles = oldFiles
         self.totalSizeMax = totalSizeMax
         self.reopenStartsOver = reopenStartsOver
-        heldStdout = HeldTail(capacity: Self.holdCapacity, monotonicNanos: monotonicNanos)
-        heldStderr = HeldTail(capacity: Self.holdCapacity, monotonicNanos: monotonicNanos)
+        heldStdout = HeldTail(capacity: hold, monotonicNanos: monotonicNanos)
+        heldStderr = HeldTail(capacity: hold, monotonicNanos: monotonicNanos)
         prefixes = .allocate(capacity: 2 * Self.slot)
     }
 
@@ -94,15 +107,19 @@ final class K8sFileSink: LogSink {
         // Container output this call answers for: stored, held or dropped.
         let handed = held.count + chunk.count
         // The held tail's record comes first: its line complete (F), or too
-        // long to hold any further (P).
+        // long to hold any further (P), the hold filled first, so that a
+        // long line is cut every `hold` bytes wherever the reads ended.
         var heldRecord: UnsafeRawBufferPointer?
         var from = 0
         if !held.isEmpty {
             let (first, complete) = ChunkLines.line(in: chunk, at: 0)
-            if held.count + first.count <= Self.holdCapacity {
+            if held.count + first.count <= hold {
                 held.append(first)
                 if !complete { return .unchanged }
                 from = first.count
+            } else {
+                from = hold - held.count
+                held.append(UnsafeRawBufferPointer(rebasing: first[..<from]))
             }
             heldRecord = held.bytes
         }
@@ -114,7 +131,7 @@ final class K8sFileSink: LogSink {
         var tailStart = chunk.count
         if failure == nil && from < chunk.count {
             let rest = append(UnsafeRawBufferPointer(rebasing: chunk[from...]), prefixes,
-                              holdLimit: Self.holdCapacity, &stored)
+                              holdLimit: hold, &stored)
             failure = rest.failure
             tailStart = from + rest.end
         }
@@ -154,7 +171,7 @@ final class K8sFileSink: LogSink {
         var offset = 0
         while true {
             let (next, stop) = batch.appendLines(of: lines, from: offset, prefixes: prefixes, holdLimit: holdLimit,
-                                                 sizeMax: sizeMax, fileSize: file.size,
+                                                 recordLimit: recordLimit, sizeMax: sizeMax, fileSize: file.size,
                                                  totalMax: totalSizeMax, totalWritten: totalWritten)
             offset = next
             switch stop {

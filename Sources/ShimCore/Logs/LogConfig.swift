@@ -67,6 +67,12 @@ public struct LogConfig: Sendable {
     public var reopenStartsOver = false
     /// The mode of log files the logger creates.
     public var fileMode: mode_t = 0o600
+    /// k8s-file only: no record holds more than this many bytes of a line
+    /// (its newline counted); a longer one is written as P records of this
+    /// size and the rest (conmon: 8192, its read buffer). nil: a line is
+    /// held whole up to 16 KiB, and one that comes in one read is one record
+    /// whatever its length.
+    public var recordLimit: Int?
 
     public init(drivers: [LogDriverKind], sizeMax: Int64 = -1, maxFiles: Int = 0, tag: String = "",
                 containerID: String, containerName: String = "", followSymlinks: Bool = false) {
@@ -162,6 +168,7 @@ extension LogOptions {
         config.reopenStartsOver = reopenStartsOver
         config.fileMode = mode_t(fileMode)
         config.followSymlinks = followSymlinks
+        config.recordLimit = recordLimit
         return config
     }
 }

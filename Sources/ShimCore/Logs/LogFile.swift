@@ -1,5 +1,6 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// The file the k8s-file driver appends to, and the three ways of carrying
 /// on at the same path:
@@ -23,7 +24,8 @@ import ShimSystem
 /// shim write elsewhere or hang on a FIFO.
 final class LogFile {
     let path: String
-    private var fd: Int32
+    /// nil once closed.
+    private var fd: FileDescriptor?
     /// The file's size as far as this writer knows: what it had when opened
     /// plus what was appended since. `refreshSize()` asks the kernel again.
     private(set) var size: Int64
@@ -42,17 +44,22 @@ final class LogFile {
         self.path = path
         self.mode = mode
         self.followSymlinks = followSymlinks
-        fd = try Self.open(path, mode: mode, followSymlinks: followSymlinks)
-        size = Self.size(of: fd)
+        let opened = try Self.open(path, mode: mode, followSymlinks: followSymlinks)
+        fd = opened
+        size = Self.size(of: opened)
     }
 
     deinit { close() }
 
     /// Appends the batch; returns how far it got (see WriteVector.write).
     func append(_ batch: WriteVector) -> WriteVector.WriteResult {
+        guard let fd else {
+            batch.removeAll()
+            return WriteVector.WriteResult(written: 0, error: .badFileDescriptor)
+        }
         if needsLineBreak {
             var newline = UInt8(ascii: "\n")
-            let n = Glibc.write(fd, &newline, 1)
+            let n = Glibc.write(fd.rawValue, &newline, 1)
             if n != 1 {
                 batch.removeAll()
                 return WriteVector.WriteResult(written: 0, error: n < 0 ? .init(rawValue: errno) : .ioError)
@@ -68,11 +75,11 @@ final class LogFile {
     /// Cuts the last `count` bytes off the file: the part of a record a
     /// failed write left behind (ENOSPC in the middle of a record).
     func removeTornTail(_ count: Int) {
-        guard count > 0 else { return }
+        guard count > 0, let fd else { return }
         // Measure instead of trusting `size`: the file may have been
         // truncated from outside since we last looked.
         let actual = Self.size(of: fd)
-        if actual >= Int64(count) && ftruncate(fd, off_t(actual - Int64(count))) == 0 {
+        if actual >= Int64(count) && ftruncate(fd.rawValue, off_t(actual - Int64(count))) == 0 {
             size = actual - Int64(count)
         } else {
             needsLineBreak = true
@@ -82,14 +89,14 @@ final class LogFile {
     /// Re-reads the size: an external copy-and-truncate rotation shrinks the
     /// file without telling us.
     func refreshSize() {
-        size = Self.size(of: fd)
+        if let fd { size = Self.size(of: fd) }
     }
 
     func reopen() throws(SystemError) {
         let reopened = try Self.open(path, mode: mode, followSymlinks: followSymlinks)
-        Glibc.close(fd)
+        try? fd?.close()
         fd = reopened
-        size = Self.size(of: fd)
+        size = Self.size(of: reopened)
         needsLineBreak = false
     }
 
@@ -99,11 +106,11 @@ final class LogFile {
             if oldFiles > 0 { try keepCurrentFile(asOneOf: oldFiles) }
             try sysCall("rename \(temporary) to \(path)") { rename(temporary, path) }
         } catch {
-            Glibc.close(fresh)
+            try? fresh.close()
             unlink(temporary)
             throw error
         }
-        Glibc.close(fd)
+        try? fd?.close()
         fd = fresh
         size = 0
         needsLineBreak = false
@@ -128,15 +135,15 @@ final class LogFile {
     }
 
     func sync() {
-        if fd >= 0 { _ = fsync(fd) }
+        if let fd { _ = fsync(fd.rawValue) }
     }
 
     func close() {
-        if fd >= 0 { Glibc.close(fd) }
-        fd = -1
+        try? fd?.close()
+        fd = nil
     }
 
-    private static func open(_ path: String, mode: mode_t, followSymlinks: Bool) throws(SystemError) -> Int32 {
+    private static func open(_ path: String, mode: mode_t, followSymlinks: Bool) throws(SystemError) -> FileDescriptor {
         let flags = O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NONBLOCK | (followSymlinks ? 0 : O_NOFOLLOW)
         let fd = Glibc.open(path, flags, mode)
         if fd < 0 {
@@ -154,11 +161,11 @@ final class LogFile {
             throw SystemError("open \(path)", errno: .invalidArgument,
                               reason: "not a regular file (\(FileSystem.fileTypeName(info.st_mode)))")
         }
-        return fd
+        return FileDescriptor(rawValue: fd)
     }
 
-    private static func size(of fd: Int32) -> Int64 {
+    private static func size(of fd: FileDescriptor) -> Int64 {
         var info = stat()
-        return fstat(fd, &info) == 0 ? Int64(info.st_size) : 0
+        return fstat(fd.rawValue, &info) == 0 ? Int64(info.st_size) : 0
     }
 }

@@ -101,13 +101,15 @@ final class RecordBatch {
     /// it until its line is complete; 0: none is held), or, when
     /// `sizeMax` > 0, before a record that would take a file of `fileSize`
     /// bytes past it (conmon's rule: a record into an empty file is taken
-    /// whatever its size). Returns where it stopped and why. The chunk must
+    /// whatever its size). A line longer than `recordLimit` bytes (its
+    /// newline counted) is cut into fragments of that size. Returns where
+    /// it stopped and why. The chunk must
     /// stay valid and unchanged until `write`.
     /// With `totalMax` > 0 it also stops, for good, before any record once
     /// `totalWritten` plus the batch has reached it (conmon's
     /// --log-global-size-max: the record that crosses it is still written).
     func appendLines(of chunk: UnsafeRawBufferPointer, from start: Int, prefixes: Prefixes,
-                     holdLimit: Int, sizeMax: Int64, fileSize: Int64,
+                     holdLimit: Int, recordLimit: Int = .max, sizeMax: Int64, fileSize: Int64,
                      totalMax: Int64 = 0, totalWritten: Int64 = 0) -> (offset: Int, stop: Stop) {
         let (staging, lengths) = storage()
         if recordCount > 0 { precondition(prefixes.length == prefixLength, "a batch holds the records of one chunk") }
@@ -129,10 +131,14 @@ final class RecordBatch {
             self.endsWithFragment = endsWithFragment
         }
         while offset < chunk.count {
-            let (line, complete) = ChunkLines.line(in: chunk, at: offset)
+            var (line, complete) = ChunkLines.line(in: chunk, at: offset)
             if !complete && line.count <= holdLimit {
                 stop = .unfinishedLine
                 break
+            }
+            if line.count > recordLimit {
+                line = UnsafeRawBufferPointer(rebasing: line[..<recordLimit])
+                complete = false
             }
             if totalMax > 0 && totalWritten + Int64(byteCount) >= totalMax {
                 stop = .totalLimit

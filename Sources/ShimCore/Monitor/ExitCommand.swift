@@ -1,6 +1,7 @@
 import Glibc
 import Logging
 import ShimSystem
+import SystemPackage
 
 /// conmon's exit command (podman's `container cleanup`): run after an
 /// optional delay, in its own session so it outlives the monitor if it must,
@@ -14,9 +15,9 @@ public enum ExitCommand {
         let start = {
             var spawn = SpawnOptions(path: path, arguments: argv, environment: environment)
             spawn.newSession = true
-            let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
-            spawn.fds = [(0, devnull), (1, devnull), (2, devnull)]
-            defer { close(devnull) }
+            let devnull = FileDescriptor(rawValue: open("/dev/null", O_RDWR | O_CLOEXEC))
+            spawn.fds = [(.standardInput, devnull), (.standardOutput, devnull), (.standardError, devnull)]
+            defer { try? devnull.close() }
             do {
                 let child = try Spawner.spawn(spawn)
                 log.debug("\(label): exit command \(path) started as \(child)")

@@ -1,6 +1,7 @@
 import CShimSys
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// Notices OOM kills in the container's memory cgroup, as conmon does:
 /// cgroup v1 through an eventfd registered on memory.oom_control, cgroup v2
@@ -8,8 +9,9 @@ import ShimSystem
 final class OOMWatcher {
     private let loop: EventLoop
     private let onOOM: () -> Void
-    private var fd: Int32 = -1
-    private var oomControlFD: Int32 = -1
+    /// The eventfd (v1) or inotify fd (v2) watched; nil when not watching.
+    private var fd: FileDescriptor?
+    private var oomControlFD: FileDescriptor?
     private var eventControlPath = ""
     private var memoryEventsPath = ""
     private var lastOOMCount: Int64 = 0
@@ -20,8 +22,7 @@ final class OOMWatcher {
     init(pid: pid_t, loop: EventLoop, onOOM: @escaping () -> Void) {
         self.loop = loop
         self.onOOM = onOOM
-        var sfs = statfs()
-        if statfs("/sys/fs/cgroup", &sfs) == 0 && sfs.f_type == 0x6367_7270 {
+        if CgroupLayout.isCgroup2() {
             watchV2(pid: pid)
         } else {
             watchV1(pid: pid)
@@ -58,24 +59,26 @@ final class OOMWatcher {
             return
         }
         defer { close(control) }
-        oomControlFD = open("\(cgroup)/memory.oom_control", O_RDONLY | O_CLOEXEC)
-        guard oomControlFD >= 0 else {
+        let oomControl = open("\(cgroup)/memory.oom_control", O_RDONLY | O_CLOEXEC)
+        guard oomControl >= 0 else {
             unavailableReason = "\(SystemError("open \(cgroup)/memory.oom_control"))"
             return
         }
-        fd = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
-        let registration = "\(fd) \(oomControlFD)"
-        guard fd >= 0, write(control, registration, registration.utf8.count) == registration.utf8.count else {
+        oomControlFD = FileDescriptor(rawValue: oomControl)
+        let event = eventfd(0, Int32(EFD_CLOEXEC | EFD_NONBLOCK))
+        if event >= 0 { fd = FileDescriptor(rawValue: event) }
+        let registration = "\(event) \(oomControl)"
+        guard event >= 0, write(control, registration, registration.utf8.count) == registration.utf8.count else {
             unavailableReason = "\(SystemError("register OOM eventfd in \(eventControlPath)"))"
             stop()
             return
         }
-        try? loop.watch(fd, .readable) { [unowned self] _ in self.v1Event() }
+        try? loop.watch(FileDescriptor(rawValue: event), .readable) { [unowned self] _ in self.v1Event() }
     }
 
     private func v1Event() {
         var count: UInt64 = 0
-        guard read(fd, &count, 8) == 8, count > 0 else { return }
+        guard let fd, read(fd.rawValue, &count, 8) == 8, count > 0 else { return }
         // The eventfd also fires once when the cgroup goes away: that alone
         // is not an OOM kill.
         if count == 1 && access(eventControlPath, F_OK) != 0 {
@@ -92,15 +95,16 @@ final class OOMWatcher {
         }
         memoryEventsPath = "\(cgroup)/memory.events"
         lastOOMCount = readOOMCount() ?? 0
-        fd = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
-        guard fd >= 0, inotify_add_watch(fd, memoryEventsPath, UInt32(IN_MODIFY)) >= 0 else {
+        let inotify = inotify_init1(Int32(IN_CLOEXEC | IN_NONBLOCK))
+        if inotify >= 0 { fd = FileDescriptor(rawValue: inotify) }
+        guard inotify >= 0, inotify_add_watch(inotify, memoryEventsPath, UInt32(IN_MODIFY)) >= 0 else {
             unavailableReason = "\(SystemError("inotify \(memoryEventsPath)"))"
             stop()
             return
         }
-        try? loop.watch(fd, .readable) { [unowned self] _ in
+        try? loop.watch(FileDescriptor(rawValue: inotify), .readable) { [unowned self] _ in
             var buf = [UInt8](repeating: 0, count: 4096)
-            _ = buf.withUnsafeMutableBytes { read(self.fd, $0.baseAddress, $0.count) }
+            _ = buf.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
             self.check()
         }
     }
@@ -124,19 +128,17 @@ final class OOMWatcher {
 
     /// Delivers a pending v1 event before the exit is recorded.
     func flush() {
-        if fd >= 0 && memoryEventsPath.isEmpty { v1Event() }
+        if fd != nil && memoryEventsPath.isEmpty { v1Event() }
         check()
     }
 
     func stop() {
-        if fd >= 0 {
+        if let fd {
             loop.unwatch(fd)
-            close(fd)
-            fd = -1
+            try? fd.close()
+            self.fd = nil
         }
-        if oomControlFD >= 0 {
-            close(oomControlFD)
-            oomControlFD = -1
-        }
+        try? oomControlFD?.close()
+        oomControlFD = nil
     }
 }

@@ -42,6 +42,9 @@ final class MonitoredProcess {
     private(set) var startedAt: Int64 = 0
     private(set) var exit: ProcessExit?
     var io: ContainerIO?
+    /// The engine's own stdio fds the process's stdio is copied to and from
+    /// (`RelayedStdio`), when it gave them.
+    private(set) var relay: StdioRelay?
     /// The attach socket and control FIFOs, when the process has them.
     var endpoints: AttachEndpoints?
     /// Marks that the recorded exit carries.
@@ -88,12 +91,14 @@ final class MonitoredProcess {
 
     // --- life ---------------------------------------------------------------------
 
-    /// The runtime made the process: watch for its end. `startedAt`: when it
-    /// started running (0 for a container's init parked until start).
+    /// The runtime made the process: watch for its end, and accept the
+    /// attach clients that waited for it. `startedAt`: when it started
+    /// running (0 for a container's init parked until start).
     func began(pid: Int32, startedAt: Int64 = 0) {
         self.pid = pid
         self.startedAt = startedAt
         context.processes.onExit(of: pid) { [weak self] termination in self?.reaped(termination) }
+        endpoints?.processBegan()
     }
 
     /// A process this shim did not start and does not reap (another
@@ -109,15 +114,35 @@ final class MonitoredProcess {
         if startedAt == 0 { startedAt = time }
     }
 
-    /// Reads the process's output into its owner as it comes.
+    /// Reads the process's output into its owner (and the relay) as it
+    /// comes.
     func startOutput() {
         guard let io else { return }
         io.startOutput(loop: context.loop, scratch: context.scratch,
                        sink: { [unowned self] stream, chunk in
+                           relay?.output(stream, chunk)
                            if let owner { owner.processOutput(self, stream, chunk) } else { hub.output(stream, chunk) }
                        },
-                       finished: { [unowned self] in owner?.processOutputFinished(self) },
+                       finished: { [unowned self] in
+                           relay?.finishOutput()
+                           owner?.processOutputFinished(self)
+                       },
                        readFailed: { [unowned self] stream, code in context.outputReadFailed?(execID, stream, code) })
+    }
+
+    /// Copies the process's stdio to and from the engine's fds: its output
+    /// from now on (holding the process up while their reader is behind),
+    /// its stdin once `connectRelayedStdin` runs.
+    func relayStdio(_ relay: StdioRelay) {
+        self.relay = relay
+        relay.onBackpressure = { [unowned self] full in
+            if full { io?.pauseOutput() } else { io?.resumeOutput() }
+        }
+    }
+
+    /// The process's stdin is ready: the relayed stdin flows into it.
+    func connectRelayedStdin() {
+        relay?.connectStdin(hub.stdin)
     }
 
     private func reaped(_ termination: Termination) {
@@ -289,6 +314,8 @@ final class MonitoredProcess {
     /// The engine is done writing: the process sees EOF on stdin (pipes;
     /// a terminal has no separate stdin to close).
     func closeStdin() {
+        // A relayed stdin ends when its source does, after its data.
+        if relay?.endInput() == true { return }
         if let stdin = hub.stdin {
             stdin.close()
         } else {
@@ -304,10 +331,13 @@ final class MonitoredProcess {
         return session
     }
 
-    /// Closes the process's fds and endpoints (it has ended or is abandoned).
-    func release() {
+    /// Closes the process's fds and endpoints (it has ended or is abandoned);
+    /// `keepingEndpointFiles`: the endpoints' files stay.
+    func release(keepingEndpointFiles: Bool = false) {
+        relay?.close()
+        relay = nil
         hub.close()
-        endpoints?.close()
+        endpoints?.close(keepingFiles: keepingEndpointFiles)
         endpoints = nil
         io?.close()
         io = nil

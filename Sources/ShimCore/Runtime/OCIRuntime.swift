@@ -1,4 +1,5 @@
 import ShimSystem
+import SystemPackage
 
 /// What the core asks of an OCI runtime, in the core's terms: which
 /// container, which files, which fds. `RuntimeCommandLine` turns each request
@@ -30,13 +31,15 @@ protocol OCIRuntime: AnyObject {
     /// `request.pidFile`.
     func exec(_ request: RuntimeExec, _ done: @escaping (Result<Void, CoreError>) -> Void)
     func checkpoint(_ request: RuntimeCheckpoint, _ done: @escaping (Result<Void, CoreError>) -> Void)
+    /// The pids of the container's processes (`ps --format json`).
+    func processIDs(_ id: String, _ done: @escaping (Result<[Int32], CoreError>) -> Void)
 }
 
 /// How the runtime's process reaches the container's stdio.
 struct RuntimeStdio {
     /// The fds the runtime gets as its 0, 1, 2 and passes on to the
     /// container's process (pipes; runc's pass-through mode).
-    var fds: [(child: Int32, parent: Int32)] = []
+    var fds: [(child: FileDescriptor, parent: FileDescriptor)] = []
     /// A terminal: the runtime sends the pty master to this socket.
     var consoleSocket: String?
 
@@ -59,7 +62,7 @@ struct RuntimeCreate {
     var listenFDs = 0
     /// The shim's fds the runtime gets at the same numbers (the engine's,
     /// for the runtime to hand on: `--preserve-fds`).
-    var passFDs: [Int32] = []
+    var passFDs: [FileDescriptor] = []
     var environment: [String] = []
     /// Process attributes of the runtime itself (mount namespace, SELinux
     /// exec label, LISTEN_PID).
@@ -84,7 +87,7 @@ struct RuntimeExec {
     var capabilities: [String] = []
     var extraArgs: [String] = []
     /// The shim's fds the runtime gets at the same numbers (as RuntimeCreate's).
-    var passFDs: [Int32] = []
+    var passFDs: [FileDescriptor] = []
     var environment: [String] = []
 
     init(id: String, processFile: String, pidFile: String) {

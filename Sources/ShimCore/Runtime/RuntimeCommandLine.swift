@@ -1,5 +1,6 @@
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// How the runtime is invoked for one container: which binary, its global
 /// options, environment and deadline. Fixed at Create.
@@ -31,7 +32,7 @@ struct RuntimeCall {
     var stdin: [UInt8]?
     /// false when the runtime's stdio are the container's (runc create).
     var captureOutput = true
-    var extraFds: [(child: Int32, parent: Int32)] = []
+    var extraFds: [(child: FileDescriptor, parent: FileDescriptor)] = []
     var configure: ((inout SpawnOptions) -> Void)?
     var extraEnvironment: [String] = []
     /// Overrides the settings' deadline (Stop's kill, exec timeouts).
@@ -81,7 +82,7 @@ final class RuntimeCommandLine: OCIRuntime {
         if request.listenFDs > 0 {
             // The engine's fds 3.. go to the runtime at the same numbers; it
             // hands them to the container.
-            call.extraFds += (0..<request.listenFDs).map { (Int32(3 + $0), Int32(3 + $0)) }
+            call.extraFds += (0..<request.listenFDs).map { Self.same(Int32(3 + $0)) }
             call.extraEnvironment.append("LISTEN_FDS=\(request.listenFDs)")
         }
         call.extraFds += request.passFDs.filter { fd in !call.extraFds.contains { $0.child == fd } }.map { ($0, $0) }
@@ -108,6 +109,11 @@ final class RuntimeCommandLine: OCIRuntime {
             call.captureOutput = false
             call.extraFds = stdio.fds
         }
+    }
+
+    /// The shim's fd `n` as the runtime's fd `n`.
+    private static func same(_ n: Int32) -> (child: FileDescriptor, parent: FileDescriptor) {
+        (FileDescriptor(rawValue: n), FileDescriptor(rawValue: n))
     }
 
     func start(_ id: String, _ done: @escaping (Result<Void, CoreError>) -> Void) {
@@ -165,7 +171,7 @@ final class RuntimeCommandLine: OCIRuntime {
         args.append(request.id)
         var call = RuntimeCall("exec", args)
         attach(request.stdio, to: &call)
-        call.extraFds += (0..<Int32(clamping: request.preserveFDs)).map { (3 + $0, 3 + $0) }
+        call.extraFds += (0..<Int32(clamping: request.preserveFDs)).map { Self.same(3 + $0) }
         call.extraFds += request.passFDs.filter { fd in !call.extraFds.contains { $0.child == fd } }.map { ($0, $0) }
         call.extraEnvironment += request.environment
         run(call, completion: ignoringOutput(done))
@@ -179,6 +185,22 @@ final class RuntimeCommandLine: OCIRuntime {
         args += request.extraArgs
         args.append(request.id)
         run(RuntimeCall("checkpoint", args), completion: ignoringOutput(done))
+    }
+
+    /// `runc ps --format json ID`: a JSON array of pids.
+    func processIDs(_ id: String, _ done: @escaping (Result<[Int32], CoreError>) -> Void) {
+        run(RuntimeCall("ps", ["ps", "--format", "json", id])) { result in
+            switch result {
+            case .success(let output):
+                guard let json = try? JSONValue(parsing: output.stdout), let items = json.arrayValue,
+                      case let pids = items.compactMap({ $0.intValue.map { Int32(clamping: $0) } }), pids.count == items.count else {
+                    return done(.failure(.internal("cannot decode `ps` output of the runtime: \(output.stdoutText)")))
+                }
+                done(.success(pids))
+            case .failure(let error):
+                done(.failure(error))
+            }
+        }
     }
 
     private func ignoringOutput(_ done: @escaping (Result<Void, CoreError>) -> Void) -> (Result<CommandResult, CoreError>) -> Void {

@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import ShimSystem
+import SystemPackage
 
 /// `out=$(ocictl create ... 2>&1)`: ocictl's stdout and stderr are a pipe,
 /// as an engine that waits for its child's output (Go's exec.Cmd) has
@@ -12,10 +13,11 @@ enum DetachedStdio {
         let id = lab.uniqueID("stdio")
         lab.cleanup.container(id)
         let bundle = try lab.bundle(["sleep", "1000000"])
-        let pipe = try Pipe.make()
+        let made = try Pipe.make()
+        let pipe = (read: made.read.rawValue, write: made.write.rawValue)
         var options = SpawnOptions(path: lab.ocictl, arguments: [lab.ocictl, "create", "--state-root", root, "--bundle", bundle, id],
                                    environment: lab.ocictlEnvironment)
-        options.fds = [(0, Commands.devNull), (1, pipe.write), (2, pipe.write)]
+        options.fds = fdTable([(0, Commands.devNull), (1, pipe.write), (2, pipe.write)])
         let pid = try Spawner.spawn(options)
         lab.cleanup.process(pid)
         close(pipe.write)

@@ -2,6 +2,7 @@ import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
+import SystemPackage
 
 /// Mutated, random, truncated and oversized frames on the engine's stdio and
 /// on `<state-dir>/shim.sock`, against a shim with a running container.
@@ -116,7 +117,7 @@ enum FrameFuzz {
                 socketInputs += 1
                 socketBytes += input.count
             }
-            close(fd)
+            try? fd.close()
             if c % 10 == 9 || c <= FrameGenerator.lengthExtremes.count {
                 socketProbes += 1
                 if let problem = shim.answers(within: 5) { socketProbeFailures.append("after batch \(c): \(problem)") }
