@@ -69,36 +69,55 @@ final class EventLoopTests: XCTestCase {
         XCTAssertThrowsError(try loop.watch(FileDescriptor(rawValue: fd), .readable) { _ in })
     }
 
-    func testOnIdleRunsOnceAfterAQuietSpellAndAgainOnlyAfterActivity() throws {
-        let loop = try EventLoop()
-        loop.idleDelayMillis = 20
-        var idle = 0
-        loop.onIdle = { idle += 1 }
-        let (r, w) = try Pipe.make()
-        defer { try? r.close(); try? w.close() }
-        try loop.watch(r, .readable) { _ in
-            var b: UInt8 = 0
-            _ = read(r.rawValue, &b, 1)
+    /// A loop with `idleDelayMillis` = `delay` that counts its idle reports,
+    /// woken by a byte on a pipe it watches.
+    private final class IdleProbe {
+        let loop: EventLoop
+        private(set) var reports = 0
+        private let pipe: (read: FileDescriptor, write: FileDescriptor)
+
+        init(delay: Int32) throws {
+            loop = try EventLoop()
+            loop.idleDelayMillis = delay
+            pipe = try Pipe.make()
+            loop.onIdle = { [unowned self] in reports += 1 }
+            try loop.watch(pipe.read, .readable) { [pipe] _ in
+                var b: UInt8 = 0
+                _ = read(pipe.read.rawValue, &b, 1)
+            }
         }
-        // Busy: a byte arrives every 5 ms, within the idle delay.
-        var byte: UInt8 = 1
-        for _ in 0..<10 {
-            _ = write(w.rawValue, &byte, 1)
+
+        deinit {
+            try? pipe.read.close()
+            try? pipe.write.close()
+        }
+
+        /// A byte, then the turn that reads it.
+        func wake() {
+            var byte: UInt8 = 1
+            _ = write(pipe.write.rawValue, &byte, 1)
             loop.turn(maxWaitMillis: -1)
+        }
+    }
+
+    func testOnIdleRunsOnceAfterAQuietSpellAndAgainOnlyAfterActivity() throws {
+        let probe = try IdleProbe(delay: 20)
+        // Busy: a byte arrives every 5 ms, within the idle delay.
+        for _ in 0..<10 {
+            probe.wake()
             usleep(5_000)
         }
-        XCTAssertEqual(idle, 0, "a busy loop is not idle")
+        XCTAssertEqual(probe.reports, 0, "a busy loop is not idle")
         // Quiet: one report, not one per turn (after it, an unbounded wait
         // would sleep for ever: the turns here are bounded).
-        loop.turn(maxWaitMillis: -1)
-        XCTAssertEqual(idle, 1)
-        for _ in 0..<3 { loop.turn(maxWaitMillis: 30) }
-        XCTAssertEqual(idle, 1, "reported once per quiet spell")
+        probe.loop.turn(maxWaitMillis: -1)
+        XCTAssertEqual(probe.reports, 1)
+        for _ in 0..<3 { probe.loop.turn(maxWaitMillis: 30) }
+        XCTAssertEqual(probe.reports, 1, "reported once per quiet spell")
         // Activity, then quiet again: reported again.
-        _ = write(w.rawValue, &byte, 1)
-        loop.turn(maxWaitMillis: -1)
-        loop.turn(maxWaitMillis: -1)
-        XCTAssertEqual(idle, 2)
+        probe.wake()
+        probe.loop.turn(maxWaitMillis: -1)
+        XCTAssertEqual(probe.reports, 2)
     }
 
     /// An engine polling every second woke each shim just after it had given
@@ -108,32 +127,20 @@ final class EventLoopTests: XCTestCase {
     /// next report; woken after a longer quiet, it is back to the base delay.
     /// The margins are wide (100 ms against 150) for a loaded machine.
     func testAWakeSoonAfterAQuietSpellLengthensTheNextOne() throws {
-        let loop = try EventLoop()
-        loop.idleDelayMillis = 100
-        var idle = 0
-        loop.onIdle = { idle += 1 }
-        let (r, w) = try Pipe.make()
-        defer { try? r.close(); try? w.close() }
-        try loop.watch(r, .readable) { _ in
-            var b: UInt8 = 0
-            _ = read(r.rawValue, &b, 1)
-        }
-        var byte: UInt8 = 1
-        loop.turn(maxWaitMillis: -1)
-        XCTAssertEqual(idle, 1)
+        let probe = try IdleProbe(delay: 100)
+        probe.loop.turn(maxWaitMillis: -1)
+        XCTAssertEqual(probe.reports, 1)
         // Woken at once after the quiet spell: 150 ms of quiet is no longer one.
-        _ = write(w.rawValue, &byte, 1)
-        loop.turn(maxWaitMillis: -1)
-        loop.turn(maxWaitMillis: 150)
-        XCTAssertEqual(idle, 1, "150 ms after a wake that came right after a quiet spell")
-        loop.turn(maxWaitMillis: 250)
-        XCTAssertEqual(idle, 2, "200 ms are")
+        probe.wake()
+        probe.loop.turn(maxWaitMillis: 150)
+        XCTAssertEqual(probe.reports, 1, "150 ms after a wake that came right after a quiet spell")
+        probe.loop.turn(maxWaitMillis: 250)
+        XCTAssertEqual(probe.reports, 2, "200 ms are")
         // Left alone for longer than that, then woken: back to 100 ms.
-        for _ in 0..<3 { loop.turn(maxWaitMillis: 150) }
-        _ = write(w.rawValue, &byte, 1)
-        loop.turn(maxWaitMillis: -1)
-        loop.turn(maxWaitMillis: 150)
-        XCTAssertEqual(idle, 3, "100 ms are a quiet spell again")
+        for _ in 0..<3 { probe.loop.turn(maxWaitMillis: 150) }
+        probe.wake()
+        probe.loop.turn(maxWaitMillis: 150)
+        XCTAssertEqual(probe.reports, 3, "100 ms are a quiet spell again")
     }
 
     func testReleasingIdleMemoryKeepsTheStackAndHeapUsable() throws {

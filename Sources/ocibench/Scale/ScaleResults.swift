@@ -89,7 +89,7 @@ struct PollResult: Codable {
     var rounds: Int
     var roundSeconds: Summary?
     var latencyMs: Summary
-    /// CPU time of all monitors during the polling (utime + stime).
+    /// CPU time of all monitors during the polling (/proc/<pid>/schedstat).
     var monitorCPUSeconds: Double
     /// CPU time of the programs the engine ran (conmon: `runc state`).
     var runtimeCPUSeconds: Double
