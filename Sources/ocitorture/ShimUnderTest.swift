@@ -127,6 +127,21 @@ final class ShimUnderTest {
     var termination: Termination? { lab.reaper.termination(of: pid) }
     var fdCount: Int { ProcInfo.fdCount(pid) ?? -1 }
     var rssKB: Int { ProcInfo.rssKB(pid) ?? -1 }
+
+    /// The RSS once the shim has had its idle release: polled until it is
+    /// at most `bound` kB or `seconds` have passed. A shim woken soon after
+    /// each quiet spell waits up to 8 idle delays (8 s) before its next
+    /// release (EventLoop's adaptive idle delay), so one quiet second is not
+    /// enough to see memory given back.
+    func rssAfterIdleRelease(atMost bound: Int, seconds: Double = 10) -> Int {
+        let deadline = Clock.monotonicNanos() + Clock.nanos(fromSeconds: seconds)
+        var rss = rssKB
+        while rss > bound && Clock.monotonicNanos() < deadline {
+            usleep(250_000)
+            rss = rssKB
+        }
+        return rss
+    }
     var zombies: [pid_t] { ProcInfo.zombies(of: pid) }
 
     /// Why the shim is gone, with the end of its stderr (a trap's message).

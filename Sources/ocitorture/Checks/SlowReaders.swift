@@ -90,8 +90,7 @@ enum SlowReaders {
             endings[ending, default: 0] += 1
         }
         for c in slow { c.close() }
-        usleep(1_500_000)
-        let rssAfter = shim.rssKB
+        let rssAfter = shim.rssAfterIdleRelease(atMost: rss0 + 4096)
         let log = K8sLog(path: shim.stateDir + "/ctr.log")
         let logged = log.lines().filter { $0 == text }.count
         let allowance = attachClients * 9 * 1024 + eventConnections * 2 * 1024 + 16 * 1024
