@@ -2,9 +2,9 @@ import ShimProtocol
 import SwiftProtobuf
 
 /// Frames for the frame fuzzer: valid requests of the methods that cannot
-/// end the container (the seeds), then mutated: bits flipped, bytes set to
-/// boundary values, ranges inserted, deleted, duplicated, truncated, spliced
-/// with another seed; header fields (length, stream id, type, flags) at
+/// end the container (the fuzzer's starting inputs), then mutated: bits
+/// flipped, bytes set to boundary values, ranges inserted, deleted,
+/// duplicated, truncated, spliced with another starting input; header fields (length, stream id, type, flags) at
 /// their extremes; or random bytes altogether.
 struct FrameGenerator {
     var random: SeededRandom

@@ -174,11 +174,13 @@ extension Container {
     private func placeShimInCgroup() {
         let manager = options.cgroupManager ?? context.config.cgroupManager
         let outcome = CgroupPlacement.place(pid: getpid(), parent: options.cgroupParent,
-                                            manager: manager, noCgroups: options.noCgroups)
+                                            manager: manager, noCgroups: options.noCgroups, containerID: id)
         switch outcome {
         case .placed(let where_):
             log.debug("shim placed in \(where_.joined(separator: ", "))")
-            context.placedCgroupParent = options.cgroupParent
+            // systemd removes an empty scope itself; a `<parent>/conmon`
+            // leaf is the shim's to remove at exit.
+            if manager != "systemd" { context.placedCgroupParent = options.cgroupParent }
         case .skipped(let why): log.debug("shim cgroup placement skipped: \(why)")
         case .failed(let why): log.warning("failed to add the shim to its cgroup: \(why)")
         }

@@ -12,9 +12,9 @@ import SystemPackage
 /// shim in the wrong cgroup still monitors its container correctly. The
 /// caller logs the outcome.
 ///
-/// cgroupfs only. With the systemd manager podman asks systemd (over
-/// D-Bus) for a transient scope; that is not available here and is reported
-/// as a skip.
+/// With the systemd manager the shim asks systemd for a transient scope
+/// instead (SystemdScope), as podman does; without a running systemd that
+/// is reported as a skip.
 public enum CgroupPlacement {
     public enum Outcome: Sendable, Equatable, CustomStringConvertible {
         /// The cgroup directories the pid now belongs to, one per hierarchy.
@@ -53,7 +53,8 @@ public enum CgroupPlacement {
         getenv("INVOCATION_ID").map { String(cString: $0) }
     }
 
-    /// Moves `pid` into `<parent>/conmon`.
+    /// Moves `pid` into `<parent>/conmon` (cgroupfs), or into a transient
+    /// scope named for `containerID` in the slice `parent` (systemd).
     /// - Parameters:
     ///   - manager: the engine's cgroup manager: "cgroupfs", "systemd" or "disabled".
     ///   - noCgroups: the container runs without cgroups (ctr.config.NoCgroups).
@@ -61,7 +62,7 @@ public enum CgroupPlacement {
     ///     "no-conmon" leave the monitor where it is.
     public static func place(
         pid: pid_t, parent: String, manager: String, noCgroups: Bool,
-        cgroupsMode: String = "enabled",
+        containerID: String = "", cgroupsMode: String = "enabled",
         invocationID: String? = invocationIDFromEnvironment(),
         layout readLayout: @autoclosure () -> CgroupLayout = .current(),
         systemdBus: String = systemdBus
@@ -69,6 +70,16 @@ public enum CgroupPlacement {
         if let reason = skipReason(parent: parent, manager: manager, noCgroups: noCgroups,
                                    cgroupsMode: cgroupsMode, invocationID: invocationID, systemdBus: systemdBus) {
             return .skipped(reason)
+        }
+        if manager == "systemd" {
+            let unit = SystemdScope.unitName(containerID: containerID)
+            let slice = SystemdScope.slice(parent: parent)
+            do throws(SystemError) {
+                _ = try SystemdScope.start(unit: unit, slice: slice, pid: pid, bus: systemdBus)
+                return .placed(["systemd scope \(unit) in \(slice)"])
+            } catch {
+                return .failed("cannot run pid \(pid) under systemd scope \(unit) in \(slice): \(error)")
+            }
         }
         // Read only now: most shims have no parent, and the mount table's
         // read and parse cost each of them on the create path.
@@ -112,11 +123,8 @@ public enum CgroupPlacement {
         if let invocationID, !invocationID.isEmpty {
             return "running as a systemd service (INVOCATION_ID is set): systemd owns this process's cgroup"
         }
-        if manager == "systemd" {
-            let why = FileSystem.exists(systemdBus)
-                ? "asking systemd for a transient scope over D-Bus is not implemented"
-                : "no systemd bus at \(systemdBus) (systemd is not running)"
-            return "systemd scope placement is not available: \(why)"
+        if manager == "systemd" && !FileSystem.exists(systemdBus) {
+            return "systemd scope placement is not available: no systemd bus at \(systemdBus) (systemd is not running)"
         }
         if parent.isEmpty { return "no cgroup parent given" }
         return nil
