@@ -73,10 +73,9 @@ public final class RPCRouter {
             let served = services.keys.sorted().joined(separator: ", ")
             return call.fail(RPCError(.unimplemented, "service \(request.service) (this shim serves \(served))"))
         }
+        // UNIMPLEMENTED is ttrpc's answer to an unknown method; every method
+        // of a served catalogue has a route (EveryMethodServedTests).
         guard let route = service.routes[request.method] else {
-            if service.catalog.method(named: request.method) != nil {
-                return call.fail(RPCError(.unimplemented, "method \(request.method) is not implemented by this shim yet"))
-            }
             return call.fail(RPCError(.unimplemented, "method \(request.method)"))
         }
         route.handler(call, request.payload)
