@@ -72,18 +72,13 @@ final class OcishimContainer: MonitoredContainer {
         let _: Ocishim_V1_StateResponse = try connection().call("State", Ocishim_V1_StateRequest.with { $0.refresh = refresh })
     }
 
-    /// ExecSync of `args`; nil when this shim does not implement it (yet).
-    func execSync(_ args: [String]) throws -> Bool {
-        do {
-            let response: Ocishim_V1_ExecSyncResponse = try connection().call("ExecSync", Ocishim_V1_ExecSyncRequest.with {
-                $0.exec.execID = "bench-\(Clock.monotonicNanos())"
-                $0.exec.args = args
-            })
-            guard response.exitCode == 0 else { throw BenchError("ExecSync \(args) exited with \(response.exitCode)") }
-            return true
-        } catch ClientError.rpc(let error) where error.code == .unimplemented {
-            return false
-        }
+    /// ExecSync of `args`; throws unless it exits 0.
+    func execSync(_ args: [String]) throws {
+        let response: Ocishim_V1_ExecSyncResponse = try connection().call("ExecSync", Ocishim_V1_ExecSyncRequest.with {
+            $0.exec.execID = "bench-\(Clock.monotonicNanos())"
+            $0.exec.args = args
+        })
+        guard response.exitCode == 0 else { throw BenchError("ExecSync \(args) exited with \(response.exitCode)") }
     }
 
     func disconnect() {
