@@ -2,7 +2,6 @@ import ContainerdProtocol
 import Glibc
 import ShimCore
 import ShimSystem
-import SystemPackage
 import SwiftProtobuf
 
 /// `containerd-shim-ocishim-v1 ... -bundle DIR delete`: containerd cleans up

@@ -1,7 +1,6 @@
 import Glibc
 import Logging
 import ShimSystem
-import SystemPackage
 
 /// The conmon runtime core of one shim: what podman's ConmonOCIRuntime and the
 /// conmon monitor do for one container, driven from the shim's event loop.

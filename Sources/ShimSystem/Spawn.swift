@@ -30,6 +30,15 @@ public struct SpawnOptions {
     }
 }
 
+extension SpawnOptions {
+    /// An fd table from plain fd numbers (child number, this process's fd),
+    /// for callers that keep their fds as numbers for their own Glibc calls
+    /// (the tools and tests around the shim).
+    public static func fdTable(_ pairs: [(child: Int32, parent: Int32)]) -> [(child: FileDescriptor, parent: FileDescriptor)] {
+        pairs.map { (FileDescriptor(rawValue: $0.child), FileDescriptor(rawValue: $0.parent)) }
+    }
+}
+
 public struct SpawnError: Error, CustomStringConvertible {
     public let path: String
     public let step: String

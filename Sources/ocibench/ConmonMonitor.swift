@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import ShimSystem
-import SystemPackage
 
 /// Debian's conmon, launched as podman's createOCIContainer does: the shared
 /// conmon arguments, `_OCI_SYNCPIPE` (fd 3) on which conmon answers

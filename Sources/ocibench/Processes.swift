@@ -32,7 +32,7 @@ enum Processes {
         }
         var options = SpawnOptions(path: path, arguments: [path] + arguments,
                                    environment: environment ?? Self.environment, directory: directory)
-        options.fds = table.map { (FileDescriptor(rawValue: $0.child), FileDescriptor(rawValue: $0.parent)) }
+        options.fds = SpawnOptions.fdTable(table)
         do {
             return try Spawner.spawn(options)
         } catch {

@@ -4,7 +4,6 @@ import ShimClient
 import ShimCore
 import ShimProtocol
 import ShimSystem
-import SystemPackage
 
 /// The terminal side of `ocictl attach`, `run` and `exec`: the Attach
 /// stream's output to our stdout/stderr, our stdin to the stream, SIGWINCH as

@@ -1,6 +1,5 @@
 import Glibc
 import ShimSystem
-import SystemPackage
 
 /// One k8s-file record: "<RFC 3339 time> <stdout|stderr> <P|F> <content>".
 struct LogRecord: Equatable {

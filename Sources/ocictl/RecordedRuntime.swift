@@ -1,6 +1,5 @@
 import Glibc
 import ShimSystem
-import SystemPackage
 
 /// The OCI runtime a shim recorded in its state.json (path, --root, global
 /// options): how ocictl reaches a container once its shim is gone, as
@@ -88,8 +87,7 @@ struct CommandOutcome {
         }
         let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
         var options = SpawnOptions(path: path, arguments: [path] + arguments, environment: ProcessEnvironment.current())
-        options.fds = [(0, devnull), (1, output.write), (2, errors.write)]
-            .map { (FileDescriptor(rawValue: $0.0), FileDescriptor(rawValue: $0.1)) }
+        options.fds = SpawnOptions.fdTable([(0, devnull), (1, output.write), (2, errors.write)])
         let pid: pid_t
         do {
             pid = try Spawner.spawn(options)

@@ -3,7 +3,6 @@ import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
-import SystemPackage
 
 /// `runc update`'s options: the container's resources (an OCI LinuxResources
 /// document) changed while it runs.

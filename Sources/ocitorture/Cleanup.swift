@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import ShimSystem
-import SystemPackage
 
 /// The write end of the pipe the signal handler writes to.
 nonisolated(unsafe) private var interruptPipe: Int32 = -1
@@ -78,7 +77,7 @@ final class Cleanup: @unchecked Sendable {
         let fd = output.map { open($0, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600) } ?? Commands.devNull
         defer { if fd != Commands.devNull && fd >= 0 { close(fd) } }
         var options = SpawnOptions(path: path, arguments: [path] + arguments, environment: ProcessEnvironment.current())
-        options.fds = fdTable([(0, Commands.devNull), (1, fd), (2, fd)])
+        options.fds = SpawnOptions.fdTable([(0, Commands.devNull), (1, fd), (2, fd)])
         guard let pid = try? Spawner.spawn(options) else { return }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}

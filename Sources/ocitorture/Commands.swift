@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import ShimSystem
-import SystemPackage
 
 /// External programs (ocictl, runc, mount) run to completion with a time
 /// bound. Their output goes to a file, never to a pipe: a detached shim that
@@ -45,7 +44,7 @@ final class Commands {
         defer { if fd != Self.devNull { close(fd) } }
         var options = SpawnOptions(path: path, arguments: [path] + arguments,
                                    environment: environment ?? self.environment, directory: directory)
-        options.fds = fdTable([(0, Self.devNull), (1, fd), (2, fd)])
+        options.fds = SpawnOptions.fdTable([(0, Self.devNull), (1, fd), (2, fd)])
         let pid: pid_t
         do { pid = try Spawner.spawn(options) } catch { throw TortureError("\(error)") }
         reaper.track(pid)
@@ -68,10 +67,4 @@ final class Commands {
         unlink(out)
         return CommandResult(termination: end, output: text, seconds: Double(Clock.monotonicNanos() - began) / 1e9)
     }
-}
-
-/// A spawn's fd table from plain fd numbers (child number, this process's
-/// fd): the torture run keeps its fds as numbers for its Glibc calls.
-func fdTable(_ pairs: [(Int32, Int32)]) -> [(child: FileDescriptor, parent: FileDescriptor)] {
-    pairs.map { (FileDescriptor(rawValue: $0.0), FileDescriptor(rawValue: $0.1)) }
 }

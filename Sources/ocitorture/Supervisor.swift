@@ -1,6 +1,5 @@
 import Glibc
 import ShimSystem
-import SystemPackage
 
 /// The process the user started: runs the checks in a worker process and
 /// cleans up after it, whatever way it ended.

@@ -1,5 +1,4 @@
 import Glibc
-import SystemPackage
 import XCTest
 @testable import ShimCore
 @testable import ShimSystem

@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import ShimSystem
-import SystemPackage
 import XCTest
 
 /// ocishim-conmon's exec mode, driven as podman's ExecContainer drives
@@ -68,7 +67,7 @@ final class ConmonExecTests: XCTestCase {
                                    environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "_OCI_SYNCPIPE=3",
                                                  "_OCI_STARTPIPE=4", "_OCI_ATTACHPIPE=5"],
                                    directory: h.dir)
-        options.fds = TestSupport.fdTable([(0, devnull), (1, devnull), (2, err), (3, sync.child), (4, start.child), (5, attach.child)])
+        options.fds = SpawnOptions.fdTable([(0, devnull), (1, devnull), (2, err), (3, sync.child), (4, start.child), (5, attach.child)])
         options.newProcessGroup = true
         let pid = try Spawner.spawn(options)
         return Running(pid: pid, sync: sync.parent, start: start.parent, attach: attach.parent)

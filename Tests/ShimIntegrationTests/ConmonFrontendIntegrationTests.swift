@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import ShimSystem
-import SystemPackage
 import XCTest
 
 /// ocishim-conmon driven the way podman drives conmon, on real runc and a
@@ -83,7 +82,7 @@ final class ConmonFrontendIntegrationTests: XCTestCase {
                                    directory: h.dir)
         let devnull = open("/dev/null", O_RDWR | O_CLOEXEC)
         defer { close(devnull) }
-        options.fds = TestSupport.fdTable([(0, devnull), (1, devnull), (2, devnull), (3, sync.child), (4, start.child)])
+        options.fds = SpawnOptions.fdTable([(0, devnull), (1, devnull), (2, devnull), (3, sync.child), (4, start.child)])
         options.newProcessGroup = true
         let pid = try Spawner.spawn(options)
         close(sync.child)

@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import ShimSystem
-import SystemPackage
 import XCTest
 
 /// Runs `ocishim-conmon` the way podman's createOCIContainer runs conmon:
@@ -81,7 +80,7 @@ final class ConmonHarness {
         }
         var options = SpawnOptions(path: binary, arguments: [binary] + arguments, environment: environment,
                                    directory: cwd ?? dir)
-        options.fds = TestSupport.fdTable([(0, stdio ?? devnull), (1, stdio ?? out), (2, err), (3, sync.child), (4, start.child)])
+        options.fds = SpawnOptions.fdTable([(0, stdio ?? devnull), (1, stdio ?? out), (2, err), (3, sync.child), (4, start.child)])
         options.newProcessGroup = true  // podman's Setpgid
         let pid = try Spawner.spawn(options)
         if writeStart {

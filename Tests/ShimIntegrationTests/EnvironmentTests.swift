@@ -2,7 +2,7 @@ import Foundation
 import Glibc
 import ShimClient
 import ShimProtocol
-import SystemPackage
+import ShimSystem
 import XCTest
 
 /// What podman's create path does around the container: ports, socket
@@ -48,7 +48,7 @@ final class EnvironmentTests: XCTestCase {
         env["LISTEN_PID"] = "1"
         let client = try ShimClient.spawn(shim: try TestSupport.ocishim(), arguments: ["--id", id, "--state-dir", dir + "/state"],
                                           environment: env.map { "\($0.key)=\($0.value)" },
-                                          inheritedFds: TestSupport.fdTable([(3, listener)]))  // fd 3, as socket activation has it
+                                          inheritedFds: SpawnOptions.fdTable([(3, listener)]))  // fd 3, as socket activation has it
         let bundle = try BusyboxBundle.make(in: dir, args: ["/bin/sh", "-c", "echo LISTEN_FDS=$LISTEN_FDS; ls -l /proc/self/fd/3"])
         let _: Ocishim_V1_CreateResponse = try client.call("Create", Ocishim_V1_CreateRequest.with { $0.bundle = bundle.path })
         let _: Ocishim_V1_StartResponse = try client.call("Start", Ocishim_V1_StartRequest())
@@ -69,7 +69,7 @@ final class EnvironmentTests: XCTestCase {
         addTeardownBlock { _ = try? TestSupport.run("/usr/sbin/runc", ["delete", "--force", id]) }
         let client = try ShimClient.spawn(shim: try TestSupport.ocishim(),
                                           arguments: ["--id", id, "--state-dir", dir + "/state", "--keep-fd", "7"],
-                                          inheritedFds: TestSupport.fdTable([(7, fds[1])]))
+                                          inheritedFds: SpawnOptions.fdTable([(7, fds[1])]))
         close(fds[1])
         let bundle = try BusyboxBundle.make(in: dir, args: ["/bin/sh", "-c", "sleep 0.5"])
         let _: Ocishim_V1_CreateResponse = try client.call("Create", Ocishim_V1_CreateRequest.with { $0.bundle = bundle.path })

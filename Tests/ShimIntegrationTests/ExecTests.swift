@@ -3,7 +3,6 @@ import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
-import SystemPackage
 import XCTest
 
 /// Exec sessions and ExecSync on real runc.
@@ -361,7 +360,7 @@ final class OcictlTerminalTests: XCTestCase {
         var options = SpawnOptions(path: "/usr/bin/tmux", arguments: ["tmux", "-L", server] + args,
                                    environment: ["PATH=/usr/bin:/bin:/usr/sbin:/sbin", "TERM=xterm"])
         let captures = args.first == "capture-pane"
-        options.fds = TestSupport.fdTable([(0, devnull), (1, captures ? writeEnd : devnull), (2, devnull)])
+        options.fds = SpawnOptions.fdTable([(0, devnull), (1, captures ? writeEnd : devnull), (2, devnull)])
         let pid: pid_t
         do { pid = try Spawner.spawn(options) } catch {
             close(readEnd); close(writeEnd)

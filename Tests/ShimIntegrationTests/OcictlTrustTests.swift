@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import ShimSystem
-import SystemPackage
 import XCTest
 
 /// What `ocictl` and a shim must not do to containers that are not theirs,

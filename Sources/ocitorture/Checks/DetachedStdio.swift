@@ -1,7 +1,6 @@
 import Foundation
 import Glibc
 import ShimSystem
-import SystemPackage
 
 /// `out=$(ocictl create ... 2>&1)`: ocictl's stdout and stderr are a pipe,
 /// as an engine that waits for its child's output (Go's exec.Cmd) has
@@ -17,7 +16,7 @@ enum DetachedStdio {
         let pipe = (read: made.read.rawValue, write: made.write.rawValue)
         var options = SpawnOptions(path: lab.ocictl, arguments: [lab.ocictl, "create", "--state-root", root, "--bundle", bundle, id],
                                    environment: lab.ocictlEnvironment)
-        options.fds = fdTable([(0, Commands.devNull), (1, pipe.write), (2, pipe.write)])
+        options.fds = SpawnOptions.fdTable([(0, Commands.devNull), (1, pipe.write), (2, pipe.write)])
         let pid = try Spawner.spawn(options)
         lab.cleanup.process(pid)
         close(pipe.write)

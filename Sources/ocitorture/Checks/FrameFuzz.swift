@@ -2,7 +2,6 @@ import Glibc
 import ShimClient
 import ShimProtocol
 import ShimSystem
-import SystemPackage
 
 /// Mutated, random, truncated and oversized frames on the engine's stdio and
 /// on `<state-dir>/shim.sock`, against a shim with a running container.
