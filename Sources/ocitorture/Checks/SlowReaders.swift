@@ -122,6 +122,12 @@ enum SlowReaders {
         let client = try shim.connect()
         defer { client.close() }
         let stream = try client.openStream("Attach", Ocishim_V1_AttachInput.with { $0.options.stdout = true })
+        // The shim handles a connection's requests in order: once State on
+        // the same connection has answered, the attach is in place and sees
+        // the output from its first byte (without this, a loaded machine
+        // let the container print before the attach existed, and the check
+        // counted output that was never meant for the client as lost).
+        _ = try client.call("State", Ocishim_V1_StateRequest(), as: Ocishim_V1_StateResponse.self, timeoutSeconds: 10)
         _ = FileManager.default.createFile(atPath: rootfs + go, contents: nil)
         usleep(1_500_000)
         var received = 0
