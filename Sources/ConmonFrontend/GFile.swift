@@ -16,7 +16,7 @@ enum GFile {
         var template = Array((path + ".XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         if fd >= 0 { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
-        let temporary = String(cString: template)
+        let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
         guard fd >= 0 else {
             let code = errno
             throw Failure(message: "Failed to create file “\(temporary)”: \(ConmonLog.strerror(code))", errno: code)
