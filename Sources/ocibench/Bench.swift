@@ -63,13 +63,26 @@ final class Bench {
 
     /// create → running and start → exit recorded for /bin/true, under each
     /// monitor and under runc alone.
+    ///
+    /// The overheads over runc alone are paired: each run times runc alone
+    /// and then each monitor, and the figure is the median of the runs'
+    /// differences, not the difference of two medians. The machine's load
+    /// drifts over the minute the runs take by more than a monitor costs
+    /// (in one full run the quartiles of runc alone lay 17 ms apart); a
+    /// run's own runc baseline, taken a moment before, cancels that drift.
+    /// Which monitor goes first alternates run by run, so that neither
+    /// always follows runc alone.
     func measureLatency() throws {
         progress("latency: \(settings.latencyRuns) runs of /bin/true")
         let bundle = try bundles.make("true", args: ["/bin/true"])
-        for _ in 0..<settings.latencyRuns {
+        var createOverheads: [String: [Double]] = [:]
+        var exitOverheads: [String: [Double]] = [:]
+        for run in 0..<settings.latencyRuns {
+            let rawTiming: (createToRunning: Double, startToExit: Double)
             do {
                 let rawSpec = try spec(bundle, "raw")
                 let timing = try raw.createStartWait(id: rawSpec.id, bundle: bundle, dir: rawSpec.dir)
+                rawTiming = (timing.createToRunning * 1e3, timing.startToExit * 1e3)
                 record(.rawCreateToRunning, timing.createToRunning * 1e3)
                 record(.rawStartToExit, timing.startToExit * 1e3)
                 removeDir(of: rawSpec)
@@ -77,7 +90,7 @@ final class Bench {
                 record(.runcRun, try raw.run(id: runSpec.id, bundle: bundle) * 1e3)
                 removeDir(of: runSpec)
             }
-            for monitor in monitors {
+            for monitor in run % 2 == 0 ? monitors : monitors.reversed() {
                 let spec = try spec(bundle, "lat")
                 let t0 = Clock.monotonicNanos()
                 let container = try monitor.create(spec)
@@ -92,15 +105,13 @@ final class Bench {
                 let t3 = Clock.monotonicNanos()
                 record(.createToRunning, monitor.name, Double(t2 - t0) / 1e6)
                 record(.startToExit, monitor.name, Double(t3 - t1) / 1e6)
+                createOverheads[monitor.name, default: []].append(Double(t2 - t0) / 1e6 - rawTiming.createToRunning)
+                exitOverheads[monitor.name, default: []].append(Double(t3 - t1) / 1e6 - rawTiming.startToExit)
             }
         }
         for monitor in monitors {
-            if let created = median(.createToRunning, monitor.name), let raw = medianBaseline(.rawCreateToRunning) {
-                record(.createOverhead, monitor.name, created - raw)
-            }
-            if let exited = median(.startToExit, monitor.name), let raw = medianBaseline(.rawStartToExit) {
-                record(.startOverhead, monitor.name, exited - raw)
-            }
+            if let created = Stats.median(createOverheads[monitor.name] ?? []) { record(.createOverhead, monitor.name, created) }
+            if let exited = Stats.median(exitOverheads[monitor.name] ?? []) { record(.startOverhead, monitor.name, exited) }
         }
     }
 
@@ -281,16 +292,19 @@ final class Bench {
         }
 
         // Exec: ExecSync of /bin/true against `runc exec` of it.
+        var overheads: [Double] = []
         for _ in 0..<settings.latencyRuns {
-            record(.runcExec, try raw.exec(id: conmonSpec.id, ["/bin/true"]) * 1e3)
+            let runcExec = try raw.exec(id: conmonSpec.id, ["/bin/true"]) * 1e3
+            record(.runcExec, runcExec)
             let t0 = Clock.monotonicNanos()
             try shimContainer.execSync(["/bin/true"])
-            record(.exec, ocishim.name, Double(Clock.monotonicNanos() - t0) / 1e6)
+            let exec = Double(Clock.monotonicNanos() - t0) / 1e6
+            record(.exec, ocishim.name, exec)
+            overheads.append(exec - runcExec)
         }
-        if let runcExec = medianBaseline(.runcExec) {
-            record(.exec, conmon.name, runcExec)
-            if let exec = median(.exec, ocishim.name) { record(.execOverhead, ocishim.name, exec - runcExec) }
-        }
+        // Paired run by run, as the latency overheads (measureLatency).
+        if let runcExec = medianBaseline(.runcExec) { record(.exec, conmon.name, runcExec) }
+        if let overhead = Stats.median(overheads) { record(.execOverhead, ocishim.name, overhead) }
     }
 
     // --- containerd's shims ---------------------------------------------------------------

@@ -175,7 +175,9 @@ struct Report {
             recorded. ocishim: spawn `ocishim serve`, Create, Start, Wait (no Hello: podman does not greet conmon \
             either). conmon: as podman's createOCIContainer launches it (sync pipe answer), then `runc start`, then \
             the exit file. Raw runc: `runc create` + `runc start` with the container's stdio on /dev/null, the exit \
-            reaped by the bench. Overheads are the monitor's median minus raw runc's median; a negative one is \
+            reaped by the bench. Each run times raw runc, then both monitors (which goes first alternates run by \
+            run); an overhead is the median over the runs of the monitor's time minus the same run's raw runc \
+            time (paired, so that the machine's load drifting from run to run cancels out); a negative one is \
             within the noise of raw runc.
             - **Memory**: \(s.idleContainers) containers running `sleep` at once under each monitor, the engine \
             disconnected (ocishim: the stdio connection closed, as after an engine restart; conmon has none), \

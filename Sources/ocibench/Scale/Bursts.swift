@@ -19,7 +19,11 @@ extension ScaleBench {
         let kinds = ["runc", bench.ocishim.name, bench.conmon.name]
         for run in 1...settings.burstRuns {
             for engines in settings.burstEngines {
-                for kind in kinds {
+                // Every other run goes the other way round: a load that
+                // drifts during a run favours neither kind in the overheads
+                // over runc alone (ScaleReport.overhead pairs each run's
+                // bursts).
+                for kind in run % 2 == 1 ? kinds : kinds.reversed() {
                     try Interrupt.check()
                     results.noteLoad("burst \(run), \(engines) engine(s), \(kind)")
                     let burst = try self.burst(kind: kind, engines: engines, count: count)

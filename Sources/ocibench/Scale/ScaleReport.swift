@@ -54,10 +54,13 @@ struct ScaleReport {
         Stats.median(scale.bursts.filter { $0.kind == kind && $0.engines == engines }.map(\.perSecond))
     }
 
-    /// create → running over runc alone (median), per engine count.
+    /// create → running over runc alone, per engine count: the median over
+    /// the runs of each run's difference between its burst of `kind` and its
+    /// burst of runc alone (the n-th bursts of a kind and engine count belong
+    /// to run n), so that a load drifting from run to run cancels out.
     func overhead(_ kind: String, engines: Int) -> Double? {
-        guard let monitored = burstMedian(kind, engines: engines), let raw = burstMedian(Self.runtime, engines: engines) else { return nil }
-        return monitored - raw
+        let medians = { (k: String) in scale.bursts.filter { $0.kind == k && $0.engines == engines }.map(\.createToRunningMs.median) }
+        return Stats.median(zip(medians(kind), medians(Self.runtime)).map { $0 - $1 })
     }
 
     var engineCounts: [Int] { Array(Set(scale.bursts.map(\.engines))).sorted() }
@@ -232,8 +235,9 @@ struct ScaleReport {
             (/proc/meminfo) against what it was before the first container. *Bursts*: \(s.burstContainers) \
             containers created and started by \(s.burstEngines.map(String.init).joined(separator: ", ")) engines at \
             once (threads of the bench, each creating its share one after the other), runc alone, ocishim and \
-            conmon interleaved, \(s.burstRuns) bursts each; create → running as in "Latency", containers per second \
-            from the first create to the last start. *Polling*: at the largest size the engine connects to every \
+            conmon interleaved, \(s.burstRuns) bursts each (every other run in the reverse order); create → running as \
+            in "Latency", containers per second from the first create to the last start; the overhead over runc alone \
+            is the median over the runs of each run's difference to its own burst of runc alone. *Polling*: at the largest size the engine connects to every \
             shim's socket (untimed), then asks every container's state once a second for \(s.pollSeconds) s (ocishim: \
             State; conmon: `runc state`), one call after the other; a round that takes longer than its second \
             delays the next. CPU: the time on a CPU of every monitor over the polling \
