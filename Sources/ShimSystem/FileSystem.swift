@@ -118,14 +118,21 @@ public enum FileSystem {
     }
 
     /// Replaces `path` atomically: a reader sees the old or the new content,
-    /// never a partial file. The data is flushed before the rename so a crash
-    /// cannot leave an empty file behind. The rename replaces whatever is at
-    /// `path` (a planted symlink included) without following it.
+    /// never a partial file. The rename replaces whatever is at `path` (a
+    /// planted symlink included) without following it.
+    ///
+    /// No fsync: what the shim writes this way (state.json, pid and exit
+    /// files, a containerd shim's address) describes processes that do not
+    /// outlive the machine, in a runtime directory (/run) that a reboot
+    /// empties; readers need the rename's atomicity, not durability, as
+    /// conmon writes its pid and exit files. An fsync per write cost every
+    /// container four to five journal commits between create and running on
+    /// a disk-backed /run, and concurrent creates queued behind each other's
+    /// commits (docs/BENCHMARKS.md).
     public static func writeAtomically(_ path: String, _ bytes: [UInt8], mode: mode_t = 0o644) throws(SystemError) {
         let (fd, tmp) = try createTemporaryFile(besides: path, mode: mode)
         do throws(SystemError) {
             try writeAll(fd: fd, bytes, what: tmp)
-            try sysCall("fsync \(tmp)") { fsync(fd.rawValue) }
         } catch {
             try? fd.close()
             unlink(tmp)
