@@ -98,12 +98,17 @@ def may_be_written_with_zeros(name):
     return not name.startswith('$s') or SWIFT_GLOBAL_VARIABLE.search(name) is not None
 
 
+def end(symbol):
+    """The address after `symbol` (a zero-size symbol covers one byte)."""
+    return symbol[0] + max(symbol[1], 1)
+
+
 def written(pid, binary, secs, syms):
     starts = [s[0] for s in syms]
 
     def on(address):
         i = bisect.bisect_right(starts, address) - 1
-        if i >= 0 and syms[i][0] + max(syms[i][1], 1) > address:
+        if i >= 0 and end(syms[i]) > address:
             return syms[i]
         return None
 
@@ -129,13 +134,13 @@ def written(pid, binary, secs, syms):
                     i += 1
                     continue
                 names.add(symbol[2])
-                i = symbol[0] + max(symbol[1], 1) - address
+                i = end(symbol) - address
             for page in dirty_pages(pid, address, address + size):
                 if page in pages_with_writes:
                     continue
                 j = max(bisect.bisect_right(starts, page) - 1, 0)
                 while j < len(syms) and syms[j][0] < page + PAGE:
-                    if syms[j][0] + max(syms[j][1], 1) > page and may_be_written_with_zeros(syms[j][2]):
+                    if end(syms[j]) > page and may_be_written_with_zeros(syms[j][2]):
                         names.add(syms[j][2])
                     j += 1
     return names

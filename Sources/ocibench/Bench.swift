@@ -83,8 +83,8 @@ final class Bench {
                 let rawSpec = try spec(bundle, "raw")
                 let timing = try raw.createStartWait(id: rawSpec.id, bundle: bundle, dir: rawSpec.dir)
                 rawTiming = (timing.createToRunning * 1e3, timing.startToExit * 1e3)
-                record(.rawCreateToRunning, timing.createToRunning * 1e3)
-                record(.rawStartToExit, timing.startToExit * 1e3)
+                record(.rawCreateToRunning, rawTiming.createToRunning)
+                record(.rawStartToExit, rawTiming.startToExit)
                 removeDir(of: rawSpec)
                 let runSpec = try spec(bundle, "run")
                 record(.runcRun, try raw.run(id: runSpec.id, bundle: bundle) * 1e3)
@@ -103,10 +103,11 @@ final class Bench {
                 let t2 = Clock.monotonicNanos()
                 try container.waitExitRecorded()
                 let t3 = Clock.monotonicNanos()
-                record(.createToRunning, monitor.name, Double(t2 - t0) / 1e6)
-                record(.startToExit, monitor.name, Double(t3 - t1) / 1e6)
-                createOverheads[monitor.name, default: []].append(Double(t2 - t0) / 1e6 - rawTiming.createToRunning)
-                exitOverheads[monitor.name, default: []].append(Double(t3 - t1) / 1e6 - rawTiming.startToExit)
+                let created = Double(t2 - t0) / 1e6, exited = Double(t3 - t1) / 1e6
+                record(.createToRunning, monitor.name, created)
+                record(.startToExit, monitor.name, exited)
+                createOverheads[monitor.name, default: []].append(created - rawTiming.createToRunning)
+                exitOverheads[monitor.name, default: []].append(exited - rawTiming.startToExit)
             }
         }
         for monitor in monitors {

@@ -41,17 +41,22 @@ struct ScaleReport {
         steps(Self.shim).map(\.containers).filter { step(Self.counterpart, $0) != nil }
     }
 
+    /// The bursts of one kind and engine count, in run order.
+    func bursts(_ kind: String, engines: Int) -> [BurstRun] {
+        scale.bursts.filter { $0.kind == kind && $0.engines == engines }
+    }
+
     /// The median over the bursts' runs of their median create → running.
     func burstMedian(_ kind: String, engines: Int) -> Double? {
-        Stats.median(scale.bursts.filter { $0.kind == kind && $0.engines == engines }.map(\.createToRunningMs.median))
+        Stats.median(bursts(kind, engines: engines).map(\.createToRunningMs.median))
     }
 
     func burstP99(_ kind: String, engines: Int) -> Double? {
-        Stats.median(scale.bursts.filter { $0.kind == kind && $0.engines == engines }.map(\.createToRunningMs.p99))
+        Stats.median(bursts(kind, engines: engines).map(\.createToRunningMs.p99))
     }
 
     func burstRate(_ kind: String, engines: Int) -> Double? {
-        Stats.median(scale.bursts.filter { $0.kind == kind && $0.engines == engines }.map(\.perSecond))
+        Stats.median(bursts(kind, engines: engines).map(\.perSecond))
     }
 
     /// create → running over runc alone, per engine count: the median over
@@ -59,8 +64,8 @@ struct ScaleReport {
     /// burst of runc alone (the n-th bursts of a kind and engine count belong
     /// to run n), so that a load drifting from run to run cancels out.
     func overhead(_ kind: String, engines: Int) -> Double? {
-        let medians = { (k: String) in scale.bursts.filter { $0.kind == k && $0.engines == engines }.map(\.createToRunningMs.median) }
-        return Stats.median(zip(medians(kind), medians(Self.runtime)).map { $0 - $1 })
+        let monitored = bursts(kind, engines: engines), raw = bursts(Self.runtime, engines: engines)
+        return Stats.median(zip(monitored, raw).map { $0.createToRunningMs.median - $1.createToRunningMs.median })
     }
 
     var engineCounts: [Int] { Array(Set(scale.bursts.map(\.engines))).sorted() }
