@@ -280,6 +280,10 @@ int ocishim_accept4(int fd, int flags) { return accept4(fd, NULL, NULL, flags); 
 
 int ocishim_mkostemp(char *template_, int flags) { return mkostemp(template_, flags); }
 
+int ocishim_rename_exchange(const char *a, const char *b) {
+    return (int)syscall(SYS_renameat2, AT_FDCWD, a, AT_FDCWD, b, 1 << 1 /* RENAME_EXCHANGE */);
+}
+
 // struct open_how and the RESOLVE_* flags of <linux/openat2.h>, spelled out so
 // that the build does not depend on the kernel headers' version.
 struct ocishim_open_how {

@@ -36,9 +36,9 @@ final class CoreContext {
         self.processes = processes
         let runner = CommandRunner(loop: loop, reaper: processes)
         self.runner = runner
-        let logDir = FileSystem.join(config.stateDir, "runtime")
+        let logs = RuntimeLogFiles(dir: FileSystem.join(config.stateDir, "runtime"))
         self.makeRuntime = makeRuntime ?? { settings in
-            RuntimeCommandLine(settings: settings, runner: runner, logDir: logDir)
+            RuntimeCommandLine(settings: settings, runner: runner, logs: logs)
         }
         self.scratch = scratch
         self.events = events

@@ -331,8 +331,8 @@ public final class RuntimeCore {
         store.stop()
         // attach, ctl, winsz and oom are there when the state dir is the
         // endpoints dir (CreateOptions.endpointsDir).
-        for name in ["state.json", "pidfile", "runtime", "sockets", "exits", "ctr.log", "console.sock",
-                     "attach", "ctl", "winsz", "oom"] {
+        for name in ShimStateFile.fileNames + ["pidfile", "runtime", "sockets", "exits", "ctr.log", "console.sock",
+                                               "attach", "ctl", "winsz", "oom"] {
             try? FileSystem.removeTree(FileSystem.join(config.stateDir, name))
         }
         onContainerGone?()

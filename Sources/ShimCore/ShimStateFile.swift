@@ -6,6 +6,11 @@ import ShimSystem
 /// container through its runtime once the shim is gone.
 public struct ShimStateFile: Sendable, Equatable {
     public static let name = "state.json"
+    /// The writer's spare beside it (`state.json.spare`, SwappedFile): never
+    /// read, removed with the state file.
+    public static let spareSuffix = ".spare"
+    /// Both names, for those that remove the shim's files.
+    public static let fileNames = [name, name + spareSuffix]
     public static let version = 1
 
     public var id: String
@@ -49,11 +54,17 @@ public struct ShimStateFile: Sendable, Equatable {
     }
 
     /// The state file of the shim whose state dir is `stateDir`; nil when
-    /// there is none or it does not parse.
+    /// there is none or it does not parse. A file that does not parse is
+    /// read again, twice: a read that spans two of the shim's writes can see
+    /// the writer's spare being rewritten (SwappedFile); a new open sees the
+    /// file in place, whole.
     public static func read(stateDir: String) -> ShimStateFile? {
-        guard let bytes = try? FileSystem.readIfExists(FileSystem.join(stateDir, name), limit: 16 << 20),
-              let document = try? JSONValue(parsing: bytes) else { return nil }
-        return ShimStateFile(document)
+        let path = FileSystem.join(stateDir, name)
+        for _ in 0..<3 {
+            guard let bytes = try? FileSystem.readIfExists(path, limit: 16 << 20) else { return nil }
+            if let document = try? JSONValue(parsing: bytes) { return ShimStateFile(document) }
+        }
+        return nil
     }
 
     // --- JSON ----------------------------------------------------------------------

@@ -3,9 +3,11 @@ import ShimSystem
 
 /// The shim's state on disk (<state-dir>/state.json), rewritten atomically on
 /// every change: a restarted engine discovers every shim and its container by
-/// reading these files (`ocictl ps`) without asking each shim.
+/// reading these files (`ocictl ps`) without asking each shim. The writes go
+/// through a spare file (SwappedFile: no inode made or freed per write).
 final class StateStore {
-    let path: String
+    var path: String { file.path }
+    private let file: SwappedFile
     private let shimPid: Int32
     private let stateDir: String
     private let containerID: String
@@ -19,7 +21,8 @@ final class StateStore {
     init(stateDir: String, containerID: String, loop: EventLoop) {
         self.stateDir = stateDir
         self.containerID = containerID
-        self.path = FileSystem.join(stateDir, ShimStateFile.name)
+        self.file = SwappedFile(path: FileSystem.join(stateDir, ShimStateFile.name),
+                                spareSuffix: ShimStateFile.spareSuffix, mode: 0o600)
         self.shimPid = getpid()
         self.loop = loop
     }
@@ -44,7 +47,7 @@ final class StateStore {
         let file = ShimStateFile(id: containerID, shimPid: shimPid, stateDir: stateDir, updatedAt: Clock.realtimeNanos(),
                                  container: container, runtime: recorded, paths: paths, events: events)
         do {
-            try FileSystem.writeAtomically(path, file.json.serializedBytes, mode: 0o600)
+            try self.file.write(file.json.serializedBytes)
         } catch {
             // The shim goes on: the state file is for discovery, the live
             // answers come from the shim itself.

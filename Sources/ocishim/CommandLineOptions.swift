@@ -95,7 +95,7 @@ struct CommandSpec {
     /// Parses the arguments after the subcommand's name.
     func parse(_ arguments: ArraySlice<String>) throws(UsageError) -> ParsedArguments {
         var parsed = ParsedArguments()
-        parsed.usage = usage
+        parsed.command = self
         var rest = arguments[...]
         while let argument = rest.popFirst() {
             guard argument.hasPrefix("--"), argument.count > 2 else {
@@ -137,8 +137,10 @@ struct CommandSpec {
 }
 
 struct ParsedArguments {
-    /// The command's usage line, for errors found after parsing.
-    fileprivate(set) var usage = ""
+    /// The command, whose usage line goes with errors found after parsing
+    /// (made only then: the shim starts once per container).
+    fileprivate(set) var command: CommandSpec?
+    var usage: String { command?.usage ?? "" }
     fileprivate(set) var values: [String: [String]] = [:]
     fileprivate(set) var positionals: [String] = []
 

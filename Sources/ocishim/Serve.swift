@@ -188,7 +188,7 @@ struct Serve {
     private func removeOwnFiles(_ status: ContainerStatus, stateDir: String, createdStateDir: Bool) {
         guard status == .deleted || status == .none else { return }
         ShimLogHandler.discardOutput()
-        for name in ["state.json", "shim.pid", "shim.log", "shim.log.1", "runtime", StateDirLock.fileName] {
+        for name in ShimStateFile.fileNames + ["shim.pid", "shim.log", "shim.log.1", "runtime", StateDirLock.fileName] {
             try? FileSystem.removeTree(FileSystem.join(stateDir, name))
         }
         if status == .deleted || createdStateDir { rmdir(stateDir) }

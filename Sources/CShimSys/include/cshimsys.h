@@ -68,6 +68,12 @@ int ocishim_mkostemp(char *template_, int flags);
 // accept4(), also hidden behind _GNU_SOURCE.
 int ocishim_accept4(int fd, int flags);
 
+// renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE): swaps the two names
+// atomically, both of which must exist. The syscall itself (glibc's wrapper
+// is hidden behind _GNU_SOURCE and newer than some libcs): -1 with errno
+// EINVAL on a file system that cannot exchange, ENOSYS before Linux 3.15.
+int ocishim_rename_exchange(const char *a, const char *b);
+
 // fork() for daemonizing before any thread exists.
 pid_t ocishim_fork(void);
 

@@ -90,12 +90,13 @@ extension Container {
         }
         detachKeys = try DetachKeys.parse(options.detachKeys.isEmpty ? DetachKeys.defaultSpec : options.detachKeys)
         try options.restore?.validate()
-        for dir in [paths.exitDir, paths.runtimeLogDir] + (paths.persistDir.map { [$0] } ?? []) {
+        let ownExitDir = paths.exitDirIsOwn
+        for dir in (ownExitDir ? [] : [paths.exitDir]) + [paths.runtimeLogDir] + (paths.persistDir.map { [$0] } ?? []) {
             do { try FileSystem.createDirectory(dir, mode: 0o700) } catch {
                 throw .invalid("cannot create directory \(dir): \(error)")
             }
         }
-        guard access(paths.exitDir, W_OK) == 0 else {
+        guard ownExitDir || access(paths.exitDir, W_OK) == 0 else {
             throw .invalid("exit directory \(paths.exitDir) is not writable: \(SystemError("access"))")
         }
         try? FileSystem.removeFile(paths.pidFile)
@@ -238,6 +239,7 @@ extension Container {
                                        delivery: .runtime(runtime, containerID: id), context: context)
         process.owner = self
         process.exitFiles = [paths.exitFile] + (paths.persistDir.map { [FileSystem.join($0, "exit")] } ?? [])
+        if paths.exitDirIsOwn { process.exitDirToMake = paths.exitDir }
         if !options.exitCommand.isEmpty {
             process.exitCommand = ExitCommandSpec(argv: options.exitCommand, delaySeconds: options.exitDelaySeconds)
         }

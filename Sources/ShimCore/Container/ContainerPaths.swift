@@ -33,6 +33,11 @@ public struct ContainerPaths: Sendable {
 
     /// podman's ExitFilePath: <exits dir>/<id>.
     public var exitFile: String { FileSystem.join(exitDir, id) }
+    /// The exit dir is the shim's own (`<state-dir>/exits`, no engine's
+    /// CreateOptions.exitDir): made when the exit file is written, not at
+    /// create (one directory fewer to make and remove per container that
+    /// never exits before its Delete).
+    var exitDirIsOwn: Bool { exitDir == FileSystem.join(stateDir, "exits") }
     /// podman's AttachSocketPath: <sockets dir>/<id>/attach, where
     /// <sockets dir>/<id> is a symlink to the endpoints dir (the bundle, as
     /// conmon makes it, named after its --cuuid when that differs); with
@@ -45,5 +50,5 @@ public struct ContainerPaths: Sendable {
     /// The default k8s-file log.
     public static func defaultLog(stateDir: String) -> String { FileSystem.join(stateDir, "ctr.log") }
     var runtimeLogDir: String { FileSystem.join(stateDir, "runtime") }
-    var stateFile: String { FileSystem.join(stateDir, "state.json") }
+    var stateFile: String { FileSystem.join(stateDir, ShimStateFile.name) }
 }

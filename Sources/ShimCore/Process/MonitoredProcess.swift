@@ -52,6 +52,9 @@ final class MonitoredProcess {
     var timedOut = false
     /// Written with the exit code once the exit is recorded (atomically).
     var exitFiles: [String] = []
+    /// The shim's own directory of an exit file, made right before it is
+    /// written (ContainerPaths.exitDirIsOwn).
+    var exitDirToMake: String?
     /// Run once the exit is recorded; `whenSettled` waits for its end.
     var exitCommand: ExitCommandSpec?
     /// The code recorded when a timeout killed the process (conmon reports
@@ -217,6 +220,11 @@ final class MonitoredProcess {
     /// The code as decimal text, replacing each file atomically so a watcher
     /// never reads a partial one.
     private func writeExitFiles(_ code: Int32) {
+        if let dir = exitDirToMake {
+            do { try FileSystem.createDirectory(dir, mode: 0o700) } catch {
+                log.error("\(label): cannot create the exit directory: \(error)")
+            }
+        }
         for path in exitFiles {
             do {
                 try FileSystem.writeAtomically(path, "\(code)")

@@ -51,14 +51,13 @@ struct RuntimeCall {
 final class RuntimeCommandLine: OCIRuntime {
     let settings: RuntimeSettings
     private let runner: CommandRunner
-    /// Per-invocation JSON logs live here and are removed once read.
-    private let logDir: String
-    private var invocation = 0
+    /// Where each invocation's JSON log goes.
+    private let logs: RuntimeLogFiles
 
-    init(settings: RuntimeSettings, runner: CommandRunner, logDir: String) {
+    init(settings: RuntimeSettings, runner: CommandRunner, logs: RuntimeLogFiles) {
         self.settings = settings
         self.runner = runner
-        self.logDir = logDir
+        self.logs = logs
     }
 
     var name: String { settings.runtime.name }
@@ -212,11 +211,16 @@ final class RuntimeCommandLine: OCIRuntime {
     /// Starts `call`; `completion` gets the result of a zero exit, or the
     /// runtime's error.
     private func run(_ call: RuntimeCall, completion: @escaping (Result<CommandResult, CoreError>) -> Void) {
-        invocation += 1
-        let logFile = settings.jsonErrors ? FileSystem.join(logDir, "runtime-\(call.operation)-\(invocation).json") : nil
+        let name = settings.runtime.name
+        let logFile: (slot: Int, path: String)?
+        do throws(SystemError) {
+            logFile = settings.jsonErrors ? try logs.take() : nil
+        } catch {
+            return completion(.failure(CoreError(.internal, "cannot prepare the log of \(name) \(call.operation): \(error)")))
+        }
         var argv = [settings.runtime.path]
         if let root = settings.root { argv += ["--root", root] }
-        if let logFile { argv += ["--log", logFile, "--log-format", "json"] }
+        if let logFile { argv += ["--log", logFile.path, "--log-format", "json"] }
         if settings.systemdCgroup { argv.append("--systemd-cgroup") }
         argv += settings.globalArgs
         argv += call.arguments
@@ -230,12 +234,10 @@ final class RuntimeCommandLine: OCIRuntime {
         command.captureOutput = call.captureOutput
         command.extraFds = call.extraFds
         command.configure = call.configure
-        let name = settings.runtime.name
         do {
-            if logFile != nil { try FileSystem.createDirectory(logDir, mode: 0o700) }
-            try runner.run(command) { result in
-                let log = logFile.flatMap { try? FileSystem.readIfExists($0) }
-                if let logFile { try? FileSystem.removeFile(logFile) }
+            try runner.run(command) { [logs] result in
+                let log = logFile.flatMap { try? FileSystem.readIfExists($0.path) }
+                if let logFile { logs.release(logFile.slot) }
                 if result.succeeded {
                     completion(.success(result))
                 } else {
@@ -245,7 +247,7 @@ final class RuntimeCommandLine: OCIRuntime {
                 }
             }
         } catch {
-            if let logFile { try? FileSystem.removeFile(logFile) }
+            if let logFile { logs.release(logFile.slot) }
             var failure = CoreError(.runtimeFailed, "cannot run \(name) \(call.operation): \(error)")
             failure.runtimeStatus = 127
             completion(.failure(failure))
