@@ -10,12 +10,13 @@ enum OCIShim {
     static let subcommands = [Serve.spec, Connect.spec]
 
     static func main() {
+        let ready = Detach.serveEarly()
         var arguments = CommandLine.arguments.dropFirst()
         let name = arguments.popFirst()
         do {
             switch name {
             case "serve":
-                try Serve(try Serve.spec.parse(arguments)).run()
+                try Serve(try Serve.spec.parse(arguments)).run(ready: ready)
             case "connect":
                 try Connect(try Connect.spec.parse(arguments)).run()
             case "--version":

@@ -13,8 +13,8 @@ struct Serve {
         discussion: """
             The shim detaches into its own session (unless --foreground), so the engine \
             never reaps it and its death does not take the container down. The process the \
-            engine started exits once the shim is up (0) or failed to start (1, the reason \
-            on stderr); from then on the shim's stdin and stdout are /dev/null and its own \
+            engine started exits once the shim is up (0) or failed to start (with the shim's \
+            status: 64 for a command-line error, else 1; the reason on stderr); from then on the shim's stdin and stdout are /dev/null and its own \
             messages (and stderr) go to <state-dir>/shim.log. EOF on stdin means the engine is gone; the shim then \
             keeps the container running. Without a container and without clients it exits, \
             removing the files it wrote. A state dir that a live shim serves is refused.
@@ -49,7 +49,6 @@ struct Serve {
     var logLevel: String
     var parsedLogLevel: Logger.Level
     var syslog: Bool
-    var foreground: Bool
     var keepFDs: [Int32]
 
     init(_ arguments: ParsedArguments) throws(UsageError) {
@@ -65,7 +64,6 @@ struct Serve {
         supportsKVM = arguments.values("runtime-supports-kvm")
         logLevel = arguments.value("log-level") ?? "warn"
         syslog = arguments.flag("syslog")
-        foreground = arguments.flag("foreground")
         keepFDs = []
         for text in arguments.values("keep-fd") {
             guard let fd = Int32(text) else { throw UsageError("'--keep-fd': '\(text)' is not a valid fd number", usage: Self.spec.usage) }
@@ -78,7 +76,9 @@ struct Serve {
         guard runtimeTimeout > 0 else { throw UsageError("--runtime-timeout must be positive", usage: Self.spec.usage) }
     }
 
-    func run() throws {
+    /// `ready`: the fd to tell the waiting parent that the shim is up on
+    /// (Detach), nil in the foreground.
+    func run(ready: Int32?) throws {
         var config = ShimConfig(containerID: id, stateDir: FileSystem.absolute(stateDir),
                                 runtime: RuntimeSelection(runtime, extraPaths: runtimePaths))
         config.cgroupManager = cgroupManager
@@ -91,8 +91,8 @@ struct Serve {
         config.keepFDs = try inheritedKeepFDs()
 
         // Everything that can be wrong with the command line is reported
-        // here, before detaching, so the engine sees it on stderr and in the
-        // exit status.
+        // here, before the shim is up, so the engine sees it on stderr and in
+        // the exit status of the process it started (Detach).
         let createdStateDir = !FileSystem.exists(config.stateDir)
         do {
             try ShimConfig.validateContainerID(config.containerID)
@@ -102,7 +102,7 @@ struct Serve {
             // Before anything is written into the state dir: a live shim's
             // state.json and socket must not be overwritten by a second one.
             // The fd holding the lock is never closed: the lock lasts as long
-            // as this process (the detaching fork's child inherits it).
+            // as this process.
             guard !Self.socketAnswers(in: config.stateDir), try StateDirLock.acquire(stateDir: config.stateDir) != nil else {
                 throw ShimStartError("another shim already serves \(config.stateDir)")
             }
@@ -113,7 +113,6 @@ struct Serve {
         }
         ShimLogHandler.bootstrap(level: parsedLogLevel, sink: syslog ? .syslog : .stderr)
 
-        let ready = foreground ? nil : detach()
         _ = ocishim_set_child_subreaper()
 
         let server: ShimServer
@@ -221,32 +220,6 @@ struct Serve {
             }
         }
         return keepFDs.map(FileDescriptor.init(rawValue:))
-    }
-
-    /// Fork once: the child leads a new session, outside the engine's
-    /// process group; the parent (the process the engine started) waits
-    /// until the child is up and exits 0, or exits 1 if the child ends
-    /// first (its reason is on stderr), as conmon's parent waits for its
-    /// monitor. Returns, in the child, the fd to signal "up" on.
-    private func detach() -> Int32? {
-        var up: [Int32] = [-1, -1]
-        guard ocishim_pipe2(&up, O_CLOEXEC) == 0 else { return nil }  // stay in the foreground rather than fail
-        let pid = ocishim_fork()
-        if pid < 0 {
-            close(up[0])
-            close(up[1])
-            return nil
-        }
-        if pid > 0 {
-            close(up[1])
-            var byte: UInt8 = 0
-            var n: Int
-            repeat { n = read(up[0], &byte, 1) } while n < 0 && errno == EINTR
-            _exit(n == 1 ? 0 : 1)
-        }
-        close(up[0])
-        _ = setsid()
-        return up[1]
     }
 }
 

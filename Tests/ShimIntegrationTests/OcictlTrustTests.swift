@@ -142,6 +142,26 @@ final class OcictlTrustTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: dir), [StateDirLock.fileName], "nothing written")
     }
 
+    /// The process the engine starts forks before it parses anything
+    /// (Detach): what the shim then finds wrong still reaches the engine as
+    /// that process's exit status and stderr, and no shim stays behind.
+    func testAShimThatFailsToStartReportsThroughTheProcessTheEngineStarted() throws {
+        let missing = try ProgramRun.run(try TestSupport.ocishim(), ["serve", "--id", "x"], seconds: 30)
+        XCTAssertEqual(missing.status, 64, "a command-line error: " + missing.stderr)
+        XCTAssertTrue(missing.stderr.contains("missing expected argument '--state-dir <dir>'"), missing.stderr)
+
+        let dir = stateDir(newID("bad-runtime"))
+        let badRuntime = try ProgramRun.run(try TestSupport.ocishim(),
+                                            ["serve", "--id", "x", "--state-dir", dir, "--runtime", "no-such-runtime-here"], seconds: 30)
+        XCTAssertEqual(badRuntime.status, 1, badRuntime.stderr)
+        XCTAssertTrue(badRuntime.stderr.contains("no valid executable found for OCI runtime no-such-runtime-here"), badRuntime.stderr)
+        XCTAssertTrue(ProcessTable.pids(withArgument: dir).isEmpty, "no shim stays behind")
+
+        let help = try ProgramRun.run(try TestSupport.ocishim(), ["serve", "--help"], seconds: 30)
+        XCTAssertEqual(help.status, 0)
+        XCTAssertTrue(help.stdout.contains("USAGE: ocishim serve"), help.stdout)
+    }
+
     // --- a container whose shim is gone (item 5) --------------------------------
 
     /// A running container whose shim was SIGKILLed: its id, init and shim pids.
