@@ -21,7 +21,7 @@ import SystemPackage
 /// read again when it does not parse (ShimStateFile.read).
 ///
 /// The spare is written only while it is one of the two inodes this writer
-/// made (checked by fstat before anything is truncated); anything else at
+/// made (checked by fstat before anything is written); anything else at
 /// that name (a planted symlink or link, a file of an earlier shim) is left
 /// alone, and the writer falls back to writeAtomically for good.
 public final class SwappedFile {
@@ -29,7 +29,7 @@ public final class SwappedFile {
     public let sparePath: String
     private let mode: mode_t
     /// (st_dev, st_ino) of the inodes this writer made: at most two.
-    private var own: [(UInt, UInt)] = []
+    private var own: [Identity] = []
     /// Whether the spare name holds one of `own` (false before the second
     /// write, and after a fallback).
     private var spareExists = false
@@ -42,33 +42,36 @@ public final class SwappedFile {
     }
 
     public func write(_ bytes: [UInt8]) throws(SystemError) {
-        if !fallback, let fd = openSpare() {
+        if !fallback, let (fd, identity) = openSpare() {
             // Written over the old content, then cut to length: a file cut
             // to zero length and written again is flushed to disk on close
             // by ext4 (its auto_da_alloc heuristic for programs that replace
             // files that way), which cost as much as the inode it saves.
-            if (try? FileSystem.writeAll(fd: fd, bytes, what: sparePath)) != nil, ftruncate(fd.rawValue, off_t(bytes.count)) == 0,
-               (try? fd.close()) != nil, install() {
-                return
-            }
-            try? fd.close()
+            let written = (try? FileSystem.writeAll(fd: fd, bytes, what: sparePath)) != nil
+                && ftruncate(fd.rawValue, off_t(bytes.count)) == 0
+            let closed = (try? fd.close()) != nil
+            if written && closed && install(identity) { return }
             // What the spare name now holds is not known to be ours.
             fallback = true
         }
         try FileSystem.writeAtomically(path, bytes, mode: mode)
     }
 
-    /// The spare opened for writing at its start: a new file the first time
-    /// (or two), afterwards one of `own`; nil when neither can be had.
-    private func openSpare() -> FileDescriptor? {
+    private typealias Identity = (dev: UInt, ino: UInt)
+
+    /// The spare opened for writing at its start, and which of `own` it is:
+    /// a new file the first time (or two), afterwards one of `own`; nil
+    /// when neither can be had.
+    private func openSpare() -> (FileDescriptor, Identity)? {
         if !spareExists {
             guard own.count < 2 else { fallback = true; return nil }
             let fd = open(sparePath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
             guard fd >= 0 else { fallback = true; return nil }
             var info = stat()
             guard fstat(fd, &info) == 0 else { close(fd); unlink(sparePath); fallback = true; return nil }
-            own.append((UInt(info.st_dev), UInt(info.st_ino)))
-            return FileDescriptor(rawValue: fd)
+            let identity = (UInt(info.st_dev), UInt(info.st_ino))
+            own.append(identity)
+            return (FileDescriptor(rawValue: fd), identity)
         }
         let fd = open(sparePath, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
         guard fd >= 0 else { fallback = true; return nil }
@@ -79,7 +82,7 @@ public final class SwappedFile {
             fallback = true
             return nil
         }
-        return FileDescriptor(rawValue: fd)
+        return (FileDescriptor(rawValue: fd), (UInt(info.st_dev), UInt(info.st_ino)))
     }
 
     /// Puts the written spare in place of `path`. The first write has no
@@ -87,15 +90,16 @@ public final class SwappedFile {
     /// whatever is there (that file is not written, only unlinked, as
     /// writeAtomically would); so is every write on a file system that
     /// cannot exchange names.
-    private func install() -> Bool {
+    private func install(_ written: Identity) -> Bool {
         if own.count == 2, ocishim_rename_exchange(sparePath, path) == 0 {
             spareExists = true
             return true
         }
         guard rename(sparePath, path) == 0 else { return false }
-        // The first write, or no exchange here: the next write needs a new spare.
+        // The first write, or no exchange here: `path` is the file just
+        // written, the only one of `own` left; the next write needs a new spare.
         spareExists = false
-        if own.count == 2 { own.removeFirst() }
+        own = [written]
         return true
     }
 }
