@@ -28,11 +28,10 @@ public final class SwappedFile {
     public let path: String
     public let sparePath: String
     private let mode: mode_t
-    /// (st_dev, st_ino) of the inodes this writer made: at most two.
+    /// (st_dev, st_ino) of the inodes this writer made: at most two. With
+    /// two, one is at `path` and the other at the spare name; with fewer,
+    /// the next write makes a new spare.
     private var own: [Identity] = []
-    /// Whether the spare name holds one of `own` (false before the second
-    /// write, and after a fallback).
-    private var spareExists = false
     private var fallback = false
 
     public init(path: String, spareSuffix: String = ".spare", mode: mode_t = 0o600) {
@@ -63,8 +62,7 @@ public final class SwappedFile {
     /// a new file the first time (or two), afterwards one of `own`; nil
     /// when neither can be had.
     private func openSpare() -> (FileDescriptor, Identity)? {
-        if !spareExists {
-            guard own.count < 2 else { fallback = true; return nil }
+        if own.count < 2 {
             let fd = open(sparePath, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
             guard fd >= 0 else { fallback = true; return nil }
             var info = stat()
@@ -91,14 +89,10 @@ public final class SwappedFile {
     /// writeAtomically would); so is every write on a file system that
     /// cannot exchange names.
     private func install(_ written: Identity) -> Bool {
-        if own.count == 2, ocishim_rename_exchange(sparePath, path) == 0 {
-            spareExists = true
-            return true
-        }
+        if own.count == 2, ocishim_rename_exchange(sparePath, path) == 0 { return true }
         guard rename(sparePath, path) == 0 else { return false }
         // The first write, or no exchange here: `path` is the file just
         // written, the only one of `own` left; the next write needs a new spare.
-        spareExists = false
         own = [written]
         return true
     }

@@ -50,5 +50,4 @@ public struct ContainerPaths: Sendable {
     /// The default k8s-file log.
     public static func defaultLog(stateDir: String) -> String { FileSystem.join(stateDir, "ctr.log") }
     var runtimeLogDir: String { FileSystem.join(stateDir, "runtime") }
-    var stateFile: String { FileSystem.join(stateDir, ShimStateFile.name) }
 }
