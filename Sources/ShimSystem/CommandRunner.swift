@@ -160,12 +160,15 @@ private final class RunningCommand {
     @discardableResult
     func drain(_ i: Int) -> Bool {
         guard let fd = fds[i] else { return false }
-        var buf = [UInt8](repeating: 0, count: 65536)
+        // Not zeroed: a runtime call prints a few hundred bytes at most, and
+        // a zeroed 64 KiB array cost a page fault per page on every drain.
+        let buf = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 10, alignment: 1)
+        defer { buf.deallocate() }
         while true {
-            let n = buf.withUnsafeMutableBytes { read(fd.rawValue, $0.baseAddress, $0.count) }
+            let n = read(fd.rawValue, buf.baseAddress, buf.count)
             if n > 0 {
                 let room = limit - output[i].count
-                if room > 0 { output[i].append(contentsOf: buf[0..<min(n, room)]) }
+                if room > 0 { output[i].append(contentsOf: UnsafeRawBufferPointer(rebasing: buf[0..<min(n, room)])) }
                 continue
             }
             if n < 0 && (errno == EAGAIN || errno == EINTR) { return true }

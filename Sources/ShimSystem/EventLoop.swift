@@ -42,7 +42,6 @@ public final class EventLoop {
     private var generation: UInt32 = 0
     /// Sorted by deadline, soonest last (cheap removal from the end).
     private var timers: [Timer] = []
-    private var cancelledTimers: Set<UInt64> = []
     private var nextTimerID: UInt64 = 0
     private var deferred: [() -> Void] = []
     private var stopped = false
@@ -143,8 +142,10 @@ public final class EventLoop {
         schedule(afterNanos: Clock.nanos(fromSeconds: seconds), body)
     }
 
+    /// Removes the timer at once (a shim has a handful), which also frees
+    /// what its body holds; a timer that has fired is no longer listed.
     public func cancel(_ token: TimerToken) {
-        if timers.contains(where: { $0.id == token.id }) { cancelledTimers.insert(token.id) }
+        if let index = timers.firstIndex(where: { $0.id == token.id }) { timers.remove(at: index) }
     }
 
     /// Runs `body` at the start of the next turn, before waiting for fds.
@@ -256,7 +257,6 @@ public final class EventLoop {
         let time = now()
         while let next = timers.last, next.deadline <= time {
             timers.removeLast()
-            if cancelledTimers.remove(next.id) != nil { continue }
             next.body()
             fired = true
         }

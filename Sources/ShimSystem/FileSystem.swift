@@ -90,16 +90,18 @@ public enum FileSystem {
     /// Reads until EOF or `limit` bytes from a blocking fd.
     public static func readAll(fd: FileDescriptor, limit: Int, what: String) throws(SystemError) -> [UInt8] {
         var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
+        // Not zeroed: read fills what is used (config.json, state files).
+        let chunk = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 10, alignment: 1)
+        defer { chunk.deallocate() }
         while out.count < limit {
             let want = min(chunk.count, limit - out.count)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd.rawValue, $0.baseAddress, want) }
+            let n = Glibc.read(fd.rawValue, chunk.baseAddress, want)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SystemError("read \(what)")
             }
             if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
+            out.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[0..<n]))
         }
         return out
     }

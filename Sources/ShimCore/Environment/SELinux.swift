@@ -5,12 +5,15 @@ import Glibc
 /// creation label before a checkpoint (label.SetSocketLabel). Everything here
 /// is a no-op, never an error, where SELinux is off.
 public enum SELinux {
-    /// libselinux, loaded on first use and only if the kernel registered
+    /// libselinux: the linked-in one of the static build, whose constructor
+    /// has already looked for selinuxfs before main (reading
+    /// /proc/filesystems again cost every shim a /proc read per container);
+    /// otherwise loaded on first use and only if the kernel registered
     /// selinuxfs (see SELinuxLibrary for why it is not linked). A `static let`
     /// is initialized once, thread-safely, so this is a cache without a
     /// mutable global.
     static let library: SELinuxLibrary? =
-        SELinuxLibrary.kernelMayHaveSELinux() ? SELinuxLibrary.open() : nil
+        SELinuxLibrary.isLinked || SELinuxLibrary.kernelMayHaveSELinux() ? SELinuxLibrary.open() : nil
 
     /// How this build reaches libselinux and what it says here, for
     /// `ocishim --version`. Asks the library itself (loading it in a dynamic
