@@ -27,6 +27,18 @@ enum ProcFS {
         return (user + system) / ticksPerSecond
     }
 
+    /// Seconds every CPU of the machine spent busy since boot (/proc/stat's
+    /// first line: user, nice, system, irq and softirq; not idle, iowait or
+    /// steal). The difference over a burst is what the burst cost the whole
+    /// machine: engines, monitors, runtimes and the kernel's work for them.
+    static func machineBusySeconds() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/stat", encoding: .utf8),
+              let line = text.split(separator: "\n").first, line.hasPrefix("cpu ") else { return nil }
+        let ticks = line.split(separator: " ").dropFirst().compactMap { Double($0) }
+        guard ticks.count >= 7 else { return nil }
+        return (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) / ticksPerSecond
+    }
+
     /// The host's load average over 1, 5 and 15 minutes (/proc/loadavg), as
     /// the document quotes it: the machine is shared, and figures taken
     /// under others' load must say so.

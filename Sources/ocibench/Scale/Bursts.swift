@@ -25,12 +25,14 @@ extension ScaleBench {
                 // bursts).
                 for kind in run % 2 == 1 ? kinds : kinds.reversed() {
                     try Interrupt.check()
+                    Self.settle()
                     results.noteLoad("burst \(run), \(engines) engine(s), \(kind)")
                     let burst = try self.burst(kind: kind, engines: engines, count: count)
                     results.bursts.append(burst)
-                    progress(String(format: "burst %d/%d: %d containers, %d engine(s), %@: %.1f containers/s, create → running p50 %.1f ms, p99 %.1f ms",
+                    progress(String(format: "burst %d/%d: %d containers, %d engine(s), %@: %.1f containers/s, create → running p50 %.1f ms, p99 %.1f ms; machine CPU %.1f ms per container",
                                     run, settings.burstRuns, count, engines, kind, burst.perSecond,
-                                    burst.createToRunningMs.median, burst.createToRunningMs.p99))
+                                    burst.createToRunningMs.median, burst.createToRunningMs.p99,
+                                    burst.machineCPUMsPerContainer ?? .nan))
                 }
             }
         }
@@ -44,6 +46,7 @@ extension ScaleBench {
         let created = Collected<Handed<Created>>()
         let latencies = Collected<Double>()
         let failures = Collected<String>()
+        let busy0 = ProcFS.machineBusySeconds()
         let t0 = Clock.monotonicNanos()
         Parallel.run(engines) { engine in
             for index in stride(from: engine, to: count, by: engines) {
@@ -68,11 +71,34 @@ extension ScaleBench {
             }
         }
         let seconds = Double(Clock.monotonicNanos() - t0) / 1e9
+        let busy = ProcFS.machineBusySeconds().flatMap { end in busy0.map { (end - $0) * 1e3 / Double(count) } }
         removeAll(created.values.map(\.value), engines: engines)
         try Interrupt.check()
         if let failure = failures.values.first { throw BenchError("burst of \(kind) with \(engines) engine(s): \(failure)") }
         guard let summary = Summary(latencies.values) else { throw BenchError("burst of \(kind): nothing measured") }
-        return BurstRun(kind: kind, engines: engines, containers: count, seconds: seconds, createToRunningMs: summary)
+        return BurstRun(kind: kind, engines: engines, containers: count, seconds: seconds, createToRunningMs: summary,
+                        machineCPUMsPerContainer: busy)
+    }
+
+    /// Waits (at most 10 s) until the machine has been nearly idle for a
+    /// quarter of a second. Removing a burst's containers leaves the kernel
+    /// work behind (cgroups going offline, freed memory, RCU callbacks) in
+    /// its workers: measured without this wait, the machine's CPU per
+    /// container of the same kind's bursts ranged from 34 to 70 ms, the
+    /// next burst paying for the last one.
+    static func settle() {
+        let cores = Double(max(1, sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let deadline = Clock.monotonicNanos() + 10_000_000_000
+        var last = ProcFS.machineBusySeconds()
+        while Clock.monotonicNanos() < deadline {
+            usleep(250_000)
+            let now = ProcFS.machineBusySeconds()
+            guard let before = last, let after = now else { return }
+            // Busy below 5% of the machine: the bench's own polling and
+            // the host's background noise.
+            if (after - before) / 0.25 < 0.05 * cores { return }
+            last = now
+        }
     }
 
     /// Kills and deletes a burst's containers, `engines` at a time: SIGKILL

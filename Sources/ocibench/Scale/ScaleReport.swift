@@ -68,6 +68,19 @@ struct ScaleReport {
         return Stats.median(zip(monitored, raw).map { $0.createToRunningMs.median - $1.createToRunningMs.median })
     }
 
+    /// The machine's CPU per container of a kind's bursts (median over the
+    /// runs), and over runc alone paired run by run as `overhead` does.
+    func burstCPU(_ kind: String, engines: Int) -> Double? {
+        Stats.median(bursts(kind, engines: engines).compactMap(\.machineCPUMsPerContainer))
+    }
+
+    func cpuOverhead(_ kind: String, engines: Int) -> Double? {
+        let monitored = bursts(kind, engines: engines), raw = bursts(Self.runtime, engines: engines)
+        return Stats.median(zip(monitored, raw).compactMap { ours, runc in
+            ours.machineCPUMsPerContainer.flatMap { cpu in runc.machineCPUMsPerContainer.map { cpu - $0 } }
+        })
+    }
+
     var engineCounts: [Int] { Array(Set(scale.bursts.map(\.engines))).sorted() }
 
     // --- the targets -------------------------------------------------------------------
@@ -121,7 +134,7 @@ struct ScaleReport {
         }
         for engines in engineCounts {
             let cell = { (kind: String) in
-                "\(self.burstRate(kind, engines: engines).map { Self.fmt($0, digits: 1) } ?? "—")/s, p50 \(self.burstMedian(kind, engines: engines).map { Self.fmt($0, digits: 1) } ?? "—") ms"
+                "\(self.burstRate(kind, engines: engines).map { Self.fmt($0, digits: 1) } ?? "—")/s, p50 \(self.burstMedian(kind, engines: engines).map { Self.fmt($0, digits: 1) } ?? "—") ms, CPU \(self.burstCPU(kind, engines: engines).map { Self.fmt($0, digits: 1) } ?? "—") ms"
             }
             lines.append(["burst of \(scale.settings.burstContainers), \(engines) engine(s) (runc: \(cell(Self.runtime)))",
                           cell(Self.shim), cell(Self.counterpart), ""])
@@ -179,9 +192,9 @@ struct ScaleReport {
         }.joined(separator: "; ") + ".\n"
 
         out += "\n### Creation bursts: \(s.burstContainers) containers by several engines at once\n\n"
-        out += "Medians over \(s.burstRuns) bursts each; create → running per container, ms.\n\n"
-        out += "| engines | runc alone: /s, p50, p99 | ocishim: /s, p50, p99 | conmon: /s, p50, p99 | ocishim over runc (p50) | conmon over runc (p50) |\n"
-        out += "| ---: | --- | --- | --- | ---: | ---: |\n"
+        out += "Medians over \(s.burstRuns) bursts each; create → running per container, ms. CPU: the whole machine's busy CPU time over the burst (/proc/stat: engines, monitors, runc and the kernel) per container, ms; over runc paired run by run like the latency.\n\n"
+        out += "| engines | runc alone: /s, p50, p99 | ocishim: /s, p50, p99 | conmon: /s, p50, p99 | ocishim over runc (p50) | conmon over runc (p50) | CPU: runc alone | ocishim over runc | conmon over runc |\n"
+        out += "| ---: | --- | --- | --- | ---: | ---: | ---: | ---: | ---: |\n"
         for engines in engineCounts {
             let cell = { (kind: String) -> String in
                 let rate = self.burstRate(kind, engines: engines).map { Self.fmt($0, digits: 1) } ?? "—"
@@ -190,7 +203,9 @@ struct ScaleReport {
                 return "\(rate), \(p50), \(p99)"
             }
             let over = { (kind: String) in self.overhead(kind, engines: engines).map { Self.fmt($0, digits: 1) } ?? "—" }
-            out += "| \(engines) | \(cell(Self.runtime)) | \(cell(Self.shim)) | \(cell(Self.counterpart)) | \(over(Self.shim)) | \(over(Self.counterpart)) |\n"
+            let cpu = { (value: Double?) in value.map { Self.fmt($0, digits: 1) } ?? "—" }
+            out += "| \(engines) | \(cell(Self.runtime)) | \(cell(Self.shim)) | \(cell(Self.counterpart)) | \(over(Self.shim)) | \(over(Self.counterpart)) | "
+                + "\(cpu(self.burstCPU(Self.runtime, engines: engines))) | \(cpu(self.cpuOverhead(Self.shim, engines: engines))) | \(cpu(self.cpuOverhead(Self.counterpart, engines: engines))) |\n"
         }
 
         out += "\n### An engine polling every container's state once a second\n\n"
@@ -242,7 +257,10 @@ struct ScaleReport {
             once (threads of the bench, each creating its share one after the other), runc alone, ocishim and \
             conmon interleaved, \(s.burstRuns) bursts each (every other run in the reverse order); create → running as \
             in "Latency", containers per second from the first create to the last start; the overhead over runc alone \
-            is the median over the runs of each run's difference to its own burst of runc alone. *Polling*: at the largest size the engine connects to every \
+            is the median over the runs of each run's difference to its own burst of runc alone. Each burst starts \
+            once the machine has been nearly idle (under 5% busy) for a quarter of a second, so that it does not \
+            pay for the kernel's work after the last burst's removal; its CPU is the machine's busy time over the \
+            burst (/proc/stat) per container. *Polling*: at the largest size the engine connects to every \
             shim's socket (untimed), then asks every container's state once a second for \(s.pollSeconds) s (ocishim: \
             State; conmon: `runc state`), one call after the other; a round that takes longer than its second \
             delays the next. CPU: the time on a CPU of every monitor over the polling \

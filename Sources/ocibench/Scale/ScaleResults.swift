@@ -76,6 +76,9 @@ struct BurstRun: Codable {
     var containers: Int
     var seconds: Double
     var createToRunningMs: Summary
+    /// The machine's busy CPU time over the burst (ProcFS.machineBusySeconds),
+    /// per container, ms. Optional: results saved before it still render.
+    var machineCPUMsPerContainer: Double?
 
     var perSecond: Double { Double(containers) / seconds }
 }
