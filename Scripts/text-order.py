@@ -10,7 +10,10 @@ it runs an instruction; each breakpoint that fires is noted, put back to its
 original byte and the process goes on. Processes that execute anything else
 (the OCI runtime) are let go at their exec. When the last traced process has
 ended, FILE gets the names of the functions that ran, in the order they
-first ran (every name of an address, aliases included). --exited names a
+first ran (every name of an address, aliases included). The breakpoints
+live in the process's private copy of its text: a process that drops its
+text's mappings (madvise MADV_DONTNEED, as an idle shim does) runs the
+file's bytes again, and nothing it runs afterwards is seen. --exited names a
 file written with COMMAND's exit status as soon as COMMAND has ended (the
 processes it started may still run, traced).
 
