@@ -67,7 +67,7 @@ public final class SwappedFile {
             guard fd >= 0 else { fallback = true; return nil }
             var info = stat()
             guard fstat(fd, &info) == 0 else { close(fd); unlink(sparePath); fallback = true; return nil }
-            let identity = (UInt(info.st_dev), UInt(info.st_ino))
+            let identity = Self.identity(info)
             own.append(identity)
             return (FileDescriptor(rawValue: fd), identity)
         }
@@ -75,13 +75,15 @@ public final class SwappedFile {
         guard fd >= 0 else { fallback = true; return nil }
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
-              own.contains(where: { $0 == (UInt(info.st_dev), UInt(info.st_ino)) }) else {
+              own.contains(where: { $0 == Self.identity(info) }) else {
             close(fd)
             fallback = true
             return nil
         }
-        return (FileDescriptor(rawValue: fd), (UInt(info.st_dev), UInt(info.st_ino)))
+        return (FileDescriptor(rawValue: fd), Self.identity(info))
     }
+
+    private static func identity(_ info: stat) -> Identity { (UInt(info.st_dev), UInt(info.st_ino)) }
 
     /// Puts the written spare in place of `path`. The first write has no
     /// `path` of its own to exchange with: its spare is renamed over

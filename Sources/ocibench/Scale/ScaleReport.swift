@@ -64,8 +64,16 @@ struct ScaleReport {
     /// burst of runc alone (the n-th bursts of a kind and engine count belong
     /// to run n), so that a load drifting from run to run cancels out.
     func overhead(_ kind: String, engines: Int) -> Double? {
+        paired(kind, engines: engines) { $0.createToRunningMs.median }
+    }
+
+    /// The median over the runs of `figure` of each run's burst of `kind`
+    /// minus that of its burst of runc alone.
+    private func paired(_ kind: String, engines: Int, _ figure: (BurstRun) -> Double?) -> Double? {
         let monitored = bursts(kind, engines: engines), raw = bursts(Self.runtime, engines: engines)
-        return Stats.median(zip(monitored, raw).map { $0.createToRunningMs.median - $1.createToRunningMs.median })
+        return Stats.median(zip(monitored, raw).compactMap { ours, runc in
+            figure(ours).flatMap { value in figure(runc).map { value - $0 } }
+        })
     }
 
     /// The machine's CPU per container of a kind's bursts (median over the
@@ -75,10 +83,7 @@ struct ScaleReport {
     }
 
     func cpuOverhead(_ kind: String, engines: Int) -> Double? {
-        let monitored = bursts(kind, engines: engines), raw = bursts(Self.runtime, engines: engines)
-        return Stats.median(zip(monitored, raw).compactMap { ours, runc in
-            ours.machineCPUMsPerContainer.flatMap { cpu in runc.machineCPUMsPerContainer.map { cpu - $0 } }
-        })
+        paired(kind, engines: engines) { $0.machineCPUMsPerContainer }
     }
 
     var engineCounts: [Int] { Array(Set(scale.bursts.map(\.engines))).sorted() }
