@@ -8,28 +8,77 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+
+// How far below the releasing frame the main thread's stack is searched for
+// its start (ocishim_release_unused_stack).
+#define STACK_SCAN (1u << 20)
 
 int ocishim_trim_heap(void) {
     return malloc_trim(0);
 }
 
+// The start of the mapping that holds [*, top): the lowest page-aligned L >= floor
+// such that every page of [L, top) is mapped. mincore fails with ENOMEM as
+// soon as its range reaches an unmapped page, so whether [L, top) is all
+// mapped is monotone in L and a binary search finds it in a few calls.
+static uintptr_t mapped_down_to(uintptr_t floor, uintptr_t top, uintptr_t page) {
+    unsigned char vec[STACK_SCAN / 4096 + 1];
+    uintptr_t mapped = top, unmapped = floor;  // [mapped, top) is all mapped
+    if (mincore((void *)floor, top - floor, vec) == 0) return floor;
+    while (mapped - unmapped > page) {
+        uintptr_t mid = (unmapped + (mapped - unmapped) / 2) & ~(page - 1);
+        if (mid <= unmapped) mid = unmapped + page;
+        if (mincore((void *)mid, top - mid, vec) == 0) mapped = mid;
+        else unmapped = mid;
+    }
+    return mapped;
+}
+
+// Where the main thread's stack mapping starts, cached: the mapping only ever
+// grows down, so a cached start below which nothing is mapped is still it.
+// pthread_getattr_np would give it too, but reads /proc/self/maps for it
+// (0.11-0.14 ms of a 0.4 ms release, measured with uprobes on a shim).
+static uintptr_t main_stack_start(uintptr_t top, uintptr_t page) {
+    static uintptr_t cached;
+    unsigned char vec[1];
+    uintptr_t floor = top > STACK_SCAN ? (top - STACK_SCAN) & ~(page - 1) : 0;
+    if (cached != 0 && cached >= floor
+        && mincore((void *)(cached - page), page, vec) != 0 && errno == ENOMEM)
+        return cached;
+    cached = mapped_down_to(floor, top, page);
+    return cached;
+}
+
 int ocishim_release_unused_stack(size_t keep) {
-    pthread_attr_t attr;
-    void *low;
-    size_t size;
-    if (pthread_getattr_np(pthread_self(), &attr) != 0) return -1;
-    int rc = pthread_attr_getstack(&attr, &low, &size);
-    pthread_attr_destroy(&attr);
-    if (rc != 0) return -1;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-    if (frame < (uintptr_t)low + keep) return 0;
+    if (frame < keep + page) return 0;
     uintptr_t end = (frame - keep) & ~(page - 1);
-    uintptr_t start = ((uintptr_t)low + page - 1) & ~(page - 1);
+    uintptr_t start;
+    if (getpid() == (pid_t)syscall(SYS_gettid)) {
+        // The main thread: its stack is a grows-down mapping, and the kernel
+        // keeps a guard gap of unmapped pages (stack_guard_gap, 1 MiB) below
+        // it, so the mapped run below the frame ends where the stack does.
+        // Only the deepest STACK_SCAN bytes are looked at: a shim's frames
+        // never go deeper.
+        start = main_stack_start(end, page);
+    } else {
+        // Another thread's stack lies next to its guard page and other
+        // threads' stacks (all mapped): only its attributes say where it ends.
+        pthread_attr_t attr;
+        void *low;
+        size_t size;
+        if (pthread_getattr_np(pthread_self(), &attr) != 0) return -1;
+        int rc = pthread_attr_getstack(&attr, &low, &size);
+        pthread_attr_destroy(&attr);
+        if (rc != 0) return -1;
+        start = ((uintptr_t)low + page - 1) & ~(page - 1);
+    }
     if (end <= start) return 0;
-    // For the main thread the range reaches down to the stack rlimit, below
-    // what is mapped yet: ENOMEM only says so, the mapped part is done.
+    // ENOMEM: part of the range was not mapped (a thread's attributes can
+    // reach below what its stack has mapped); the mapped part is done.
     if (madvise((void *)start, end - start, MADV_DONTNEED) != 0 && errno != ENOMEM) return -1;
     return 0;
 }

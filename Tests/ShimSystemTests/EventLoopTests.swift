@@ -160,6 +160,26 @@ final class EventLoopTests: XCTestCase {
         XCTAssertEqual(scratch.bytes.count, 4096, "a released buffer comes back on the next use")
     }
 
+    func testReleasingIdleMemoryDropsTheStackBelowTheCaller() throws {
+        // 64 frames of 4 KiB each, written: 256 KiB of stack below this frame.
+        func deep(_ n: Int) -> Int {
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 4096) { frame in
+                frame.initialize(repeating: UInt8(truncatingIfNeeded: n))
+                return n == 0 ? Int(frame[4095]) : deep(n - 1) + Int(frame[0])
+            }
+        }
+        XCTAssertEqual(deep(64), (0...64).reduce(0, +))
+        let before = try residentKB(of: "[stack]")
+        IdleMemory.release()
+        let after = try residentKB(of: "[stack]")
+        print("stack resident: \(before) kB before the release, \(after) kB after")
+        XCTAssertGreaterThanOrEqual(before, 256, "the deep frames were resident")
+        XCTAssertLessThan(after, before - 200, "the pages below the caller went back")
+        IdleMemory.release()
+        XCTAssertEqual(deep(64), (0...64).reduce(0, +), "the stack grows back where it was dropped")
+        XCTAssertLessThanOrEqual(try residentKB(of: "[stack]"), before)
+    }
+
     func testReleasingTheTextUnmapsItsPagesAndTheCodeStillRuns() throws {
         let before = try residentExecutableText()
         let released = IdleMemory.releaseText()
@@ -174,14 +194,25 @@ final class EventLoopTests: XCTestCase {
 
     /// kB of this process's executable mappings that are resident (smaps Rss).
     private func residentExecutableText() throws -> Int {
+        try residentKB { fields in fields[1].contains("x") }
+    }
+
+    /// kB resident (smaps Rss) of the mappings named `name`, e.g. "[stack]".
+    private func residentKB(of name: String) throws -> Int {
+        try residentKB { fields in fields.count >= 6 && fields[5] == name }
+    }
+
+    /// kB resident (smaps Rss) of the mappings whose header line's fields
+    /// (address, permissions, offset, device, inode, name) `matches`.
+    private func residentKB(_ matches: ([Substring]) -> Bool) throws -> Int {
         let smaps = String(decoding: try FileSystem.read("/proc/self/smaps", limit: 64 << 20), as: UTF8.self)
         var total = 0
-        var executable = false
+        var counted = false
         for line in smaps.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             if let first = fields.first, first.contains("-"), fields.count >= 5 {
-                executable = fields[1].contains("x")
-            } else if executable, fields.first == "Rss:", fields.count >= 2, let kB = Int(fields[1]) {
+                counted = matches(fields)
+            } else if counted, fields.first == "Rss:", fields.count >= 2, let kB = Int(fields[1]) {
                 total += kB
             }
         }
