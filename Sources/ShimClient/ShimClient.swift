@@ -14,6 +14,10 @@ public final class ShimClient {
     private var queued: [UInt32: [Frame]] = [:]
     /// Seconds a call waits for its answer.
     public var timeoutSeconds: Double = 120
+    /// CPU time (user + system) of the process `spawn` started and reaped
+    /// once the shim was up: what starting a shim costs the engine's host
+    /// besides the shim itself. nil for a connection or a `--foreground` shim.
+    public private(set) var launcherCPUSeconds: Double?
 
     public init(connection: FrameConnection) {
         self.connection = connection
@@ -52,16 +56,21 @@ public final class ShimClient {
         }
         try? toShim.read.close()
         try? fromShim.write.close()
+        var launcherCPUSeconds: Double?
         if !arguments.contains("--foreground") {
             var status: Int32 = 0
-            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+            var usage = rusage()
+            while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
             if status != 0 {
                 try? toShim.write.close()
                 try? fromShim.read.close()
                 throw .spawn("\(shim) serve exited with \(Termination.describe(waitStatus: status)) (see its stderr)")
             }
+            launcherCPUSeconds = Self.seconds(usage.ru_utime) + Self.seconds(usage.ru_stime)
         }
-        return ShimClient(connection: FrameConnection(readFD: fromShim.read, writeFD: toShim.write))
+        let client = ShimClient(connection: FrameConnection(readFD: fromShim.read, writeFD: toShim.write))
+        client.launcherCPUSeconds = launcherCPUSeconds
+        return client
     }
 
     /// Connects to a running shim's socket (`<state-dir>/shim.sock`).
@@ -81,6 +90,10 @@ public final class ShimClient {
     }
 
     public func close() { connection.close() }
+
+    private static func seconds(_ time: timeval) -> Double {
+        Double(time.tv_sec) + Double(time.tv_usec) / 1e6
+    }
 
     /// Allocates the next client stream id (odd, increasing).
     public func allocateStreamID() -> UInt32 {

@@ -47,10 +47,11 @@ struct ConmonMonitor: Monitor {
         var zero: UInt8 = 0
         _ = write(startPipe.write, &zero, 1)
         // conmon's first process exits once its monitor runs (podman's cmd.Wait()).
-        let status = Processes.wait(pid)
+        let (status, launcherCPU) = Processes.waitWithCPU(pid)
         guard status == 0 else { throw BenchError("conmon exited with \(Termination.describe(waitStatus: status))") }
         let answer = Self.readLine(sync.read)
         let container = ConmonContainer(id: spec.id, exitFile: exitDir + "/" + spec.id, logPath: spec.logPath, runc: runc)
+        container.launcherCPUSeconds = launcherCPU
         container.monitorPid = pid_t((try? String(contentsOfFile: conmonPidFile, encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
         guard let containerPid = Self.syncData(answer), containerPid > 0 else {
@@ -89,6 +90,7 @@ final class ConmonContainer: MonitoredContainer {
     let logPath: String
     let runc: String
     var monitorPid: pid_t = 0
+    var launcherCPUSeconds: Double = 0
 
     init(id: String, exitFile: String, logPath: String, runc: String) {
         self.id = id

@@ -5,6 +5,9 @@ protocol MonitoredContainer: AnyObject {
     var id: String { get }
     /// The monitor process (the shim, or conmon's monitor).
     var monitorPid: pid_t { get }
+    /// CPU time of the process the engine started, which exited once the
+    /// monitor was up (`ocishim serve`'s first process, conmon's first).
+    var launcherCPUSeconds: Double { get }
     var logPath: String { get }
     func start() throws
     /// Blocks until the monitor has recorded the exit (Wait answered, or

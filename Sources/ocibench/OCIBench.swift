@@ -79,7 +79,7 @@ struct OCIBench: ParsableCommand {
     @Option(name: .customLong("burst-engines"), help: "Concurrent engines of the bursts, comma-separated (default: 1,4,16).")
     var burstEngines: String?
 
-    @Option(name: .customLong("burst-runs"), help: "Bursts per monitor and engine count (default: 4).")
+    @Option(name: .customLong("burst-runs"), help: "Bursts per monitor and engine count (default: 6).")
     var burstRuns: Int?
 
     @Option(name: .customLong("poll-seconds"), help: "Seconds the engine polls every container's state (default: 10).")

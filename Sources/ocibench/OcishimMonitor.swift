@@ -41,6 +41,7 @@ final class OcishimContainer: MonitoredContainer {
     let logPath: String
     let runc: String
     var monitorPid: pid_t = 0
+    let launcherCPUSeconds: Double
     private var client: ShimClient?
 
     init(id: String, stateDir: String, logPath: String, runc: String, client: ShimClient) {
@@ -49,6 +50,7 @@ final class OcishimContainer: MonitoredContainer {
         self.logPath = logPath
         self.runc = runc
         self.client = client
+        launcherCPUSeconds = client.launcherCPUSeconds ?? 0
     }
 
     /// The engine's connection; after `disconnect` a new one over the shim's socket.

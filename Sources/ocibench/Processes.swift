@@ -77,11 +77,19 @@ enum Processes {
     /// Waits for a child and reaps it; returns its wait status.
     @discardableResult
     static func wait(_ pid: pid_t) -> Int32 {
+        waitWithCPU(pid).status
+    }
+
+    /// Waits for a child and reaps it: its wait status and the CPU time it
+    /// used (wait4's rusage, user + system; -1 and 0 if there was none).
+    static func waitWithCPU(_ pid: pid_t) -> (status: Int32, cpuSeconds: Double) {
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 {
-            if errno != EINTR { return -1 }
+        var usage = rusage()
+        while wait4(pid, &status, 0, &usage) < 0 {
+            if errno != EINTR { return (-1, 0) }
         }
-        return status
+        let seconds = { (time: timeval) in Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return (status, seconds(usage.ru_utime) + seconds(usage.ru_stime))
     }
 
     /// Waits up to `seconds` for a child to exit, without reaping it: its

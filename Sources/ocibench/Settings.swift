@@ -42,13 +42,14 @@ struct ScaleSettings: Codable {
     var burstContainers: Int
     /// Concurrent engines sharing a burst.
     var burstEngines: [Int]
-    /// Bursts per (engines, monitor), interleaved. Four: a burst's latency
+    /// Bursts per (engines, monitor), interleaved. Six: a burst's latency
     /// and CPU per container vary by a quarter from burst to burst of the
-    /// same kind here, more than a monitor adds.
+    /// same kind here, more than a monitor adds, and the host's slow spells
+    /// last tens of seconds (docs/benchmarks-analysis.md).
     var burstRuns: Int
     /// Seconds the engine polls State on every container, once a second.
     var pollSeconds: Int
 
     static let full = ScaleSettings(sizes: [20, 100, 500, 1000], burstContainers: 100, burstEngines: [1, 4, 16],
-                                    burstRuns: 4, pollSeconds: 10)
+                                    burstRuns: 6, pollSeconds: 10)
 }

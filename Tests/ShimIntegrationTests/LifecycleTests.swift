@@ -6,6 +6,17 @@ import XCTest
 
 /// The container lifecycle through the shim on real runc.
 final class LifecycleTests: XCTestCase {
+    func testSpawnReapsTheProcessItStartedAndReportsItsCPUTime() throws {
+        let shim = try ShimHarness(self)
+        let launcher = try XCTUnwrap(shim.client.launcherCPUSeconds, "the detaching first process was reaped by spawn")
+        XCTAssertGreaterThan(launcher, 0, "starting a process takes some CPU time")
+        XCTAssertLessThan(launcher, 5, "the first process only forks the shim and waits until it is up")
+        XCTAssertNotEqual(shim.shimPid, 0)
+        let connected = try ShimClient.connect(stateDir: shim.stateDir)
+        defer { connected.close() }
+        XCTAssertNil(connected.launcherCPUSeconds, "a connection started no process")
+    }
+
     func testExitCodesZeroAndThree() throws {
         for code in [0, 3] {
             let shim = try ShimHarness(self)

@@ -29,10 +29,11 @@ extension ScaleBench {
                     results.noteLoad("burst \(run), \(engines) engine(s), \(kind)")
                     let burst = try self.burst(kind: kind, engines: engines, count: count)
                     results.bursts.append(burst)
-                    progress(String(format: "burst %d/%d: %d containers, %d engine(s), %@: %.1f containers/s, create → running p50 %.1f ms, p99 %.1f ms; machine CPU %.1f ms per container",
+                    progress(String(format: "burst %d/%d: %d containers, %d engine(s), %@: %.1f containers/s, create → running p50 %.1f ms, p99 %.1f ms; CPU per container: machine %.1f ms, engine %.2f ms, monitor %.2f ms",
                                     run, settings.burstRuns, count, engines, kind, burst.perSecond,
                                     burst.createToRunningMs.median, burst.createToRunningMs.p99,
-                                    burst.machineCPUMsPerContainer ?? .nan))
+                                    burst.machineCPUMsPerContainer ?? .nan, burst.engineCPUMsPerContainer ?? .nan,
+                                    burst.monitorCPUMsPerContainer ?? .nan))
                 }
             }
         }
@@ -45,6 +46,7 @@ extension ScaleBench {
         let raw = bench.raw
         let created = Collected<Handed<Created>>()
         let latencies = Collected<Double>()
+        let engineCPU = Collected<Double>()
         let failures = Collected<String>()
         let busy0 = ProcFS.machineBusySeconds()
         let t0 = Clock.monotonicNanos()
@@ -52,6 +54,8 @@ extension ScaleBench {
             for index in stride(from: engine, to: count, by: engines) {
                 if Interrupt.requested || !failures.values.isEmpty { return }
                 let spec = specs[index]
+                let cpu0 = Self.threadCPUSeconds()
+                defer { engineCPU.append(Self.threadCPUSeconds() - cpu0) }
                 do {
                     if let monitor {
                         let start = Clock.monotonicNanos()
@@ -72,12 +76,30 @@ extension ScaleBench {
         }
         let seconds = Double(Clock.monotonicNanos() - t0) / 1e9
         let busy = ProcFS.machineBusySeconds().flatMap { end in busy0.map { (end - $0) * 1e3 / Double(count) } }
+        let monitorCPU = monitor == nil ? nil : Self.monitorsCPUSeconds(created.values.map(\.value)) * 1e3 / Double(count)
         removeAll(created.values.map(\.value), engines: engines)
         try Interrupt.check()
         if let failure = failures.values.first { throw BenchError("burst of \(kind) with \(engines) engine(s): \(failure)") }
         guard let summary = Summary(latencies.values) else { throw BenchError("burst of \(kind): nothing measured") }
         return BurstRun(kind: kind, engines: engines, containers: count, seconds: seconds, createToRunningMs: summary,
-                        machineCPUMsPerContainer: busy)
+                        machineCPUMsPerContainer: busy, engineCPUMsPerContainer: engineCPU.values.reduce(0, +) * 1e3 / Double(count),
+                        monitorCPUMsPerContainer: monitorCPU)
+    }
+
+    /// The CPU time of the calling thread (the engine's work, not its children's).
+    private static func threadCPUSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+
+    /// What the monitors of a burst's containers have spent so far: each one's
+    /// first process (reaped) and the monitor itself.
+    private static func monitorsCPUSeconds(_ containers: [Created]) -> Double {
+        containers.reduce(0) { total, created in
+            guard case .monitored(let container) = created else { return total }
+            return total + container.launcherCPUSeconds + (ProcFS.scheduledSeconds(container.monitorPid) ?? 0)
+        }
     }
 
     /// Waits (at most 10 s) until the machine has been nearly idle for a

@@ -86,6 +86,24 @@ struct ScaleReport {
         paired(kind, engines: engines) { $0.machineCPUMsPerContainer }
     }
 
+    /// The engines' CPU per container, and the monitors' processes' (medians over the runs).
+    func engineCPU(_ kind: String, engines: Int) -> Double? {
+        Stats.median(bursts(kind, engines: engines).compactMap(\.engineCPUMsPerContainer))
+    }
+
+    func monitorCPU(_ kind: String, engines: Int) -> Double? {
+        Stats.median(bursts(kind, engines: engines).compactMap(\.monitorCPUMsPerContainer))
+    }
+
+    /// What a monitor costs per container in CPU, free of runc's and the
+    /// host's share: its processes plus the engine's work over what the
+    /// engine spends driving runc alone, paired run by run.
+    func monitorCost(_ kind: String, engines: Int) -> Double? {
+        paired(kind, engines: engines) { burst in
+            burst.engineCPUMsPerContainer.map { $0 + (burst.monitorCPUMsPerContainer ?? 0) }
+        }
+    }
+
     var engineCounts: [Int] { Array(Set(scale.bursts.map(\.engines))).sorted() }
 
     // --- the targets -------------------------------------------------------------------
@@ -119,6 +137,14 @@ struct ScaleReport {
             out.append(Target(title: "create → running over runc alone, \(engines) engine(s) (p50)", value: value,
                               goal: "≤ conmon's", met: ours.flatMap { o in theirs.map { o <= $0 } }))
         }
+        for engines in engineCounts {
+            let ours = monitorCost(Self.shim, engines: engines)
+            let theirs = monitorCost(Self.counterpart, engines: engines)
+            guard ours != nil || theirs != nil else { continue }
+            let value = "\(ours.map { Self.fmt($0, digits: 2) } ?? "—") ms against \(theirs.map { Self.fmt($0, digits: 2) } ?? "—") ms"
+            out.append(Target(title: "monitor's CPU per container in the bursts, \(engines) engine(s)", value: value,
+                              goal: "≤ conmon's", met: ours.flatMap { o in theirs.map { o <= $0 } }))
+        }
         if let teardown = scale.teardowns[Self.shim] {
             let left = teardown.leftovers.kinds.filter { !$0.1.isEmpty }.map { "\($0.1.count) \($0.0)" }
             out.append(Target(title: "left behind after removing \(teardown.containers) ocishim containers",
@@ -143,6 +169,11 @@ struct ScaleReport {
             }
             lines.append(["burst of \(scale.settings.burstContainers), \(engines) engine(s) (runc: \(cell(Self.runtime)))",
                           cell(Self.shim), cell(Self.counterpart), ""])
+            let whose = { (kind: String) in
+                "engine \(self.engineCPU(kind, engines: engines).map { Self.fmt($0, digits: 2) } ?? "—") ms, monitor \(self.monitorCPU(kind, engines: engines).map { Self.fmt($0, digits: 2) } ?? "—") ms"
+            }
+            lines.append(["  CPU per container, \(engines) engine(s) (runc alone: \(whose(Self.runtime)))",
+                          whose(Self.shim), whose(Self.counterpart), ""])
         }
         if let ours = scale.polls[Self.shim], let theirs = scale.polls[Self.counterpart] {
             lines.append(["State on \(ours.containers) every second: p99 (ms), monitors' + runtime's CPU (s)",
@@ -213,6 +244,18 @@ struct ScaleReport {
                 + "\(cpu(self.burstCPU(Self.runtime, engines: engines))) | \(cpu(self.cpuOverhead(Self.shim, engines: engines))) | \(cpu(self.cpuOverhead(Self.counterpart, engines: engines))) |\n"
         }
 
+        out += "\nWhose CPU, per container, ms (medians over the bursts): the engine's threads creating and starting the containers (their CPU clocks), "
+        out += "and the monitor's processes (the process the engine started, reaped once the monitor was up, and the monitor up to the burst's end: /proc/<pid>/schedstat). "
+        out += "A monitor's cost is both over what the engine spends driving runc alone, paired run by run; unlike the machine's CPU above, it holds none of runc's time nor the host's.\n\n"
+        out += "| engines | engine: runc alone | engine: ocishim | engine: conmon | ocishim's processes | conmon's processes | ocishim's cost | conmon's cost |\n"
+        out += "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n"
+        for engines in engineCounts {
+            let ms = { (value: Double?) in value.map { Self.fmt($0, digits: 2) } ?? "—" }
+            out += "| \(engines) | \(ms(engineCPU(Self.runtime, engines: engines))) | \(ms(engineCPU(Self.shim, engines: engines))) | \(ms(engineCPU(Self.counterpart, engines: engines))) "
+            out += "| \(ms(monitorCPU(Self.shim, engines: engines))) | \(ms(monitorCPU(Self.counterpart, engines: engines))) "
+            out += "| \(ms(monitorCost(Self.shim, engines: engines))) | \(ms(monitorCost(Self.counterpart, engines: engines))) |\n"
+        }
+
         out += "\n### An engine polling every container's state once a second\n\n"
         out += "| monitor | containers | calls in \(s.pollSeconds) s | full rounds (time of one) | p50 | p99 | monitors' CPU | runtime's CPU |\n"
         out += "| --- | ---: | ---: | --- | ---: | ---: | ---: | ---: |\n"
@@ -265,7 +308,7 @@ struct ScaleReport {
             is the median over the runs of each run's difference to its own burst of runc alone. Each burst starts \
             once the machine has been nearly idle (under 5% busy) for a quarter of a second, so that it does not \
             pay for the kernel's work after the last burst's removal; its CPU is the machine's busy time over the \
-            burst (/proc/stat) per container. *Polling*: at the largest size the engine connects to every \
+            burst (/proc/stat) per container; the engines' and the monitors' own CPU as the second table says. *Polling*: at the largest size the engine connects to every \
             shim's socket (untimed), then asks every container's state once a second for \(s.pollSeconds) s (ocishim: \
             State; conmon: `runc state`), one call after the other; a round that takes longer than its second \
             delays the next. CPU: the time on a CPU of every monitor over the polling \

@@ -79,6 +79,14 @@ struct BurstRun: Codable {
     /// The machine's busy CPU time over the burst (ProcFS.machineBusySeconds),
     /// per container, ms. Optional: results saved before it still render.
     var machineCPUMsPerContainer: Double?
+    /// The engines' own CPU time creating and starting the containers (their
+    /// threads' CPU clocks), per container, ms.
+    var engineCPUMsPerContainer: Double?
+    /// The monitors' processes, per container, ms: the process the engine
+    /// started (reaped once the monitor was up) and the monitor itself up to
+    /// the burst's end (/proc/<pid>/schedstat). nil for runc alone. Unlike
+    /// the machine's CPU, none of runc's time is in it, nor the host's.
+    var monitorCPUMsPerContainer: Double?
 
     var perSecond: Double { Double(containers) / seconds }
 }
