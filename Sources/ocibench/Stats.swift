@@ -2,6 +2,15 @@
 enum Stats {
     static func median(_ values: [Double]) -> Double? { percentile(values, 50) }
 
+    /// The median with an even count taken halfway between the two middle
+    /// values: for a verdict on a difference's sign, where the nearest rank
+    /// (the lower of the two) would lean towards "less".
+    static func midpointMedian(_ values: [Double]) -> Double? {
+        guard !values.isEmpty else { return nil }
+        let sorted = values.sorted(), half = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2
+    }
+
     /// Nearest-rank percentile (p in 0...100).
     static func percentile(_ values: [Double], _ p: Double) -> Double? {
         guard !values.isEmpty else { return nil }

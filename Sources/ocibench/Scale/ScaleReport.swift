@@ -68,12 +68,23 @@ struct ScaleReport {
     }
 
     /// The median over the runs of `figure` of each run's burst of `kind`
-    /// minus that of its burst of runc alone.
-    private func paired(_ kind: String, engines: Int, _ figure: (BurstRun) -> Double?) -> Double? {
-        let monitored = bursts(kind, engines: engines), raw = bursts(Self.runtime, engines: engines)
-        return Stats.median(zip(monitored, raw).compactMap { ours, runc in
-            figure(ours).flatMap { value in figure(runc).map { value - $0 } }
+    /// minus that of its burst of `baseline` (runc alone unless said).
+    private func paired(_ kind: String, engines: Int, against baseline: String = Self.runtime,
+                        median: ([Double]) -> Double? = Stats.median, _ figure: (BurstRun) -> Double?) -> Double? {
+        let monitored = bursts(kind, engines: engines), other = bursts(baseline, engines: engines)
+        return median(zip(monitored, other).compactMap { ours, theirs in
+            figure(ours).flatMap { value in figure(theirs).map { value - $0 } }
         })
+    }
+
+    /// ocishim's create → running over runc alone minus conmon's, run by run
+    /// (runc alone's burst cancels: it is ocishim's burst minus conmon's of
+    /// the same run), the median over the runs: what the latency target
+    /// compares. Two medians of the overheads compared with each other would
+    /// pair neither monitor with the other, and a host that slows down for
+    /// a run moves both. The midpoint median: the verdict is on its sign.
+    func shimOverConmon(engines: Int) -> Double? {
+        paired(Self.shim, engines: engines, against: Self.counterpart, median: Stats.midpointMedian) { $0.createToRunningMs.median }
     }
 
     /// The machine's CPU per container of a kind's bursts (median over the
@@ -133,9 +144,11 @@ struct ScaleReport {
         for engines in engineCounts {
             let ours = overhead(Self.shim, engines: engines)
             let theirs = overhead(Self.counterpart, engines: engines)
-            let value = "\(ours.map { Self.fmt($0, digits: 1) } ?? "—") ms against \(theirs.map { Self.fmt($0, digits: 1) } ?? "—") ms"
-            out.append(Target(title: "create → running over runc alone, \(engines) engine(s) (p50)", value: value,
-                              goal: "≤ conmon's", met: ours.flatMap { o in theirs.map { o <= $0 } }))
+            let difference = shimOverConmon(engines: engines)
+            let value = "\(difference.map { Self.fmt($0, digits: 1) } ?? "—") ms (over runc alone: "
+                + "\(ours.map { Self.fmt($0, digits: 1) } ?? "—") against \(theirs.map { Self.fmt($0, digits: 1) } ?? "—") ms)"
+            out.append(Target(title: "create → running over runc alone, \(engines) engine(s) (p50): ocishim's less conmon's, run by run", value: value,
+                              goal: "≤ 0", met: difference.map { $0 <= 0 }))
         }
         for engines in engineCounts {
             let ours = monitorCost(Self.shim, engines: engines)
@@ -305,7 +318,8 @@ struct ScaleReport {
             once (threads of the bench, each creating its share one after the other), runc alone, ocishim and \
             conmon interleaved, \(s.burstRuns) bursts each (every other run in the reverse order); create → running as \
             in "Latency", containers per second from the first create to the last start; the overhead over runc alone \
-            is the median over the runs of each run's difference to its own burst of runc alone. Each burst starts \
+            is the median over the runs of each run's difference to its own burst of runc alone, and the target \
+            compares the two monitors the same way: the median over the runs of ocishim's burst less conmon's. Each burst starts \
             once the machine has been nearly idle (under 5% busy) for a quarter of a second, so that it does not \
             pay for the kernel's work after the last burst's removal; its CPU is the machine's busy time over the \
             burst (/proc/stat) per container; the engines' and the monitors' own CPU as the second table says. *Polling*: at the largest size the engine connects to every \
