@@ -19,11 +19,13 @@ int ocishim_trim_heap(void) {
     return malloc_trim(0);
 }
 
-// The start of the mapping that holds [*, top): the lowest page-aligned L >= floor
-// such that every page of [L, top) is mapped. mincore fails with ENOMEM as
-// soon as its range reaches an unmapped page, so whether [L, top) is all
-// mapped is monotone in L and a binary search finds it in a few calls.
+// Where the run of mapped pages that ends at `top` starts, no lower than
+// `floor`: the lowest page-aligned L >= floor such that every page of
+// [L, top) is mapped. mincore fails with ENOMEM as soon as its range reaches
+// an unmapped page, so whether [L, top) is all mapped is monotone in L and a
+// binary search finds it in a few calls.
 static uintptr_t mapped_down_to(uintptr_t floor, uintptr_t top, uintptr_t page) {
+    // One byte per page of the range; Linux pages are 4 KiB or larger.
     unsigned char vec[STACK_SCAN / 4096 + 1];
     uintptr_t mapped = top, unmapped = floor;  // [mapped, top) is all mapped
     if (mincore((void *)floor, top - floor, vec) == 0) return floor;
@@ -61,8 +63,8 @@ int ocishim_release_unused_stack(size_t keep) {
         // The main thread: its stack is a grows-down mapping, and the kernel
         // keeps a guard gap of unmapped pages (stack_guard_gap, 1 MiB) below
         // it, so the mapped run below the frame ends where the stack does.
-        // Only the deepest STACK_SCAN bytes are looked at: a shim's frames
-        // never go deeper.
+        // Only STACK_SCAN bytes below the frame are searched: pages deeper
+        // than that (a shim's frames never reach them) would stay.
         start = main_stack_start(end, page);
     } else {
         // Another thread's stack lies next to its guard page and other

@@ -66,7 +66,7 @@ public final class ShimClient {
                 try? fromShim.read.close()
                 throw .spawn("\(shim) serve exited with \(Termination.describe(waitStatus: status)) (see its stderr)")
             }
-            launcherCPUSeconds = Self.seconds(usage.ru_utime) + Self.seconds(usage.ru_stime)
+            launcherCPUSeconds = usage.cpuSeconds
         }
         let client = ShimClient(connection: FrameConnection(readFD: fromShim.read, writeFD: toShim.write))
         client.launcherCPUSeconds = launcherCPUSeconds
@@ -90,10 +90,6 @@ public final class ShimClient {
     }
 
     public func close() { connection.close() }
-
-    private static func seconds(_ time: timeval) -> Double {
-        Double(time.tv_sec) + Double(time.tv_usec) / 1e6
-    }
 
     /// Allocates the next client stream id (odd, increasing).
     public func allocateStreamID() -> UInt32 {

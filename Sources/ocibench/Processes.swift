@@ -88,8 +88,7 @@ enum Processes {
         while wait4(pid, &status, 0, &usage) < 0 {
             if errno != EINTR { return (-1, 0) }
         }
-        let seconds = { (time: timeval) in Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
-        return (status, seconds(usage.ru_utime) + seconds(usage.ru_stime))
+        return (status, usage.cpuSeconds)
     }
 
     /// Waits up to `seconds` for a child to exit, without reaping it: its

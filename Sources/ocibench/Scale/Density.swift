@@ -160,7 +160,7 @@ extension ScaleBench {
     private static func childrenCPUSeconds() -> Double {
         var usage = rusage()
         getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return usage.cpuSeconds
     }
 
     // --- teardown ------------------------------------------------------------------------
