@@ -16,14 +16,15 @@ extension ScaleBench {
 
     func measureBursts() throws {
         let count = settings.burstContainers
-        let kinds = ["runc", bench.ocishim.name, bench.conmon.name]
+        let orders = Self.orders(of: ["runc", bench.ocishim.name, bench.conmon.name])
         for run in 1...settings.burstRuns {
             for engines in settings.burstEngines {
-                // Every other run goes the other way round: a load that
-                // drifts during a run favours neither kind in the overheads
-                // over runc alone (ScaleReport.overhead pairs each run's
-                // bursts).
-                for kind in run % 2 == 1 ? kinds : kinds.reversed() {
+                // Each run takes the next order of the three kinds: over six
+                // runs each kind comes first, second and last twice, so that
+                // neither a load drifting during a run nor what one burst
+                // leaves the next favours a kind (ScaleReport pairs each
+                // run's bursts).
+                for kind in orders[(run - 1) % orders.count] {
                     try Interrupt.check()
                     Self.settle()
                     results.noteLoad("burst \(run), \(engines) engine(s), \(kind)")
@@ -36,6 +37,15 @@ extension ScaleBench {
                                     burst.monitorCPUMsPerContainer ?? .nan))
                 }
             }
+        }
+    }
+
+    /// Every order of `kinds`, each followed by its reverse: for three
+    /// kinds, (a b c) (c b a) (b c a) (a c b) (c a b) (b a c).
+    static func orders(of kinds: [String]) -> [[String]] {
+        (0..<kinds.count).flatMap { shift -> [[String]] in
+            let rotated = Array(kinds[shift...] + kinds[..<shift])
+            return [rotated, rotated.reversed()]
         }
     }
 

@@ -316,7 +316,8 @@ struct ScaleReport {
             (/proc/meminfo) against what it was before the first container. *Bursts*: \(s.burstContainers) \
             containers created and started by \(s.burstEngines.map(String.init).joined(separator: ", ")) engines at \
             once (threads of the bench, each creating its share one after the other), runc alone, ocishim and \
-            conmon interleaved, \(s.burstRuns) bursts each (every other run in the reverse order); create → running as \
+            conmon interleaved, \(s.burstRuns) bursts each (run by run in every order of the three, each order followed by its \
+            reverse, so that over six runs each kind comes first, second and last twice); create → running as \
             in "Latency", containers per second from the first create to the last start; the overhead over runc alone \
             is the median over the runs of each run's difference to its own burst of runc alone, and the target \
             compares the two monitors the same way: the median over the runs of ocishim's burst less conmon's. Each burst starts \
