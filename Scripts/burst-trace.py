@@ -105,7 +105,7 @@ class Roles:
         if prog in MONITORS:
             # the exec'd process itself, or what it forked without an exec
             return 'monitor: launcher' if owner == pid and self.execs.get(pid) else 'monitor'
-        return 'container' if prog in ('sleep', 'true', 'sh') else 'other: ' + prog
+        return 'container' if prog in ('sleep', 'true', 'sh') else 'other'
 
 
 def main():
@@ -134,8 +134,7 @@ def main():
                 continue
             cuts = [lo] + [te for te, _ in execs.get(pid, []) if lo < te < hi] + [hi]
             for x, y in zip(cuts, cuts[1:]):
-                role = roles.role(pid, comm, (x + y) / 2)
-                spent['other' if role.startswith('other') else role] += y - x
+                spent[roles.role(pid, comm, (x + y) / 2)] += y - x
         busy = sum(v for r, v in spent.items() if r != 'idle')
         per = lambda seconds: seconds * 1e3 / CONTAINERS
         print('%-8s %6.2fs %7.1f  %s' % (kind, t1 - t0, per(busy), '  '.join('%9.2f' % per(spent[r]) for r in order)))

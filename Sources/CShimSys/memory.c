@@ -30,8 +30,8 @@ static uintptr_t mapped_down_to(uintptr_t floor, uintptr_t top, uintptr_t page) 
     uintptr_t mapped = top, unmapped = floor;  // [mapped, top) is all mapped
     if (mincore((void *)floor, top - floor, vec) == 0) return floor;
     while (mapped - unmapped > page) {
+        // At least two pages apart: mid lies strictly between them.
         uintptr_t mid = (unmapped + (mapped - unmapped) / 2) & ~(page - 1);
-        if (mid <= unmapped) mid = unmapped + page;
         if (mincore((void *)mid, top - mid, vec) == 0) mapped = mid;
         else unmapped = mid;
     }

@@ -60,13 +60,12 @@ struct Report {
         }
     }
 
-    /// The median over the runs of ocishim's sample less conmon's of the same
-    /// run (both are recorded once per run, in run order), halfway between the
-    /// middle two for an even count: the verdict is on its sign.
+    /// ocishim's samples of `figure` against conmon's of the same runs (both
+    /// are recorded once per run, in run order); nil unless every run has both.
     private func runByRun(_ figure: Figure) -> Double? {
         let ours = results.values(figure, Self.shim), theirs = results.values(figure, Self.counterpart)
         guard ours.count == theirs.count else { return nil }
-        return Stats.midpointMedian(zip(ours, theirs).map { $0 - $1 })
+        return Stats.runByRunDifference(ours, theirs)
     }
 
     // --- the terminal table -----------------------------------------------------------

@@ -11,6 +11,13 @@ enum Stats {
         return sorted.count % 2 == 1 ? sorted[half] : (sorted[half - 1] + sorted[half]) / 2
     }
 
+    /// How a target compares ocishim with conmon measured in the same runs:
+    /// the midpoint median over the runs of ocishim's sample less conmon's
+    /// of the same run (both in run order).
+    static func runByRunDifference(_ ours: [Double], _ theirs: [Double]) -> Double? {
+        midpointMedian(zip(ours, theirs).map { $0 - $1 })
+    }
+
     /// Nearest-rank percentile (p in 0...100).
     static func percentile(_ values: [Double], _ p: Double) -> Double? {
         guard !values.isEmpty else { return nil }

@@ -68,12 +68,11 @@ struct ScaleReport {
     }
 
     /// The median over the runs of `figure` of each run's burst of `kind`
-    /// minus that of its burst of `baseline` (runc alone unless said).
-    private func paired(_ kind: String, engines: Int, against baseline: String = Self.runtime,
-                        median: ([Double]) -> Double? = Stats.median, _ figure: (BurstRun) -> Double?) -> Double? {
-        let monitored = bursts(kind, engines: engines), other = bursts(baseline, engines: engines)
-        return median(zip(monitored, other).compactMap { ours, theirs in
-            figure(ours).flatMap { value in figure(theirs).map { value - $0 } }
+    /// minus that of its burst of runc alone.
+    private func paired(_ kind: String, engines: Int, _ figure: (BurstRun) -> Double?) -> Double? {
+        let monitored = bursts(kind, engines: engines), raw = bursts(Self.runtime, engines: engines)
+        return Stats.median(zip(monitored, raw).compactMap { ours, runc in
+            figure(ours).flatMap { value in figure(runc).map { value - $0 } }
         })
     }
 
@@ -82,9 +81,10 @@ struct ScaleReport {
     /// the same run), the median over the runs: what the latency target
     /// compares. Two medians of the overheads compared with each other would
     /// pair neither monitor with the other, and a host that slows down for
-    /// a run moves both. The midpoint median: the verdict is on its sign.
+    /// a run moves both.
     func shimOverConmon(engines: Int) -> Double? {
-        paired(Self.shim, engines: engines, against: Self.counterpart, median: Stats.midpointMedian) { $0.createToRunningMs.median }
+        Stats.runByRunDifference(bursts(Self.shim, engines: engines).map(\.createToRunningMs.median),
+                                 bursts(Self.counterpart, engines: engines).map(\.createToRunningMs.median))
     }
 
     /// The machine's CPU per container of a kind's bursts (median over the
